@@ -1,0 +1,47 @@
+"""Shared fixtures: where ../shared is, and skipping (or failing under CI=true) without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("OPENIMR_SHARED", ROOT.parent / "shared"))
+DEV = SHARED / "data" / "dwc-letters" / "dev"
+
+
+def need_shared(path: Path) -> Path:
+    """Return *path*, or skip the test (fail under CI=true) when ../shared does not have it."""
+    if not path.exists():
+        msg = f"{path} is absent: these tests read the real letters in ../shared"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dev_dir() -> Path:
+    return need_shared(DEV)
+
+
+@pytest.fixture(scope="session")
+def letters_dir(dev_dir: Path) -> Path:
+    return need_shared(dev_dir / "letters")
+
+
+@pytest.fixture(scope="session")
+def gold_path(dev_dir: Path) -> Path:
+    return need_shared(dev_dir / "gold.jsonl")
+
+
+@pytest.fixture(scope="session")
+def requests_path(dev_dir: Path) -> Path:
+    return need_shared(dev_dir / "requests.jsonl")
+
+
+@pytest.fixture(scope="session")
+def schemas_dir() -> Path:
+    return need_shared(SHARED / "schemas")
