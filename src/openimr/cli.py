@@ -1,0 +1,14 @@
+"""The ``openimr`` command line: one Typer app, one sub-app per concept."""
+
+from __future__ import annotations
+
+import typer
+
+from openimr.letters.cli import app as letters_app
+
+app = typer.Typer(
+    help="OpenIMR: California workers' compensation Independent Medical Review.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(letters_app, name="letters")
