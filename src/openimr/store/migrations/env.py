@@ -1,0 +1,25 @@
+"""Alembic environment: runs on the engine :func:`openimr.store.db.migrate` passes in.
+
+Run from the command line, it uses ``sqlalchemy.url`` from the configuration, else the
+default database (``$OPENIMR_DB`` or ``./openimr.db``).
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+import openimr.store.tables  # noqa: F401  (registers the letter tables on Base.metadata)
+from openimr.store.base import Base
+from openimr.store.db import make_engine
+
+config = context.config
+engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
