@@ -1,9 +1,77 @@
 """Reading IMR Final Determination letters (PDF or text) into :class:`~openimr.models.Letter`.
 
-Interface (implementation in progress):
-
-- ``parse_file(path) -> Letter``: raise ``LetterError`` naming the file and the problem.
-- ``parse_text(text, file) -> Letter``: the same from already-extracted text.
-- ``parse_paths(paths, jobs=1) -> Iterator[tuple[Path, Letter | LetterError]]``: folders expanded
-  to their letters, results in input order, one bad file never stopping the batch.
+A pipeline of small pure steps over the extracted text: split the sections, read the header,
+the credentials, the claimant, the summary and the issues. Only ``parse_file`` touches files.
 """
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from openimr.letters.errors import LetterError
+from openimr.letters import layout
+from openimr.letters.extract import expand_paths, normalize_text, read_text
+from openimr.letters.header import claimant, collapse, credentials, header_fields
+from openimr.letters.issues import IssuesError, parse_issues
+from openimr.letters.sections import drop_intro, split_sections
+from openimr.models import Letter
+
+__all__ = ["LetterError", "parse_file", "parse_paths", "parse_text"]
+
+
+def organizations() -> tuple[str, ...]:
+    """Names that label the review organization's guideline line: MAXIMUS and the configured one."""
+    configured = os.environ.get("OPENIMR_ORGANIZATION", "").strip()
+    return tuple(dict.fromkeys(n for n in (configured, layout.DEFAULT_ORGANIZATION) if n))
+
+
+def parse_text(text: str, file: str) -> Letter:
+    """The letter in *text* (already extracted); ``LetterError`` when it is not a complete letter."""
+    sections = split_sections(normalize_text(text))
+    if sections.issues is None:
+        if sections.summary is None and not sections.how:
+            raise LetterError(file, "not an IMR Final Determination letter (no IMR headings found)")
+        raise LetterError(file, "no 'IMR ISSUES, DECISIONS AND RATIONALES' section (letter cut off?)")
+    try:
+        issues = parse_issues(drop_intro(sections.issues), organizations())
+    except IssuesError as exc:
+        raise LetterError(file, str(exc)) from None
+    summary = collapse(drop_intro(sections.summary)) if sections.summary is not None else None
+    return Letter(
+        file=file,
+        **header_fields(sections.header),
+        reviewer=credentials(sections.how),
+        claimant=claimant(summary),
+        clinical_summary=summary,
+        issues=issues,
+    )
+
+
+def parse_file(path: str | os.PathLike[str]) -> Letter:
+    """Read and parse one letter file (PDF, including empty-password encrypted, or text)."""
+    path = Path(path)
+    return parse_text(read_text(path), path.name)
+
+
+def _parse_or_error(path: Path) -> Letter | LetterError:
+    try:
+        return parse_file(path)
+    except LetterError as exc:
+        return exc
+    except Exception as exc:  # one bad file never stops a batch: report it as this file's error
+        return LetterError(path.name, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def parse_paths(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Iterator[tuple[Path, Letter | LetterError]]:
+    """Parse files and folders (expanded to their letters) in input order, with *jobs* processes."""
+    files = expand_paths([Path(p) for p in paths])
+    if jobs <= 1 or len(files) < 2:
+        for path in files:
+            yield path, _parse_or_error(path)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        chunk = max(1, min(16, len(files) // (jobs * 4)))
+        yield from zip(files, pool.map(_parse_or_error, files, chunksize=chunk), strict=True)
