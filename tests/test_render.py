@@ -164,7 +164,7 @@ def test_pdf_is_letter_size_and_readable() -> None:
     doc = pdfium.PdfDocument(pdf)
     assert doc[0].get_size() == pytest.approx((612, 792))
     text = "\n".join(page.get_textpage().get_text_range() for page in doc)
-    assert "Wrist brace, purchase: Overturned" in text
+    assert "Wrist brace, purchase: Overturned" in text and "Page 1 of 1" in text
 
 
 def test_organization_is_a_setting(cli: typer.Typer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import textwrap
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -21,6 +21,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from openimr.letters import layout
@@ -189,6 +190,28 @@ def _labeled_para(label: str, text: str | None) -> Paragraph:
     )
 
 
+class _NumberedCanvas(Canvas):
+    """A canvas that prints "Page N of M" at each page's foot once the page count is known."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 8)
+            self.drawCentredString(
+                LETTER[0] / 2, 0.5 * inch, f"Page {self._pageNumber} of {len(self._pages)}"
+            )
+            super().showPage()
+        super().save()
+
+
 def _pdf(view: LetterView) -> bytes:
     """Lay out *view* on US-letter pages in Helvetica with reportlab's platypus."""
     story: list = []
@@ -228,5 +251,5 @@ def _pdf(view: LetterView) -> bytes:
         title=view.title,
         invariant=True,
     )
-    doc.build(story)
+    doc.build(story, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()
