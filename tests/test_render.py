@@ -194,4 +194,4 @@ def test_cli_reports_a_bad_record(cli: typer.Typer, tmp_path: Path) -> None:
     record.write_text("{}")
     result = CliRunner().invoke(cli, ["render", str(record)])
     assert result.exit_code == 1
-    assert f"{record}: not a letter record" in result.stderr
+    assert f"error: {record}: not a letter record" in result.stderr

@@ -15,7 +15,7 @@ from openimr.models import Letter
 
 
 def _fail(path: Path, problem: str) -> NoReturn:
-    typer.echo(f"{path}: {problem}", err=True)
+    typer.echo(f"error: {path}: {problem}", err=True)
     raise typer.Exit(1)
 
 
