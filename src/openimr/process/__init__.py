@@ -1,0 +1,1 @@
+"""The IMR process: intake, eligibility, deadlines, reviewer assignment, decisions, letters, audit."""

@@ -1,0 +1,136 @@
+"""Is an application eligible for IMR? Each rule of ``data/eligibility.yaml`` checked, with reasons.
+
+The case-level rules (applicability, timely application, a UR decision that denied, modified or
+delayed) decide the case; the item-level rule decides which disputed items go to review. A case
+with no eligible item is ineligible, and closes with a notice listing the reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from openimr.process.data import load
+from openimr.process.intake import CaseIn, norm
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule applied: whether it passed, why, and the law it rests on."""
+
+    rule: str
+    passed: bool
+    reason: str
+    citation: str
+    verified: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "rule": self.rule,
+            "passed": self.passed,
+            "reason": self.reason,
+            "citation": self.citation,
+            "verified": self.verified,
+        }
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The outcome: case-level findings, and one finding per disputed item (input order)."""
+
+    findings: list[Finding]
+    items: list[Finding] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return all(f.passed for f in self.findings) and any(f.passed for f in self.items)
+
+    def as_dict(self) -> dict:
+        return {
+            "eligible": self.eligible,
+            "findings": [f.as_dict() for f in self.findings],
+            "items": [f.as_dict() for f in self.items],
+        }
+
+    def notice(self, case_number: str) -> str:
+        """The plain-text notice an ineligible case closes with."""
+        lines = [f"Case {case_number}: the application is not eligible for Independent Medical Review.", ""]
+        failed = [f for f in self.findings if not f.passed]
+        if not any(f.passed for f in self.items):
+            failed += [f for f in self.items if not f.passed]
+        lines += [f"- {f.reason} ({f.citation})" for f in failed]
+        return "\n".join(lines) + "\n"
+
+
+def _finding(rule: str, passed: bool, reason: str) -> Finding:
+    spec = load("eligibility")["rules"][rule]
+    return Finding(rule, passed, reason, spec["citation"], bool(spec["verified"]))
+
+
+def _applicability(case: CaseIn) -> Finding:
+    spec = load("eligibility")["rules"]["applicability"]
+    injury_from: dt.date = spec["injury_on_or_after"]
+    decision_from: dt.date = spec["decision_on_or_after"]
+    if case.date_of_injury and case.date_of_injury >= injury_from:
+        return _finding("applicability", True, f"injury on {case.date_of_injury}, on or after {injury_from}")
+    if case.ur_decision_date >= decision_from:
+        return _finding(
+            "applicability", True, f"UR decision of {case.ur_decision_date}, on or after {decision_from}"
+        )
+    return _finding(
+        "applicability",
+        False,
+        f"injury before {injury_from} and UR decision of {case.ur_decision_date} before {decision_from}",
+    )
+
+
+def _timely(case: CaseIn) -> Finding:
+    days = load("eligibility")["rules"]["timely"]["days_after_service"]
+    served = case.ur_decision_served or case.ur_decision_date
+    basis = "served" if case.ur_decision_served else "decided (service date not given)"
+    last = served + dt.timedelta(days=days)
+    elapsed = (case.application_received - served).days
+    if case.application_received < case.ur_decision_date:
+        return _finding(
+            "timely", False, f"application received {case.application_received}, before the UR decision"
+        )
+    passed = case.application_received <= last
+    verdict = "within" if passed else "more than"
+    return _finding(
+        "timely",
+        passed,
+        f"application received {case.application_received}, {elapsed} days after the UR decision was "
+        f"{basis} on {served}: {verdict} {days} days (last day {last})",
+    )
+
+
+def _outcomes(case: CaseIn) -> dict[str, str]:
+    """Each UR item's outcome by normalized item; taken from the disputed items when not given."""
+    if case.ur_items:
+        return {norm(u.item): u.outcome for u in case.ur_items}
+    return {norm(d.item): "modified" if d.authorized else "denied" for d in case.disputed_items}
+
+
+def _ur_outcome(outcomes: dict[str, str]) -> Finding:
+    allowed = load("eligibility")["rules"]["ur_outcome"]["outcomes"]
+    acted = sorted({o for o in outcomes.values() if o in allowed})
+    if acted:
+        return _finding("ur_outcome", True, f"the UR decision {' and '.join(acted)} treatment")
+    return _finding("ur_outcome", False, "the UR decision approved all it reviewed: nothing is disputed")
+
+
+def _item(item: str, outcomes: dict[str, str]) -> Finding:
+    allowed = load("eligibility")["rules"]["ur_outcome"]["outcomes"]
+    outcome = outcomes.get(norm(item))
+    if outcome is None:
+        return _finding("items_within_decision", False, f"'{item}' is not an item of the UR decision")
+    if outcome not in allowed:
+        return _finding("items_within_decision", False, f"'{item}' was {outcome} by the UR decision")
+    return _finding("items_within_decision", True, f"'{item}' was {outcome} by the UR decision")
+
+
+def check(case: CaseIn) -> Eligibility:
+    """Apply every eligibility rule to *case*."""
+    outcomes = _outcomes(case)
+    findings = [_applicability(case), _timely(case), _ur_outcome(outcomes)]
+    return Eligibility(findings, [_item(d.item, outcomes) for d in case.disputed_items])
