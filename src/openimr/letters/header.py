@@ -42,13 +42,16 @@ def header_fields(header: str) -> dict[str, str | dt.date | None]:
     return out
 
 
-_LICENSE_RE = re.compile(_label(layout.LICENSE_LABEL) + r"(.*?)(?=" + _label(layout.SPECIALTY_LABEL) + "|$)", re.I)
+_LICENSE_RE = re.compile(
+    _label(layout.LICENSE_LABEL) + r"(.*?)(?=" + _label(layout.SPECIALTY_LABEL) + "|$)", re.I
+)
 _SPECIALTY_RE = re.compile(_label(layout.SPECIALTY_LABEL) + r"(.*)$", re.I)
 # Older letters state the credentials in a sentence: "The expert reviewer is a Licensed
 # Acupuncturist and is licensed to practice in California." or "... is Board Certified in X,
 # has a subspecialty in Y and is licensed to practice in Z."
 _PROSE_RE = re.compile(
-    r"expert reviewer is\s+(?:(?:an?|the)\s+)?(.+?),?\s+and\s+is\s+licensed\s+to\s+practice\s+in\s+(.+?)\.(?:\s|$)",
+    r"expert reviewer is\s+(?:(?:an?|the)\s+)?(.+?),?\s+and\s+is\s+licensed\s+to\s+practice"
+    r"\s+in\s+(.+?)\.(?:\s|$)",
     re.I,
 )
 _SUBSPECIALTY_SPLIT = re.compile(r",?\s*(?:and\s+)?has\s+(?:a\s+)?sub-?specialt(?:y|ies)\s+in\s+", re.I)
@@ -80,7 +83,14 @@ def credentials(how: str) -> Reviewer:
 
 _AGE_RE = re.compile(r"\b(\d{1,3})\s*-?\s*(?:year|yr)s?\s*-?\s*old\b", re.I)
 _SEX_RE = re.compile(r"\b(male|female|man|woman|gentleman|lady)\b", re.I)
-_SEX = {"male": "male", "man": "male", "gentleman": "male", "female": "female", "woman": "female", "lady": "female"}
+_SEX = {
+    "male": "male",
+    "man": "male",
+    "gentleman": "male",
+    "female": "female",
+    "woman": "female",
+    "lady": "female",
+}
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"(])")
 
 

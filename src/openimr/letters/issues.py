@@ -81,8 +81,10 @@ class _Body:
 def _org_label(section: str, start: int, end: int, organizations: tuple[str, ...]) -> re.Match[str] | None:
     names = "|".join(re.escape(o) for o in organizations)
     known = re.compile(rf"(?<!\S)({names})\s+guideline\s*:", re.I)
-    return known.search(section, start, end) or _ORG_LABEL_LINE.search(section, start, end) or (
-        _ORG_LABEL_ANY.search(section, start, end)
+    return (
+        known.search(section, start, end)
+        or _ORG_LABEL_LINE.search(section, start, end)
+        or (_ORG_LABEL_ANY.search(section, start, end))
     )
 
 
@@ -110,7 +112,9 @@ def _item_start(region: str, after_rationale: bool) -> int:
         bounds = sorted({*bounds, *(m.end() for m in _INLINE_SENTENCE.finditer(region))})
     k = len(bounds) - 1
     # A partial-authorization paragraph holds sentences of its own: reach back to its start.
-    while k > 0 and _PARTIAL_MARKERS.search(region, bounds[k]) and not _ORIGINAL_TAIL.search(region, bounds[k]):
+    while (
+        k > 0 and _PARTIAL_MARKERS.search(region, bounds[k]) and not _ORIGINAL_TAIL.search(region, bounds[k])
+    ):
         k -= 1
     return bounds[k]
 
@@ -133,7 +137,9 @@ def _issue(item_text: str, decision: str, body: _Body, rationale: str) -> Issue:
     )
 
 
-def parse_issues(section: str, organizations: tuple[str, ...] = (layout.DEFAULT_ORGANIZATION,)) -> list[Issue]:
+def parse_issues(
+    section: str, organizations: tuple[str, ...] = (layout.DEFAULT_ORGANIZATION,)
+) -> list[Issue]:
     """All issues of the section, in order; ``IssuesError`` when none or when one is incomplete.
 
     *organizations* are the review organizations' names that label their guideline line.

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from openimr.letters.errors import LetterError
 from openimr.letters import layout
+from openimr.letters.errors import LetterError
 from openimr.letters.extract import expand_paths, normalize_text, read_text
 from openimr.letters.header import claimant, collapse, credentials, header_fields
 from openimr.letters.issues import IssuesError, parse_issues
@@ -65,7 +65,9 @@ def _parse_or_error(path: Path) -> Letter | LetterError:
         return LetterError(path.name, f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def parse_paths(paths: Iterable[str | os.PathLike[str]], jobs: int = 1) -> Iterator[tuple[Path, Letter | LetterError]]:
+def parse_paths(
+    paths: Iterable[str | os.PathLike[str]], jobs: int = 1
+) -> Iterator[tuple[Path, Letter | LetterError]]:
     """Parse files and folders (expanded to their letters) in input order, with *jobs* processes."""
     files = expand_paths([Path(p) for p in paths])
     if jobs <= 1 or len(files) < 2:

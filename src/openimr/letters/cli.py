@@ -1,0 +1,83 @@
+"""``openimr letters ...``: parse, ingest, stats and render Final Determination letters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openimr.letters.errors import LetterError
+from openimr.letters.parse import parse_paths
+from openimr.letters.render_cli import register as register_render
+from openimr.models import Letter
+from openimr.store.commands import register as register_store
+
+app = typer.Typer(help="Read and write IMR Final Determination letters.", no_args_is_help=True)
+
+
+class ParseFormat(StrEnum):
+    jsonl = "jsonl"
+    json = "json"
+    table = "table"
+
+
+def _table(letters: list[Letter], out: TextIO) -> None:
+    table = Table("file", "case", "decided", "reviewer", "claimant", "items (decision)", show_lines=True)
+    for letter in letters:
+        items = "\n".join(f"{i.item} ({i.decision})" for i in letter.issues)
+        who = f"{letter.claimant.age or '?'} {letter.claimant.sex or ''}".strip()
+        table.add_row(
+            letter.file,
+            letter.case_number or "",
+            str(letter.decision_date or ""),
+            ", ".join(letter.reviewer.specialties),
+            who,
+            items,
+        )
+    Console(file=out, width=160 if not out.isatty() else None).print(table)
+
+
+@app.command("parse")
+def parse_command(
+    paths: Annotated[list[Path], typer.Argument(help="Letter files (.pdf, .txt) or folders of them.")],
+    fmt: Annotated[ParseFormat, typer.Option("--format", "-f", help="Output format.")] = ParseFormat.jsonl,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")] = 1,
+) -> None:
+    """Parse letters into structured records (letter.schema.json), one per letter in input order.
+
+    A file that cannot be read completely gets a one-line error on stderr; the others are still
+    parsed, and the exit status is 1 at the end (0 when every file parsed).
+    """
+    failed = 0
+    letters: list[Letter] = []
+    with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
+        for path, result in parse_paths(paths, jobs=jobs):
+            if isinstance(result, LetterError):
+                failed += 1
+                typer.echo(f"error: {path}: {result.problem}", err=True)
+                continue
+            if fmt is ParseFormat.jsonl:
+                out.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
+            else:
+                letters.append(result)
+        if fmt is ParseFormat.json:
+            json.dump([r.to_json_dict() for r in letters], out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        elif fmt is ParseFormat.table:
+            _table(letters, out)
+    if failed:
+        raise typer.Exit(1)
+
+
+register_render(app)
+register_store(app)
