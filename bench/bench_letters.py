@@ -1,0 +1,69 @@
+"""Letters per second from PDF to records stored in SQLite, against bare pypdfium2 extraction.
+
+    python bench/bench_letters.py [LETTERS_DIR] [--rounds N]
+
+The baseline (pypdfium2 opening each PDF and extracting every page's text, nothing else) runs in
+the same process on the same files, so the ratios compare like with like on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from openimr.store.ingest import ingest_paths
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "dwc-letters" / "dev" / "letters"
+
+
+def bare_extraction(files: list[Path]) -> None:
+    """Only what any PDF-text pipeline must do: open and extract each page's text."""
+    for path in files:
+        doc = pdfium.PdfDocument(path)
+        for page in doc:
+            page.get_textpage().get_text_range()
+        doc.close()
+
+
+def timed(fn, rounds: int) -> float:
+    """Best wall time of *rounds* calls."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("letters", nargs="?", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    files = sorted(args.letters.glob("*.pdf"))
+    n = len(files)
+
+    def ingest(jobs: int) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = ingest_paths(files, f"sqlite:///{tmp}/bench.db", jobs=jobs)
+            assert len(report.stored) == n and not report.errors, report.errors[:3]
+
+    bare = n / timed(lambda: bare_extraction(files), args.rounds)
+    print(f"{n} PDF letters, {os.cpu_count()} CPUs, best of {args.rounds} rounds")
+    print(f"bare pypdfium2 extraction, 1 process : {bare:8.1f} letters/s")
+    for jobs in (1, 2):
+        rate = n / timed(lambda jobs=jobs: ingest(jobs), args.rounds)
+        per_core = rate / jobs
+        print(
+            f"PDF -> SQLite records, --jobs {jobs}    : {rate:8.1f} letters/s "
+            f"({per_core:.1f}/core; {per_core / bare:.2f} x bare extraction per core)"
+        )
+
+
+if __name__ == "__main__":
+    main()
