@@ -45,7 +45,7 @@ def ingest(
 
         def advance(_path: Path, _outcome: Outcome, message: str | None) -> None:
             if message:
-                err.print(message, markup=False, highlight=False, soft_wrap=True)
+                err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
             bar.advance(task)
 
         report = ingest_paths(paths, db or default_db_url(), jobs, advance)
@@ -70,7 +70,8 @@ def stats(db: DbOption = None) -> None:
             result = compute_stats(session)
     finally:
         engine.dispose()
-    print_stats(result, Console())
+    out = Console()
+    print_stats(result, out if out.is_terminal else Console(width=160))
 
 
 def register(app: typer.Typer) -> None:

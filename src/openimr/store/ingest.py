@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 from openimr.letters.errors import LetterError
 from openimr.letters.parse import parse_paths
 from openimr.models import Letter
-from openimr.store.db import make_engine, migrate, session_factory
-from openimr.store.tables import LetterRow, letter_key, letter_row
+from openimr.store.db import make_engine, migrate
+from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
 
 Outcome = Literal["stored", "unchanged", "error"]
 Progress = Callable[[Path, Outcome, str | None], None]
@@ -28,7 +27,7 @@ Progress = Callable[[Path, Outcome, str | None], None]
 
 @dataclass
 class IngestReport:
-    """What a batch did: keys stored, keys already present, and ``file: problem`` errors."""
+    """What a batch did: keys stored, keys already present, and ``path: problem`` errors."""
 
     stored: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -45,30 +44,54 @@ def file_hash(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def store_letter(session: Session, letter: Letter, source_hash: str) -> bool:
-    """Add *letter* to *session* unless its key is stored; True when added.
+def _insert(dialect: str):
+    """The dialect's INSERT, which can skip a row whose key is already stored."""
+    if dialect == "sqlite":
+        return sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
-    The caller owns the transaction; commit it to store the letter with its issues.
+
+def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
+    """Insert *letter* with its issues and credentials unless its key is stored; True when new.
+
+    The caller owns the transaction: commit it to store the letter whole, or roll it back.
     """
-    key = letter_key(letter, source_hash)
-    if session.scalar(select(LetterRow.id).where(LetterRow.key == key)) is not None:
+    letters = LetterRow.__table__
+    new_id = conn.scalar(
+        _insert(conn.dialect.name)(letters)
+        .values(
+            key=letter_key(letter, source_hash),
+            file=letter.file,
+            source_hash=source_hash,
+            case_number=letter.case_number,
+            date_assigned=letter.date_assigned,
+            date_of_injury=letter.date_of_injury,
+            decision_date=letter.decision_date,
+            ur_denial_date=letter.ur_denial_date,
+            application_received=letter.application_received,
+            priority=letter.priority,
+            claimant_age=letter.claimant.age,
+            claimant_sex=letter.claimant.sex,
+            clinical_summary=letter.clinical_summary,
+        )
+        .on_conflict_do_nothing(index_elements=[letters.c.key])
+        .returning(letters.c.id)
+    )
+    if new_id is None:
         return False
-    session.add(letter_row(letter, source_hash))
+    children = (
+        (IssueRow, [issue.model_dump() for issue in letter.issues]),
+        (LicenseStateRow, [{"state": state} for state in letter.reviewer.license_states]),
+        (SpecialtyRow, [{"specialty": specialty} for specialty in letter.reviewer.specialties]),
+    )
+    for table, rows in children:
+        if rows:
+            conn.execute(
+                insert(table), [{"letter_id": new_id, "position": i, **row} for i, row in enumerate(rows)]
+            )
     return True
-
-
-def store_one(sessions: sessionmaker[Session], letter: Letter, source_hash: str) -> bool:
-    """Store *letter* in a transaction of its own; True when new, False when already stored."""
-    try:
-        with sessions.begin() as session:
-            return store_letter(session, letter, source_hash)
-    except IntegrityError:
-        # A concurrent writer stored the same key first: that is the letter, already stored.
-        with sessions() as session:
-            key = letter_key(letter, source_hash)
-            if session.scalar(select(LetterRow.id).where(LetterRow.key == key)) is None:
-                raise
-        return False
 
 
 def ingest_paths(
@@ -82,21 +105,22 @@ def ingest_paths(
     """
     migrate(db_url)
     engine = make_engine(db_url)
-    sessions = session_factory(engine)
     report = IngestReport()
     try:
-        for path, result in parse_paths(list(paths), jobs):
-            if isinstance(result, LetterError):
-                report.errors.append(str(result))
+        with engine.connect() as conn:
+            for path, result in parse_paths(list(paths), jobs):
+                if isinstance(result, LetterError):
+                    message = f"{path}: {result.problem}"
+                    report.errors.append(message)
+                    if progress:
+                        progress(path, "error", message)
+                    continue
+                source_hash = file_hash(path)
+                with conn.begin():
+                    stored = store_letter(conn, result, source_hash)
+                (report.stored if stored else report.unchanged).append(letter_key(result, source_hash))
                 if progress:
-                    progress(path, "error", str(result))
-                continue
-            source_hash = file_hash(path)
-            key = letter_key(result, source_hash)
-            stored = store_one(sessions, result, source_hash)
-            (report.stored if stored else report.unchanged).append(key)
-            if progress:
-                progress(path, "stored" if stored else "unchanged", None)
+                    progress(path, "stored" if stored else "unchanged", None)
     finally:
         engine.dispose()
     return report

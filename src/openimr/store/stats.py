@@ -106,7 +106,7 @@ def _table(title: str, label: str, tallies: list[Tally], total: Tally) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(label)
     for column in ("Letters", "Issues", "Upheld", "Overturned", "Upheld %", "Overturned %"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for tally in [*tallies, total]:
         table.add_row(
             tally.name,

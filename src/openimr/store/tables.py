@@ -1,8 +1,8 @@
 """The letter tables: one row per letter, its issues and its reviewer's credentials in order.
 
 A letter's ``key`` is its case number, else ``sha256:<hash of the source file>``; it makes
-ingestion idempotent. :func:`letter_row` and :meth:`LetterRow.to_letter` convert exactly to and
-from :class:`~openimr.models.Letter`.
+ingestion idempotent. ``store.ingest.store_letter`` writes a :class:`~openimr.models.Letter`
+and :meth:`LetterRow.to_letter` reads it back exactly.
 """
 
 from __future__ import annotations
@@ -128,29 +128,3 @@ class SpecialtyRow(Base):
     letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     specialty: Mapped[str] = mapped_column(String, index=True)
-
-
-def letter_row(letter: Letter, source_hash: str) -> LetterRow:
-    """A new (unsaved) row for *letter*, read from a source whose SHA-256 is *source_hash*."""
-    return LetterRow(
-        key=letter_key(letter, source_hash),
-        file=letter.file,
-        source_hash=source_hash,
-        case_number=letter.case_number,
-        date_assigned=letter.date_assigned,
-        date_of_injury=letter.date_of_injury,
-        decision_date=letter.decision_date,
-        ur_denial_date=letter.ur_denial_date,
-        application_received=letter.application_received,
-        priority=letter.priority,
-        claimant_age=letter.claimant.age,
-        claimant_sex=letter.claimant.sex,
-        clinical_summary=letter.clinical_summary,
-        issues=[IssueRow(position=i, **issue.model_dump()) for i, issue in enumerate(letter.issues)],
-        license_states=[
-            LicenseStateRow(position=i, state=state) for i, state in enumerate(letter.reviewer.license_states)
-        ],
-        specialties=[
-            SpecialtyRow(position=i, specialty=s) for i, s in enumerate(letter.reviewer.specialties)
-        ],
-    )
