@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from openimr.letters.cli import app as letters_app
+from openimr.process.cli import cases_app, demo, reviewers_app
 
 app = typer.Typer(
     help="OpenIMR: California workers' compensation Independent Medical Review.",
@@ -12,3 +13,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(letters_app, name="letters")
+app.add_typer(reviewers_app, name="reviewers")
+app.add_typer(cases_app, name="cases")
+app.command("demo")(demo)

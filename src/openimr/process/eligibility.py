@@ -52,14 +52,15 @@ class Eligibility:
             "items": [f.as_dict() for f in self.items],
         }
 
-    def notice(self, case_number: str) -> str:
-        """The plain-text notice an ineligible case closes with."""
-        lines = [f"Case {case_number}: the application is not eligible for Independent Medical Review.", ""]
-        failed = [f for f in self.findings if not f.passed]
-        if not any(f.passed for f in self.items):
-            failed += [f for f in self.items if not f.passed]
-        lines += [f"- {f.reason} ({f.citation})" for f in failed]
-        return "\n".join(lines) + "\n"
+
+def notice(case_number: str, result: dict) -> str:
+    """The plain-text notice an ineligible case closes with, from :meth:`Eligibility.as_dict`."""
+    failed = [f for f in result["findings"] if not f["passed"]]
+    if not any(f["passed"] for f in result["items"]):
+        failed += [f for f in result["items"] if not f["passed"]]
+    lines = [f"Case {case_number}: the application is not eligible for Independent Medical Review.", ""]
+    lines += [f"- {f['reason']} ({f['citation']})" for f in failed]
+    return "\n".join(lines) + "\n"
 
 
 def _finding(rule: str, passed: bool, reason: str) -> Finding:
@@ -87,7 +88,7 @@ def _applicability(case: CaseIn) -> Finding:
 def _timely(case: CaseIn) -> Finding:
     days = load("eligibility")["rules"]["timely"]["days_after_service"]
     served = case.ur_decision_served or case.ur_decision_date
-    basis = "served" if case.ur_decision_served else "decided (service date not given)"
+    basis = "served" if case.ur_decision_served else "dated (no service date given)"
     last = served + dt.timedelta(days=days)
     elapsed = (case.application_received - served).days
     if case.application_received < case.ur_decision_date:
