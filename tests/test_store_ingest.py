@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import signal
 import sqlite3
@@ -157,3 +158,52 @@ def test_default_database_is_openimr_db_in_the_working_directory(tmp_path: Path,
     )
     assert env_free.returncode == 0, env_free.stderr
     assert len(stored(f"sqlite:///{tmp_path / 'openimr.db'}")) == 1
+
+
+def test_concurrent_batches_store_each_letter_once(
+    db_url: str, letters_dir: Path, parsed: dict[str, Letter]
+) -> None:
+    migrate(db_url)
+    batches = [
+        subprocess.Popen(
+            [OPENIMR, "letters", "ingest", str(letters_dir), "--db", db_url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(batch.wait(timeout=300), batch.stderr.read()) for batch in batches]
+    for batch in batches:
+        batch.stderr.close()
+    assert [rc for rc, _ in results] == [0, 0], results
+    assert stored(db_url) == parsed
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, letters_dir: Path) -> None:
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    good = sorted(letters_dir.glob("*.pdf"))[:3]
+    main, terminal = pty.openpty()
+    batch = subprocess.Popen(
+        [OPENIMR, "letters", "ingest", *map(str, good), str(tmp_path / "empty.pdf")],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(terminal)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed: the batch ended
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main)
+    assert batch.wait(timeout=120) == 1
+    text = screen.decode(errors="replace")
+    assert "Ingesting" in text
+    assert f"error: {tmp_path / 'empty.pdf'}" in text
+    assert "3 stored, 0 already stored, 1 failed" in text

@@ -60,10 +60,10 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(url: str | None = None, revision: str = "head") -> None:
-    """Upgrade the database at *url* to *revision* (default: the newest)."""
+def migrate(url: str | None = None) -> None:
+    """Upgrade the database at *url* (default: :func:`default_db_url`) to the newest schema."""
     engine = make_engine(url)
     try:
-        command.upgrade(alembic_config(engine), revision)
+        command.upgrade(alembic_config(engine), "head")
     finally:
         engine.dispose()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import openimr.store.tables  # noqa: F401  (registers the letter tables on Base.metadata)
+# Autogenerate compares Base.metadata with the database: import each module that defines tables.
+import openimr.store.tables  # noqa: F401
 from openimr.store.base import Base
 from openimr.store.db import make_engine
 
