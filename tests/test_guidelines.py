@@ -1,0 +1,321 @@
+"""The encoded MTUS rules: the packaged file validates, carries sources, and selection works."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from openimr.guidelines import LimitKind, RuleFileError, drug_classes_of, load_rules, parse_rules, rules_for
+from openimr.guidelines.rules import RULES_FILE, Category, Status, Tier, normalize_region
+
+PRE_2017 = dt.date(2016, 6, 1)
+POST_2017 = dt.date(2018, 6, 1)
+
+
+def ids(rules) -> list[str]:
+    return [r.id for r in rules]
+
+
+def raw_file() -> dict:
+    return yaml.safe_load((Path(__file__).parents[1] / "src/openimr/guidelines" / RULES_FILE).read_text())
+
+
+# ---------------------------------------------------------------- the file
+
+
+def test_packaged_file_loads_validates_and_is_cached():
+    rules = load_rules()
+    assert rules is load_rules()
+    assert rules.version
+    assert len(rules.rules) >= 50
+    assert len({r.id for r in rules.rules}) == len(rules.rules)
+
+
+def test_every_rule_has_a_citation_and_a_known_source():
+    rules = load_rules()
+    for rule in rules.rules:
+        assert rule.citation.regulation and rule.citation.section, rule.id
+        assert rule.family, rule.id
+        source = rules.sources[rule.verification.source]
+        assert source.url or source.kind == "document", rule.id
+        assert rule.verification.evidence, rule.id
+
+
+def test_every_limit_has_a_verification_status_and_evidence():
+    rules = load_rules()
+    limits = [(rule, lim) for rule in rules.rules for lim in rule.limits]
+    assert limits
+    for rule, lim in limits:
+        assert lim.verification.status in (Status.VERIFIED, Status.UNVERIFIED), rule.id
+        assert lim.verification.evidence and lim.verification.locator, rule.id
+        if lim.verified:
+            assert rules.sources[lim.verification.source].url, f"{rule.id}: verified without a URL"
+    assert any(lim.verified for _, lim in limits)
+    assert any(not lim.verified for _, lim in limits)
+
+
+def test_categories_match_the_request_schema(schemas_dir):
+    schema = json.loads((schemas_dir / "request.schema.json").read_text())
+    assert set(typing.get_args(Category)) == set(schema["properties"]["category"]["enum"])
+
+
+def test_the_statute_cap_and_key_figures_are_encoded():
+    rules = {r.id: r for r in load_rules().rules}
+    cap = rules["lc4604.5-visit-cap"].limit(LimitKind.MAX_VISITS_PER_INJURY)
+    assert cap.max == 24 and cap.verified
+    acu = rules["acupuncture-9792.24.1"]
+    assert (acu.limit("time_to_effect_visits").min, acu.limit("time_to_effect_visits").max) == (3, 6)
+    assert (acu.limit("frequency_per_week").min, acu.limit("frequency_per_week").max) == (1, 3)
+    assert (acu.limit("duration_months").min, acu.limit("duration_months").max) == (1, 2)
+    chiro = rules["cpmtg-manual-therapy-low-back"]
+    assert chiro.limit("initial_trial_visits").max == 6 and chiro.limit("max_visits").max == 18
+    pm = rules["cpmtg-physical-medicine-myalgia"]
+    assert (pm.limit("max_visits").min, pm.limit("max_visits").max, pm.limit("duration_weeks").max) == (
+        9,
+        10,
+        8,
+    )
+    cbt = rules["cpmtg-behavioral-interventions"]
+    assert cbt.limit("initial_trial_visits").max == 4 and cbt.limit("max_visits").max == 10
+    assert rules["cpmtg-nmes"].recommendation == "not_recommended"
+    assert rules["postsurgical-meniscectomy"].limit("max_visits").max == 12
+
+
+def test_condition_ids_come_from_the_vocabulary():
+    rules = load_rules()
+    used = {c.id for r in rules.rules for c in r.conditions}
+    assert used <= set(rules.conditions)
+    for needed in (
+        "documented_functional_improvement",
+        "failed_first_line_therapy",
+        "red_flags_or_neuro_deficit",
+        "short_term_use_only",
+        "gi_risk_factors",
+        "opioid_monitoring",
+    ):
+        assert needed in used
+
+
+# ---------------------------------------------------------------- selection
+
+
+@pytest.mark.parametrize(
+    "drug_class",
+    [
+        "opioid",
+        "nsaid",
+        "muscle_relaxant",
+        "ppi",
+        "h2_blocker",
+        "topical_analgesic",
+        "topical_lidocaine",
+        "compounded_drug",
+        "anticonvulsant",
+        "antidepressant",
+        "sleep_aid",
+        "benzodiazepine",
+    ],
+)
+def test_each_drug_class_is_covered(drug_class):
+    found = rules_for("drug", drug_class=drug_class, date_of_service=PRE_2017)
+    assert found
+    assert all(not r.applies_to.drug_classes or drug_class in r.applies_to.drug_classes for r in found)
+
+
+@pytest.mark.parametrize(
+    ("category", "text", "expected"),
+    [
+        ("physical_therapy", "Physical therapy 2x6 lumbar", "cpmtg-physical-medicine-myalgia"),
+        ("chiropractic", "Chiropractic 2x3 low back", "cpmtg-manual-therapy-low-back"),
+        ("acupuncture", "Acupuncture x 12", "acupuncture-9792.24.1"),
+        ("massage", "Massage therapy x 6", "cpmtg-massage"),
+        ("injection", "Right L5-S1 epidural steroid injection", "cpmtg-epidural-steroid-injections"),
+        ("injection", "Facet joint injections L4-5, L5-S1", "acoem-low-back-invasive-injections"),
+        ("injection", "Trigger point injections x 4", "cpmtg-trigger-point-injections"),
+        ("electrotherapy", "TENS unit", "cpmtg-tens"),
+        ("electrotherapy", "Electrical Muscle Stimulation 2 times a week", "cpmtg-nmes"),
+        ("electrotherapy", "Interferential unit", "cpmtg-interferential"),
+        ("psychological", "Cognitive behavioral therapy x 6", "cpmtg-behavioral-interventions"),
+        ("program", "Functional restoration program x 10 days", "cpmtg-functional-restoration"),
+        ("consultation", "Spine surgery evaluation", "cpmtg-office-visits"),
+        ("evaluation", "Follow up office visit", "cpmtg-office-visits"),
+        ("lab", "Urine drug screen", "cpmtg-urine-drug-testing"),
+        ("dme", "Lumbar support", "acoem-low-back-lumbar-support"),
+        ("home_health", "Home aide 4 hours a day", "cpmtg-home-health"),
+        ("diagnostic_test", "EMG/NCV of the upper extremities", "cpmtg-electrodiagnostic-testing"),
+    ],
+)
+def test_each_service_area_is_covered(category, text, expected):
+    assert expected in ids(rules_for(category, date_of_service=PRE_2017, text=text))
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        ("low back", "acoem-low-back-imaging"),
+        ("lumbar spine", "acoem-low-back-imaging"),
+        ("neck", "acoem-neck-imaging"),
+        ("shoulder", "acoem-shoulder-imaging"),
+        ("knee", "acoem-knee-imaging"),
+        ("wrist", "acoem-hand-wrist-imaging"),
+        ("hand", "acoem-hand-wrist-imaging"),
+    ],
+)
+def test_imaging_is_selected_by_body_region(region, expected):
+    found = rules_for("imaging", body_region=region, date_of_service=PRE_2017, text="MRI")
+    assert found[0].id == expected
+    assert all(
+        not r.applies_to.body_regions or normalize_region(region) in r.applies_to.body_regions for r in found
+    )
+
+
+def test_drug_class_selection_excludes_other_classes_and_ranks_the_specific_rule_first():
+    opioid = ids(rules_for("drug", drug_class="opioid", date_of_service=PRE_2017))
+    assert "cpmtg-opioids-ongoing" in opioid and "cpmtg-nsaids" not in opioid
+    relaxants = rules_for("drug", drug_class="muscle_relaxant", text="Cyclobenzaprine 7.5mg #60")
+    assert ids(relaxants)[:2] == ["cpmtg-cyclobenzaprine", "cpmtg-muscle-relaxants"]
+    assert "cpmtg-carisoprodol" not in ids(relaxants)
+    assert rules_for("drug", date_of_service=PRE_2017) == []
+
+
+def test_selection_by_date_of_service():
+    before = ids(rules_for("acupuncture", body_region="lumbar spine", date_of_service=PRE_2017))
+    after = ids(rules_for("acupuncture", body_region="lumbar spine", date_of_service=POST_2017))
+    assert before == ["acupuncture-9792.24.1"]
+    assert set(after) == {"acupuncture-9792.24.1", "acupuncture-low-back-acoem-2016"}
+    assert ids(rules_for("drug", drug_class="nsaid", date_of_service=POST_2017)) == []
+    undated = ids(rules_for("acupuncture", body_region="lumbar spine"))
+    assert set(undated) == set(before) | set(after)
+
+
+def test_postoperative_selects_the_postsurgical_schedule_and_drops_the_cap():
+    post = ids(rules_for("physical_therapy", postoperative=True, date_of_service=PRE_2017))
+    assert post[0] == "postsurgical-general"
+    assert "postsurgical-meniscectomy" in post and "lc4604.5-visit-cap" not in post
+    pre = ids(rules_for("physical_therapy", postoperative=False, date_of_service=PRE_2017))
+    assert "lc4604.5-visit-cap" in pre and not any(i.startswith("postsurgical") for i in pre)
+
+
+def test_known_values_that_differ_exclude_and_unknown_values_rank_last():
+    assert "acoem-knee-imaging" not in ids(rules_for("imaging", body_region="shoulder"))
+    electro = ids(rules_for("electrotherapy", date_of_service=PRE_2017))
+    assert {"cpmtg-tens", "cpmtg-nmes", "cpmtg-interferential"} <= set(electro)
+    assert ids(rules_for("electrotherapy", text="TENS unit", date_of_service=PRE_2017)) == ["cpmtg-tens"]
+
+
+@pytest.mark.parametrize(
+    ("category", "kwargs"),
+    [
+        ("surgery", {}),
+        ("transportation", {}),
+        ("facility", {}),
+        ("imaging", {"body_region": "head", "text": "CT scan of the head"}),
+        ("drug", {"drug_class": "erectile_dysfunction"}),
+        (
+            "electrotherapy",
+            {"text": "Localized intense neurostimulation therapy", "date_of_service": POST_2017},
+        ),
+    ],
+)
+def test_items_no_rule_covers_return_nothing(category, kwargs):
+    assert rules_for(category, **kwargs) == []
+
+
+def test_mtus_ranks_before_non_mtus():
+    found = rules_for(
+        "dme", text="Cold therapy unit for one week", postoperative=True, date_of_service=PRE_2017
+    )
+    tiers = [r.tier for r in found]
+    assert tiers == sorted(tiers, key=[Tier.MTUS, Tier.STATUTE, Tier.NON_MTUS].index)
+    assert "odg-postoperative-cryotherapy" in ids(found)
+
+
+def test_drug_classes_of_names():
+    assert drug_classes_of("Norco") == ("opioid",)
+    assert drug_classes_of("Omeprazole") == ("ppi",)
+    assert set(drug_classes_of("Tabradol")) == {"muscle_relaxant", "compounded_drug"}
+    assert "compounded_drug" in drug_classes_of("Flurbiprofen/Dextromethorphan/Lidocaine")
+    assert drug_classes_of("Viagra") == ()
+
+
+# ---------------------------------------------------------------- malformed files
+
+
+def _broken(mutate) -> str:
+    data = raw_file()
+    mutate(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _rule(data: dict, rule_id: str) -> dict:
+    return next(r for r in data["rules"] if r["id"] == rule_id)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: _rule(d, "cpmtg-massage").pop("citation"), "rule 'cpmtg-massage': citation"),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["limits"][0].update(min=7),
+            "rule 'cpmtg-massage': limits.0: Value error, limit max_visits: min 7.0 > max 6.0",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["limits"][0]["verification"].update(status="maybe"),
+            "rule 'cpmtg-massage': limits.0.verification.status",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["limits"][0].update(kind="visits_ish"),
+            "rule 'cpmtg-massage': limits.0.kind",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["applies_to"].update(categories=["massages"]),
+            "rule 'cpmtg-massage'",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["applies_to"].update(body_regions=["elbows"]),
+            "rule 'cpmtg-massage': applies_to.body_regions",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["conditions"].append({"id": "vibes", "role": "required"}),
+            "rule 'cpmtg-massage': unknown condition 'vibes'",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["verification"].update(source="nowhere"),
+            "rule 'cpmtg-massage': unknown source 'nowhere'",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["limits"][0]["verification"].update(source="odg_document"),
+            "rule 'cpmtg-massage': verified against 'odg_document', which has no URL",
+        ),
+        (
+            lambda d: _rule(d, "lc4604.5-visit-cap")["effective"].update(
+                {"from": dt.date(2020, 1, 1), "to": dt.date(2019, 1, 1)}
+            ),
+            "rule 'lc4604.5-visit-cap': effective: Value error, effective from 2020-01-01 is after",
+        ),
+        (lambda d: d["rules"].append(dict(_rule(d, "cpmtg-massage"))), "rule 'cpmtg-massage': duplicate id"),
+        (lambda d: _rule(d, "cpmtg-massage").update(extra_field=1), "rule 'cpmtg-massage': extra_field"),
+        (lambda d: d["rules"][0].pop("id"), "rule #1"),
+        (lambda d: d.pop("version"), "version"),
+    ],
+)
+def test_a_malformed_file_fails_loudly_naming_the_rule(mutate, message):
+    with pytest.raises(RuleFileError) as caught:
+        parse_rules(_broken(mutate), "broken.yaml")
+    assert str(caught.value).startswith("broken.yaml: ")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["rules: [", "just a string", "rules: {}"])
+def test_a_file_that_is_not_a_rules_mapping_is_rejected(text):
+    with pytest.raises(RuleFileError, match=r"^broken\.yaml: "):
+        parse_rules(text, "broken.yaml")
+
+
+def test_the_packaged_text_round_trips_through_parse_rules():
+    assert parse_rules(yaml.safe_dump(raw_file())).rules == load_rules().rules
