@@ -1,0 +1,274 @@
+"""The process on SQLite and PostgreSQL: migration, racing decisions, frozen letters, crash safety,
+idempotent operations, and the CLI end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+import openimr.process.tables as ptables
+from openimr.cli import app
+from openimr.process import demo
+from openimr.process.service import ConflictError, Process
+from openimr.process.tables import AuditRow, ImmutableError, IssuedLetterRow
+from openimr.process.workflow import TransitionError
+from openimr.store.base import Base
+from openimr.store.db import make_engine
+from store_pg import pg_schema_url
+
+TODAY = dt.date.today()
+MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines."
+PROCESS_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
+    "cases", "case_parties", "disputed_items", "document_blobs", "case_documents", "reviewers",
+    "assignments", "item_decisions", "issued_letters", "audit_log"}}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'process.db'}"
+    else:
+        with pg_schema_url() as url:
+            yield url
+
+
+@pytest.fixture
+def process(db_url: str):
+    p = Process(db_url, actor="tester")
+    yield p
+    p.close()
+
+
+def _assigned_seed_case(process: Process) -> str:
+    """The seed-like example case, taken in and assigned; returns its number."""
+    process.import_reviewers(demo.REVIEWERS)
+    number, created = process.create_case(demo.examples(TODAY)[0].case)
+    assert created
+    (outcome,) = process.assign([number], TODAY)
+    assert outcome.reviewer == "LAC-01"
+    return number
+
+
+def _decided(process: Process) -> str:
+    number = _assigned_seed_case(process)
+    process.decide(number, 1, "Upheld", MTUS, "Twelve visits exceed the trial the guidelines support.")
+    return number
+
+
+def _status(process: Process, number: str) -> str:
+    return next(c.status for c in process.list_cases(TODAY) if c.case_number == number)
+
+
+def test_migration_matches_the_models(process: Process) -> None:
+    with process.engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(
+                conn, opts={"include_object": lambda _o, n, k, _r, _c: k != "table" or n in PROCESS_TABLES}
+            ),
+            Base.metadata,
+        )
+    assert diff == []
+
+
+def test_racing_decisions_one_wins_the_other_conflicts_and_both_are_audited(db_url: str) -> None:
+    first, second = Process(db_url, actor="reviewer-a"), Process(db_url, actor="reviewer-b")
+    number = _assigned_seed_case(first)
+    # Both read the undecided item (version 0) and decide it at once.
+    barrier, results = threading.Barrier(2), {}
+
+    def decide(p: Process, decision: str) -> None:
+        barrier.wait()
+        try:
+            results[p.actor] = p.decide(number, 1, decision, MTUS, f"{decision} by {p.actor}.", None, 0)
+        except ConflictError as exc:
+            results[p.actor] = exc
+
+    threads = [threading.Thread(target=decide, args=a) for a in ((first, "Upheld"), (second, "Overturned"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcomes = sorted(results.values(), key=lambda r: isinstance(r, ConflictError))
+    assert outcomes[0] == 1 and isinstance(outcomes[1], ConflictError)
+    assert "someone else decided it" in str(outcomes[1])
+    actions = [(a.actor, a.action) for a in first.audit(number) if a.entity == "decision"]
+    winner = next(actor for actor, r in results.items() if r == 1)
+    loser = next(actor for actor in results if actor != winner)
+    assert actions == [(winner, "decide"), (loser, "decide_conflict")]
+    assert _status(first, number) == "decided"
+    # With the version it now has, the loser may replace the decision.
+    assert second.decide(number, 1, "Overturned", MTUS, "Reconsidered.", None, 1) == 2
+    first.close()
+    second.close()
+
+
+def test_the_same_decision_again_is_a_no_op(process: Process) -> None:
+    number = _decided(process)
+    before = len(process.audit(number))
+    assert (
+        process.decide(number, 1, "Upheld", MTUS, "Twelve visits exceed the trial the guidelines support.")
+        == 1
+    )
+    assert len(process.audit(number)) == before
+
+
+def test_an_issued_letter_cannot_be_changed(process: Process, db_url: str) -> None:
+    number = _decided(process)
+    letter, created = process.issue(number, TODAY)
+    assert created and letter.issues[0].decision == "Upheld" and letter.reviewer.specialties
+    again, created = process.issue(number, TODAY + dt.timedelta(days=3))
+    assert not created and again == letter
+    with pytest.raises(TransitionError):
+        process.decide(number, 1, "Overturned", MTUS, "Too late.", None, 1)
+    with process.sessions() as s:
+        row = s.scalar(select(IssuedLetterRow))
+        row.record = {**row.record, "issues": []}
+        with pytest.raises(ImmutableError):
+            s.flush()
+    engine = make_engine(db_url)
+    for sql in (
+        "UPDATE issued_letters SET sha256 = 'x'",
+        "DELETE FROM issued_letters",
+        "DELETE FROM audit_log",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(sql))
+    engine.dispose()
+    assert process.issue(number, TODAY)[0] == letter
+
+
+def test_a_crash_between_decision_and_letter_leaves_a_consistent_state(db_url: str, tmp_path: Path) -> None:
+    process = Process(db_url, actor="tester")
+    number = _decided(process)
+    # Issue in a child process that is killed after the letter row is written, before commit.
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import datetime as dt, os, signal, sys\n"
+        "from openimr.process import service\n"
+        "original = service.Process._move\n"
+        "def move(self, s, case, target):\n"
+        "    if target == 'letter_issued':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    original(self, s, case, target)\n"
+        "service.Process._move = move\n"
+        "service.Process(sys.argv[1], actor='crasher').issue(sys.argv[2], dt.date.today())\n"
+    )
+    done = subprocess.run([sys.executable, str(script), db_url, number], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr.decode()
+    assert _status(process, number) == "decided"
+    with process.sessions() as s:
+        assert s.scalar(select(IssuedLetterRow)) is None
+        assert not s.scalars(select(AuditRow).where(AuditRow.actor == "crasher")).all()
+    assert process.issue(number, TODAY)[1] and _status(process, number) == "letter_issued"
+    process.close()
+
+
+def test_deciding_needs_a_guideline_and_a_rationale_and_a_level_outside_mtus(process: Process) -> None:
+    number = _assigned_seed_case(process)
+    with pytest.raises(Exception, match="guideline basis and its rationale"):
+        process.decide(number, 1, "Upheld", MTUS, " ")
+    with pytest.raises(Exception, match="evidence level"):
+        process.decide(number, 1, "Upheld", "Decision based on ODG, Acupuncture.", "Reasons.")
+    with pytest.raises(TransitionError):
+        process.issue(number, TODAY)
+    assert process.decide(number, 1, "Upheld", "Decision based on ODG.", "Reasons.", "B") == 1
+
+
+def test_intake_and_roster_import_are_idempotent(process: Process) -> None:
+    assert process.import_reviewers(demo.REVIEWERS)["created"] == len(demo.REVIEWERS)
+    assert process.import_reviewers(demo.REVIEWERS)["unchanged"] == len(demo.REVIEWERS)
+    changed = demo.REVIEWERS[0].model_copy(update={"capacity": 9})
+    assert process.import_reviewers([changed])["updated"] == 1
+    cases = demo.examples(TODAY)
+    numbers = [process.create_case(e.case) for e in cases]
+    assert [process.create_case(e.case) for e in cases] == [(n, False) for n, _ in numbers]
+    assert {c.status for c in process.list_cases(TODAY)} == {"records_requested", "ineligible"}
+    assert process.assign(None, TODAY) and process.assign(None, TODAY) == []
+    late = numbers[-1][0]
+    assert "more than 30 days" in process.notice(late)
+
+
+def test_cli_end_to_end(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "code,name,licenses,specialties,active_practice_since,weekly_clinical_hours,affiliations,capacity\n"
+        "LAC-9,Kim Lee,California:LAc:123:active,Licensed Acupuncturist,2005-01-01,30,,4\n"
+        "LAC-8,Ann Roe,California:LAc:124:active,Licensed Acupuncturist,2005-01-01,30,Acme Insurance,4\n"
+    )
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 progress notes")
+    case = demo.examples(TODAY)[0].case.model_dump(mode="json")
+    case["parties"].append({"role": "claims_administrator", "name": "acme  insurance"})
+    case["documents"] = [{"path": "notes.pdf", "type": "progress_notes", "received": TODAY.isoformat()}]
+    (tmp_path / "case.json").write_text(json.dumps(case))
+
+    def ok(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--db", db_url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "2 created" in ok("reviewers", "import", str(roster))
+    number = ok("cases", "create", str(tmp_path / "case.json")).split(":")[0]
+    assert "already taken in" in ok("cases", "create", str(tmp_path / "case.json"))
+    assigned = ok("cases", "assign", "--all")
+    assert f"{number}: LAC-9" in assigned and "not LAC-8: conflict of interest" in assigned
+    assert number in ok("cases", "list", "--status", "assigned")
+    ok(
+        "cases",
+        "decide",
+        number,
+        "--item",
+        "1",
+        "--decision",
+        "Upheld",
+        "--guideline",
+        MTUS,
+        "--rationale",
+        "R.",
+    )
+    clash = runner.invoke(
+        app, ["cases", "decide", number, "--item", "1", "--decision", "Overturned", "--guideline", MTUS,
+              "--rationale", "R.", "--db", db_url],
+    )  # fmt: skip
+    assert clash.exit_code == 3 and "conflict" in clash.output
+    out = tmp_path / "letter.txt"
+    ok("cases", "issue", number, "--format", "txt", "-o", str(out))
+    assert "POSTOPERATIVE ACUPUNCTURE 2 X WEEK FOR 6 WEEKS: Upheld" in out.read_text()
+    audit = [json.loads(line) for line in ok("cases", "audit", number).splitlines()]
+    assert [a["action"] for a in audit if a["entity"] == "decision"] == ["decide", "decide_conflict"]
+    assert audit[-1]["after"] == {"status": "letter_issued"}
+
+
+def test_demo_writes_letters_and_runs_again_unchanged(db_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["demo", "--db", db_url, "--out", str(tmp_path / "letters")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    written = sorted(p.name for p in (tmp_path / "letters").iterdir())
+    assert len([n for n in written if n.endswith(".pdf")]) == 3 and any(
+        n.endswith("-notice.txt") for n in written
+    )
+    assert "letter_issued (LAC-01)" in first.output and "ineligible" in first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and second.output == first.output
+
+
+def test_the_orm_refuses_to_touch_the_audit_log(process: Process) -> None:
+    number = _assigned_seed_case(process)
+    with process.sessions() as s:
+        row = s.scalars(select(AuditRow).where(AuditRow.case_number == number)).first()
+        s.delete(row)
+        with pytest.raises(ptables.ImmutableError):
+            s.flush()
