@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from openimr.letters.errors import LetterError
@@ -20,6 +21,18 @@ from openimr.letters.parse import parse_paths
 from openimr.models import Letter
 from openimr.store.db import make_engine, migrate
 from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
+
+# Letter fields stored in columns of the same name (the reviewer and claimant are split up).
+_LETTER_FIELDS = {
+    "case_number",
+    "date_assigned",
+    "date_of_injury",
+    "decision_date",
+    "ur_denial_date",
+    "application_received",
+    "priority",
+    "clinical_summary",
+}
 
 Outcome = Literal["stored", "unchanged", "error"]
 Progress = Callable[[Path, Outcome, str | None], None]
@@ -44,13 +57,23 @@ def file_hash(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _insert(dialect: str):
-    """The dialect's INSERT, which can skip a row whose key is already stored."""
-    if dialect == "sqlite":
-        return sqlite.insert
-    if dialect == "postgresql":
-        return postgresql.insert
-    raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+@cache
+def _insert_letter(dialect: str) -> Insert:
+    """INSERT a letter row unless its key is stored, RETURNING its new id (SQLite, PostgreSQL)."""
+    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    if dialect not in dialects:
+        raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
+    letters = LetterRow.__table__
+    return (
+        dialects[dialect](letters)
+        .on_conflict_do_nothing(index_elements=[letters.c.key])
+        .returning(letters.c.id)
+    )
+
+
+_INSERT_ISSUES = insert(IssueRow.__table__)
+_INSERT_STATES = insert(LicenseStateRow.__table__)
+_INSERT_SPECIALTIES = insert(SpecialtyRow.__table__)
 
 
 def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
@@ -58,39 +81,26 @@ def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
 
     The caller owns the transaction: commit it to store the letter whole, or roll it back.
     """
-    letters = LetterRow.__table__
-    new_id = conn.scalar(
-        _insert(conn.dialect.name)(letters)
-        .values(
-            key=letter_key(letter, source_hash),
-            file=letter.file,
-            source_hash=source_hash,
-            case_number=letter.case_number,
-            date_assigned=letter.date_assigned,
-            date_of_injury=letter.date_of_injury,
-            decision_date=letter.decision_date,
-            ur_denial_date=letter.ur_denial_date,
-            application_received=letter.application_received,
-            priority=letter.priority,
-            claimant_age=letter.claimant.age,
-            claimant_sex=letter.claimant.sex,
-            clinical_summary=letter.clinical_summary,
-        )
-        .on_conflict_do_nothing(index_elements=[letters.c.key])
-        .returning(letters.c.id)
-    )
+    row = {
+        "key": letter_key(letter, source_hash),
+        "file": letter.file,
+        "source_hash": source_hash,
+        "claimant_age": letter.claimant.age,
+        "claimant_sex": letter.claimant.sex,
+        **letter.model_dump(include=_LETTER_FIELDS),
+    }
+    new_id = conn.execute(_insert_letter(conn.dialect.name), row).scalar()
     if new_id is None:
         return False
     children = (
-        (IssueRow, [issue.model_dump() for issue in letter.issues]),
-        (LicenseStateRow, [{"state": state} for state in letter.reviewer.license_states]),
-        (SpecialtyRow, [{"specialty": specialty} for specialty in letter.reviewer.specialties]),
+        (_INSERT_ISSUES, [issue.model_dump() for issue in letter.issues]),
+        (_INSERT_STATES, [{"state": state} for state in letter.reviewer.license_states]),
+        (_INSERT_SPECIALTIES, [{"specialty": specialty} for specialty in letter.reviewer.specialties]),
     )
-    for table, rows in children:
+    for statement, rows in children:
         if rows:
-            conn.execute(
-                insert(table), [{"letter_id": new_id, "position": i, **row} for i, row in enumerate(rows)]
-            )
+            numbered = [{"letter_id": new_id, "position": i, **row} for i, row in enumerate(rows)]
+            conn.execute(statement, numbered)
     return True
 
 
