@@ -6,6 +6,7 @@ import typer
 
 from openimr.letters.cli import app as letters_app
 from openimr.process.cli import cases_app, demo, reviewers_app
+from openimr.requests.cli import app as requests_app
 
 app = typer.Typer(
     help="OpenIMR: California workers' compensation Independent Medical Review.",
@@ -15,4 +16,5 @@ app = typer.Typer(
 app.add_typer(letters_app, name="letters")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(cases_app, name="cases")
+app.add_typer(requests_app, name="requests")
 app.command("demo")(demo)
