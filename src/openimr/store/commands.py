@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from openimr.letters.extract import expand_paths
 from openimr.store.db import default_db_url, make_engine, migrate, session_factory
-from openimr.store.ingest import IngestReport, Outcome, ingest_paths
+from openimr.store.ingest import Outcome, ingest_paths
 from openimr.store.stats import compute_stats, print_stats
 
 DbOption = Annotated[
@@ -49,15 +49,11 @@ def ingest(
             bar.advance(task)
 
         report = ingest_paths(paths, db or default_db_url(), jobs, advance)
-    _summary(report, err)
-    raise typer.Exit(0 if report.ok else 1)
-
-
-def _summary(report: IngestReport, err: Console) -> None:
     err.print(
         f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {len(report.errors)} failed",
         highlight=False,
     )
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def stats(db: DbOption = None) -> None:
