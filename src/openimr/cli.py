@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from openimr.corpus.cli import register as register_corpus
 from openimr.letters.cli import app as letters_app
 from openimr.process.cli import cases_app, demo, reviewers_app
 from openimr.requests.cli import app as requests_app
@@ -18,3 +19,4 @@ app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(cases_app, name="cases")
 app.add_typer(requests_app, name="requests")
 app.command("demo")(demo)
+register_corpus(app)

@@ -1,0 +1,1 @@
+"""The decision corpus: search, similar past decisions, statistics, export and distributed ingest."""

@@ -1,0 +1,145 @@
+"""Export of the structured corpus: one row per issue, to CSV or Parquet, streamed in chunks.
+
+Columns: the letter (case number, file, decision date and year, reviewer specialties), the issue
+(item number, item, decision, both guideline lines and the guideline family, rationale) and what
+it asks for (category, drug, drug class, body parts and regions, sessions, quantity). Lists are
+joined with "; ".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, text
+
+CHUNK = 20000
+
+SCHEMA = pa.schema(
+    [
+        ("case_number", pa.string()),
+        ("file", pa.string()),
+        ("decision_date", pa.date32()),
+        ("year", pa.int32()),
+        ("specialties", pa.string()),
+        ("item_number", pa.int32()),
+        ("item", pa.string()),
+        ("decision", pa.string()),
+        ("family", pa.string()),
+        ("category", pa.string()),
+        ("drug_name", pa.string()),
+        ("drug_class", pa.string()),
+        ("body_parts", pa.string()),
+        ("sessions", pa.int32()),
+        ("quantity", pa.float64()),
+        ("claims_administrator_guideline", pa.string()),
+        ("imro_guideline", pa.string()),
+        ("rationale", pa.string()),
+    ]
+)
+
+_ISSUES = text(
+    "SELECT ci.id, ci.letter_id, l.case_number, l.file, l.decision_date, ci.year, ci.position + 1,"
+    " li.item, ci.decision, ci.family, ci.category, ci.drug_name, ci.drug_class, ci.sessions, ci.quantity,"
+    " li.claims_administrator_guideline, li.imro_guideline, li.rationale"
+    " FROM corpus_issues AS ci"
+    " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
+    " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id > :after ORDER BY ci.id LIMIT :n"
+)
+_PARTS = text("SELECT issue_id, name FROM corpus_body_parts WHERE issue_id BETWEEN :lo AND :hi")
+_SPECIALTIES = text(
+    "SELECT letter_id, specialty FROM letter_specialties"
+    " WHERE letter_id BETWEEN :lo AND :hi ORDER BY letter_id, position"
+)
+
+
+class Format(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+def chunks(engine: Engine, size: int = CHUNK) -> Iterator[list[dict]]:
+    """The indexed issues in index order, *size* rows at a time, as dicts of :data:`SCHEMA`."""
+    after = 0
+    with engine.connect() as conn:
+        while rows := conn.execute(_ISSUES, {"after": after, "n": size}).all():
+            after = rows[-1][0]
+            parts: dict[int, list[str]] = {}
+            for issue, name in conn.execute(_PARTS, {"lo": rows[0][0], "hi": after}):
+                parts.setdefault(issue, []).append(name)
+            letters = [r[1] for r in rows]
+            specialties: dict[int, list[str]] = {}
+            for letter, name in conn.execute(_SPECIALTIES, {"lo": min(letters), "hi": max(letters)}):
+                specialties.setdefault(letter, []).append(name)
+            yield [
+                dict(
+                    zip(
+                        SCHEMA.names,
+                        (
+                            case,
+                            file,
+                            decided,
+                            year,
+                            "; ".join(specialties.get(letter, [])),
+                            number,
+                            item,
+                            decision,
+                            family,
+                            category,
+                            drug,
+                            drug_class,
+                            "; ".join(sorted(parts.get(issue, []))),
+                            sessions,
+                            quantity,
+                            ca_line,
+                            imro_line,
+                            rationale,
+                        ),
+                        strict=True,
+                    )
+                )
+                for (
+                    issue,
+                    letter,
+                    case,
+                    file,
+                    decided,
+                    year,
+                    number,
+                    item,
+                    decision,
+                    family,
+                    category,
+                    drug,
+                    drug_class,
+                    sessions,
+                    quantity,
+                    ca_line,
+                    imro_line,
+                    rationale,
+                ) in rows
+            ]
+
+
+def export(engine: Engine, path: Path, fmt: Format) -> int:
+    """Write the corpus to *path* as *fmt*; returns the number of rows. The index must be synced."""
+    count = 0
+    if fmt is Format.csv:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=SCHEMA.names, lineterminator="\n")
+            writer.writeheader()
+            for rows in chunks(engine):
+                writer.writerows(rows)
+                count += len(rows)
+        return count
+    with pq.ParquetWriter(path, SCHEMA) as writer:
+        for rows in chunks(engine):
+            writer.write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
+            count += len(rows)
+        if not count:
+            writer.write_table(SCHEMA.empty_table())
+    return count
