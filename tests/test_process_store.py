@@ -272,3 +272,16 @@ def test_the_orm_refuses_to_touch_the_audit_log(process: Process) -> None:
         s.delete(row)
         with pytest.raises(ptables.ImmutableError):
             s.flush()
+
+
+def test_items_without_a_category_are_classified_by_the_request_parser(process: Process) -> None:
+    pytest.importorskip("openimr.requests", reason="the request parser is not installed")
+    process.import_reviewers(demo.REVIEWERS)
+    case = demo.examples(TODAY)[0].case.model_copy(deep=True)
+    case.disputed_items[0].category = None
+    number, _ = process.create_case(case)
+    (outcome,) = process.assign([number], TODAY)
+    assert outcome.reviewer == "LAC-01"
+    with process.sessions() as s:
+        item = s.scalar(select(ptables.ItemRow))
+        assert item.category == "acupuncture" and item.request["sessions"] == 12
