@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from openimr.corpus.distributed import IngestEngine, ingest_dask
 from openimr.letters.extract import expand_paths
 from openimr.store.db import default_db_url, make_engine, migrate, session_factory
 from openimr.store.ingest import Outcome, ingest_paths
@@ -28,6 +29,8 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Letter files (PDF or .txt) or folders of them.")],
     db: DbOption = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel parser processes.")] = 1,
+    engine: Annotated[IngestEngine, typer.Option(help="local, or dask (-j workers).")] = IngestEngine.local,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler (default: a local cluster).")] = None,
 ) -> None:
     """Parse letters and store them with their issues; letters already stored are left as they are."""
     err = Console(stderr=True)
@@ -48,7 +51,10 @@ def ingest(
                 err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
             bar.advance(task)
 
-        report = ingest_paths(paths, db or default_db_url(), jobs, advance)
+        if engine is IngestEngine.dask:
+            report = ingest_dask(paths, db or default_db_url(), address, jobs, advance)
+        else:
+            report = ingest_paths(paths, db or default_db_url(), jobs, advance)
     err.print(
         f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {len(report.errors)} failed",
         highlight=False,
