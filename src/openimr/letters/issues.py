@@ -30,9 +30,10 @@ DECISION = re.compile(
 )
 # The end of a sentence at a line end: where a rationale may stop and the next item begin.
 _LINE_END_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*[ \t]*\n")
+_ITEM_REACH = 2000
 _INLINE_SENTENCE = re.compile(
-    r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bvs)(?<!\bNo)(?<!\be\.g)(?<!\bi\.e)(?<!\bSt)"
-    r"[.!?][\"'”’)\]]*[ \t]+(?=[A-Z0-9\"'(])"
+    r"[.!?](?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bvs\.)(?<!\bNo\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
+    r"(?<!\bSt\.)[\"'”’)\]]*[ \t]+(?=[A-Z0-9\"'(])"
 )
 _TEXT_END_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 
@@ -108,8 +109,9 @@ def _item_start(region: str, after_rationale: bool) -> int:
     re-flowed by an extractor), a sentence end within the line counts too.
     """
     bounds = [0, *(m.end() for m in _LINE_END_SENTENCE.finditer(region))]
-    if after_rationale:
-        bounds = sorted({*bounds, *(m.end() for m in _INLINE_SENTENCE.finditer(region))})
+    if after_rationale:  # an item, even a partial-authorization paragraph, is far shorter than this
+        tail = max(0, len(region) - _ITEM_REACH)
+        bounds = sorted({*bounds, *(m.end() for m in _INLINE_SENTENCE.finditer(region, tail))})
     k = len(bounds) - 1
     # A partial-authorization paragraph holds sentences of its own: reach back to its start.
     while (
