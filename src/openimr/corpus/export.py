@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, text
+from sqlalchemy import Date, Engine, text
 
 CHUNK = 20000
 
@@ -49,7 +49,7 @@ _ISSUES = text(
     " FROM corpus_issues AS ci"
     " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
     " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id > :after ORDER BY ci.id LIMIT :n"
-)
+).columns(decision_date=Date)
 _PARTS = text("SELECT issue_id, name FROM corpus_body_parts WHERE issue_id BETWEEN :lo AND :hi")
 _SPECIALTIES = text(
     "SELECT letter_id, specialty FROM letter_specialties"

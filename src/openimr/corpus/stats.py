@@ -152,8 +152,8 @@ def chart(groups: list[Group], by: By, path: Path, top: int = 25) -> None:
     left.legend(loc="lower right", frameon=False)
     left.set_title("Decisions", loc="left")
     rates = [100 * g.overturn_rate for g in shown]
-    lows = [r - 100 * g.interval[0] for r, g in zip(rates, shown, strict=True)]
-    highs = [100 * g.interval[1] - r for r, g in zip(rates, shown, strict=True)]
+    lows = [max(0.0, r - 100 * g.interval[0]) for r, g in zip(rates, shown, strict=True)]
+    highs = [max(0.0, 100 * g.interval[1] - r) for r, g in zip(rates, shown, strict=True)]
     right.errorbar(rates, ys, xerr=[lows, highs], fmt="o", color="#d9480f", ecolor="#495057", capsize=3)
     overall = total(groups)
     right.axvline(100 * overall.overturn_rate, color="#495057", linestyle="--", linewidth=1)

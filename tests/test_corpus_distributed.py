@@ -1,0 +1,51 @@
+"""``letters ingest --engine dask`` on a local cluster stores exactly what the local path stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from openimr.corpus.distributed import ingest_dask
+from openimr.store.db import make_engine, session_factory
+from openimr.store.ingest import ingest_paths
+from openimr.store.tables import LetterRow
+from store_pg import pg_schema_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_urls(request: pytest.FixtureRequest, tmp_path: Path):
+    """Two empty databases of one kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    else:
+        with pg_schema_url() as a, pg_schema_url() as b:
+            yield a, b
+
+
+def stored(url: str) -> dict:
+    """Every stored letter by key."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            return {row.key: row.to_letter() for row in session.scalars(select(LetterRow))}
+    finally:
+        engine.dispose()
+
+
+def test_dask_matches_local(letters_dir: Path, tmp_path: Path, db_urls) -> None:
+    files = sorted(letters_dir.iterdir())[:12]
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    local_url, dask_url = db_urls
+    local = ingest_paths([*files, bad], local_url)
+    seen: list[str] = []
+    report = ingest_dask([*files, bad], dask_url, workers=2, progress=lambda p, o, m: seen.append(o))
+    assert sorted(report.stored) == sorted(local.stored) and len(report.stored) == 12
+    assert len(report.errors) == len(local.errors) == 1 and "broken.pdf" in report.errors[0]
+    assert seen.count("stored") == 12 and seen.count("error") == 1
+    assert stored(dask_url) == stored(local_url)
+    again = ingest_dask(files, dask_url, workers=1)
+    assert not again.stored and sorted(again.unchanged) == sorted(local.stored)
+    assert stored(dask_url) == stored(local_url)

