@@ -12,6 +12,7 @@ import re
 from functools import cache
 from typing import NamedTuple
 
+from openimr.requests.regexes import trie
 from openimr.requests.resources import data
 
 _SIDE_REACH = 25  # characters between a side word and the part it qualifies
@@ -60,8 +61,7 @@ def _lexicon() -> _Lexicon:
         words[w] = ()
     sided = {w: (p, s) for w, (p, s) in d["sided"].items()}
     sides = {w: side for side, ws in d["sides"].items() for w in ws}
-    alts = "|".join(re.escape(w) for w in sorted([*words, *sided], key=len, reverse=True))
-    side_alts = "|".join(re.escape(w) for w in sorted(sides, key=len, reverse=True))
+    alts, side_alts = trie([*words, *sided]), trie(list(sides))
     pattern = re.compile(
         rf"(?<![\w/-])(?P<side>{side_alts})(?![\w/-])"
         r"|\b(?P<level>[ctls])\d{1,2}(?:\s*[-/]\s*[ctls]?\d{1,2})?\b"
@@ -122,9 +122,9 @@ def _spread(parts: list[_Part], low: str, lateral: frozenset[str]) -> list[_Part
     out = list(parts)
     for i in range(1, len(out)):
         p, prev = out[i], out[i - 1]
-        if p.side is None and p.name in lateral and prev.side and prev.name in lateral:
-            if prev.end == p.start or _LIST_GAP.match(low[prev.end : p.start]):
-                out[i] = p._replace(side=prev.side)
+        listed = prev.end == p.start or _LIST_GAP.match(low[prev.end : p.start])
+        if p.side is None and p.name in lateral and prev.side and prev.name in lateral and listed:
+            out[i] = p._replace(side=prev.side)
     for i in range(len(out) - 2, -1, -1):
         p, nxt = out[i], out[i + 1]
         if p.side is None and p.name in lateral and nxt.side and _OF_GAP.match(low[p.end : nxt.start]):

@@ -33,13 +33,24 @@ def _items(texts: list[str] | None, file: Path | None) -> list[str]:
 def _table(items: list[str], requests: list[Request]) -> None:
     table = Table("item", "category", "drug", "visits", "body parts", "side", "flags", show_lines=True)
     for item, r in zip(items, requests, strict=True):
-        drug = " ".join(str(x) for x in (r.drug.name, r.drug.strength, r.drug.quantity) if x) if r.drug else ""
-        visits = "/".join("" if v is None else str(v) for v in (r.sessions, r.frequency_per_week, r.duration_weeks))
+        drug = (
+            " ".join(str(x) for x in (r.drug.name, r.drug.strength, r.drug.quantity) if x) if r.drug else ""
+        )
+        visits = "/".join(
+            "" if v is None else str(v) for v in (r.sessions, r.frequency_per_week, r.duration_weeks)
+        )
         flags = [f for f, on in (("retro", r.retrospective), ("post-op", r.postoperative)) if on]
         if r.date_of_service:
             flags.append(f"DOS {r.date_of_service}")
-        table.add_row(item, r.category, drug, visits.strip("/"), ", ".join(r.body_parts), r.laterality or "",
-                      " ".join(flags))
+        table.add_row(
+            item,
+            r.category,
+            drug,
+            visits.strip("/"),
+            ", ".join(r.body_parts),
+            r.laterality or "",
+            " ".join(flags),
+        )
     Console().print(table)
 
 

@@ -12,6 +12,7 @@ import re
 from functools import cache
 from typing import NamedTuple
 
+from openimr.requests.regexes import trie
 from openimr.requests.resources import number_words, tidy, to_number
 
 
@@ -29,6 +30,7 @@ class Counts(NamedTuple):
 
 
 class _Rules(NamedTuple):
+    any_number: re.Pattern[str]
     paren_dup: re.Pattern[str]
     frequency: re.Pattern[str]
     frequency_word: re.Pattern[str]
@@ -44,26 +46,39 @@ class _Rules(NamedTuple):
 
 @cache
 def _rules() -> _Rules:
-    words = sorted((w for w in number_words() if w not in {"once", "twice", "thrice", "single"}), key=len)
-    n = r"(?:\d+(?:\.\d+)?|" + "|".join(re.escape(w) for w in reversed(words)) + r")"
+    words = [w for w in number_words() if w not in {"once", "twice", "thrice", "single"}]
+    n = rf"(?:\d+(?:\.\d+)?|{trie(words)})"
     rng = rf"(?P<a>{n})(?:\s*(?:-|to|or)\s*(?P<b>{n}))?"
     rng2 = rng.replace("<a>", "<c>").replace("<b>", "<d>")
     visit = r"(?:sessions?|visits?|treatments?|appointments?)"
     week = r"(?:weeks?|wks?)\b"
     middle = rf"(?:x|times?|{visit}|days?)"
-    per = rf"(?:{middle}\s*(?:(?:a|per|each|every|/|in a)\s*)?{week}|(?:{middle}\s*)?(?:(?:a|per|each|every|in a)\s+{week}|weekly\b|/\s*{week}))"
+    sep = r"(?:a|per|each|every|/|in a)"
+    per = (
+        rf"(?:{middle}\s*(?:{sep}\s*)?{week}"
+        rf"|(?:{middle}\s*)?(?:(?:a|per|each|every|in a)\s+{week}|weekly\b|/\s*{week}))"
+    )
     return _Rules(
+        any_number=re.compile(rf"\d|\b(?:{trie([*number_words(), 'daily', 'every day'])})\b", re.A),
         paren_dup=re.compile(rf"\b({n})\s*\((\d+)\)", re.A),
         frequency=re.compile(rf"\b{rng}\s*{per}", re.A),
-        frequency_word=re.compile(r"\b(once|twice|thrice)\s*(?:a|per|each|every|/)?\s*(?:week\b|weekly\b|wk\b)", re.A),
+        frequency_word=re.compile(
+            r"\b(once|twice|thrice)\s*(?:a|per|each|every|/)?\s*(?:week\b|weekly\b|wk\b)", re.A
+        ),
         daily=re.compile(r"\bdaily\b|\bevery day\b|\b7 days a week\b", re.A),
-        by=re.compile(rf"\b{rng}\s*(?:x|times)\s*(?P<c>{n})(?:\s*(?:-|to)\s*(?P<d>{n}))?(?:\s*{week})?", re.A),
+        by=re.compile(
+            rf"\b{rng}\s*(?:x|times)\s*(?P<c>{n})(?:\s*(?:-|to)\s*(?P<d>{n}))?(?:\s*{week})?", re.A
+        ),
         duration=re.compile(rf"\b{rng}[\s-]*{week}", re.A),
         count_hash=re.compile(r"#\s*(?P<a>\d+)", re.A),
         count_paren=re.compile(r"\(\s*(?P<a>\d+)\s*\)", re.A),
         count_before=re.compile(rf"\b{rng}\s+(?:[a-z/&-]+\s+){{0,3}}?{visit}\b", re.A),
-        count_after=re.compile(rf"\b{visit}\s*[,:]?\s*(?:#\s*)?{rng2}\b(?!\s*(?:x\b|times|{week}|/|per\b|a week))", re.A),
-        count_times=re.compile(rf"(?:\bx|\btimes|\bqty|\bquantity)\s*[:#]?\s*{rng}\b(?!\s*(?:{week}|a\b|per\b|/))", re.A),
+        count_after=re.compile(
+            rf"\b{visit}\s*[,:]?\s*(?:#\s*)?{rng2}\b(?!\s*(?:x\b|times|{week}|/|per\b|a week))", re.A
+        ),
+        count_times=re.compile(
+            rf"(?:\bx|\btimes|\bqty|\bquantity)\s*[:#]?\s*{rng}\b(?!\s*(?:{week}|a\b|per\b|/))", re.A
+        ),
     )
 
 
@@ -84,6 +99,8 @@ def _dedupe_paren(m: re.Match[str]) -> str:
 def read(low: str) -> Counts:
     """Sessions, frequency per week and weeks stated in the lower-cased item."""
     r = _rules()
+    if not r.any_number.search(low):
+        return Counts(None, None, None)
     text = r.paren_dup.sub(_dedupe_paren, low)
     freq = weeks = None
     if m := r.frequency.search(text):

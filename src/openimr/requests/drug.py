@@ -22,10 +22,13 @@ _TOKENS = re.compile(
     rf"(?P<st>{STRENGTH})|(?P<q>#\s*\d)|(?P<num>\d[\d,.]*)|(?P<w>[a-z][a-z0-9'-]*\.?)|(?P<d>[/,+&;:])",
     re.I | re.A,
 )
-_QUANTITY = re.compile(r"#\s*(\d+(?:\.\d+)?)|\b(?:qty|quantity)\s*[:#]?\s*(?:of\s*)?(\d+(?:\.\d+)?)", re.I | re.A)
+_QUANTITY = re.compile(
+    r"#\s*(\d+(?:\.\d+)?)|\b(?:qty|quantity)\s*[:#]?\s*(?:of\s*)?(\d+(?:\.\d+)?)", re.I | re.A
+)
 _PARENS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 _TOPICAL = re.compile(
-    r"%|\b(?:cream|gel|ointment|lotion|patch(?:es)?|topical|transdermal|roll-on|liniment)\b|percent", re.I | re.A
+    r"%|\b(?:cream|gel|ointment|lotion|patch(?:es)?|topical|transdermal|roll-on|liniment)\b|percent",
+    re.I | re.A,
 )
 _WORD = re.compile(r"[a-z][a-z0-9'-]*", re.A)
 TOPICAL_CLASS = "topical analgesic"

@@ -23,8 +23,19 @@ _FRAMING = re.compile(
     re.A,
 )
 VISIT_TYPES = frozenset(
-    {"physical_therapy", "occupational_therapy", "chiropractic", "acupuncture", "massage", "electrotherapy",
-     "psychological", "evaluation", "consultation", "home_health", "program"}
+    {
+        "physical_therapy",
+        "occupational_therapy",
+        "chiropractic",
+        "acupuncture",
+        "massage",
+        "electrotherapy",
+        "psychological",
+        "evaluation",
+        "consultation",
+        "home_health",
+        "program",
+    }
 )
 NO_DURATION = frozenset({"drug", "imaging", "diagnostic_test", "lab", "injection", "surgery"})
 _DEVICE = re.compile(r"\b(?:units?|device|rental|purchase|trial|supplies|electrodes|batter(?:y|ies))\b", re.A)
@@ -54,8 +65,13 @@ def parse(text: str) -> Request:
     dos = dates.date_of_service(low) if retro else None
     postop = dates.postoperative(low)
     if category == "drug":
-        return Request(category="drug", drug=drug.read(item), retrospective=retro, date_of_service=dos,
-                       postoperative=postop)
+        return Request(
+            category="drug",
+            drug=drug.read(item),
+            retrospective=retro,
+            date_of_service=dos,
+            postoperative=postop,
+        )
     parts = anatomy.read(low)
     visit = category in VISIT_TYPES and not (category == "electrotherapy" and _DEVICE.search(low))
     return Request(
