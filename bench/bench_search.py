@@ -1,0 +1,171 @@
+"""Corpus index build time, memory and search latency at 10k, 100k and 1M issues; Dask vs --jobs ingest.
+
+    python bench/bench_search.py [--sizes 10000 100000 1000000] [--backends sqlite postgres]
+                                 [--rounds 5] [--ingest] [--gold GOLD.jsonl] [--letters DIR]
+
+Each (backend, size) runs in a subprocess of its own, so its peak memory (max RSS) is its own: a
+fresh database (a SQLite file, or a new schema in PostgreSQL ``test`` at 127.0.0.1:5432) is filled
+with the dev gold letters replicated under distinct keys (openimr.corpus.synthetic), the corpus
+index is built (features, full text, embeddings), and a fixed set of filtered queries runs
+``--rounds`` times each in text and hybrid mode. ``--ingest`` also times the dev letters' ingest
+with --jobs 1, --jobs 2 and --engine dask (2 local workers) on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "dwc-letters" / "dev"
+PG = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+QUERIES = [
+    ("acupuncture visits", {"category": "acupuncture"}),
+    ("MRI", {"body_part": "lumbar spine"}),
+    ("topical compound cream", {"decision": "Overturned"}),
+    ("physical therapy sessions", {"year": 2016}),
+    ("epidural steroid injection", {"decision": "Upheld"}),
+    ("knee surgery", {"body_part": "knee"}),
+    ("functional restoration program", {}),
+    ("urine drug screen", {"category": "lab"}),
+    ("TENS unit", {"category": "electrotherapy"}),
+    ("opioid weaning", {"category": "drug"}),
+    ("shoulder arthroscopy", {"specialty": "Orthopaedic Surgery"}),
+    ("home health aide", {"family": "Non-MTUS"}),
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def one(backend: str, size: int, rounds: int, gold: Path) -> dict:
+    """Build and query one synthetic corpus; the figures as a dict."""
+    from openimr.corpus import embeddings
+    from openimr.corpus.index import sync_index
+    from openimr.corpus.search import Filters, Mode, Searcher
+    from openimr.corpus.synthetic import synthesize
+    from openimr.models import Letter
+    from openimr.store.db import make_engine, migrate
+
+    letters = [Letter.model_validate_json(x) for x in gold.read_text(encoding="utf-8").splitlines()]
+    tmp = tempfile.TemporaryDirectory()
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp.name}/bench.db"
+    else:
+        with create_engine(PG).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(PG).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    try:
+        migrate(url)
+        engine = make_engine(url)
+        start = time.perf_counter()
+        issues = synthesize(engine, letters, size)
+        fill_s = time.perf_counter() - start
+        embeddings.embed(["warm up"])  # model load is not index build time
+        start = time.perf_counter()
+        sync_index(engine, embed=True)
+        build_s = time.perf_counter() - start
+        searcher = Searcher(engine)
+        latencies: dict[str, list[float]] = {"text": [], "hybrid": []}
+        for mode in (Mode.text, Mode.hybrid):
+            searcher.search("warm up", limit=10, mode=mode)
+            for _ in range(rounds):
+                for query, filters in QUERIES:
+                    start = time.perf_counter()
+                    searcher.search(query, Filters(**filters), limit=10, mode=mode)
+                    latencies[mode.value].append(1000 * (time.perf_counter() - start))
+        with engine.connect() as conn:
+            if backend == "sqlite":
+                db_mb = Path(tmp.name, "bench.db").stat().st_size / 2**20
+            else:
+                db_mb = (
+                    conn.scalar(
+                        text(
+                            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE n.nspname = :s AND c.relkind = 'r'"
+                        ),
+                        {"s": schema},
+                    )
+                    / 2**20
+                )
+        engine.dispose()
+    finally:
+        if backend == "postgres":
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        tmp.cleanup()
+    return {
+        "backend": backend,
+        "issues": issues,
+        "fill_s": round(fill_s, 1),
+        "build_s": round(build_s, 1),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "db_mb": round(db_mb),
+        **{
+            f"{mode}_p{q}_ms": round(percentile(values, q / 100), 1)
+            for mode, values in latencies.items()
+            for q in (50, 95)
+        },
+    }
+
+
+def bench_ingest(letters: Path) -> None:
+    from openimr.corpus.distributed import ingest_dask
+    from openimr.store.ingest import ingest_paths
+
+    runs = {
+        "--jobs 1": lambda url: ingest_paths([letters], url, jobs=1),
+        "--jobs 2": lambda url: ingest_paths([letters], url, jobs=2),
+        "--engine dask (2 workers, incl. cluster start)": lambda url: ingest_dask([letters], url, workers=2),
+    }
+    for name, run in runs.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            report = run(f"sqlite:///{tmp}/ingest.db")
+            elapsed = time.perf_counter() - start
+        n = len(report.stored)
+        print(f"ingest {name:48s} {n} letters in {elapsed:5.1f} s = {n / elapsed:5.1f} letters/s", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--gold", type=Path, default=SHARED / "gold.jsonl")
+    ap.add_argument("--letters", type=Path, default=SHARED / "letters")
+    ap.add_argument("--ingest", action="store_true", help="also time letters ingest: --jobs vs dask")
+    ap.add_argument("--one", nargs=2, metavar=("BACKEND", "SIZE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one[0], int(args.one[1]), args.rounds, args.gold)), flush=True)
+        return
+    print(
+        f"{os.cpu_count()} CPUs; {len(QUERIES)} filtered queries x {args.rounds} rounds, top 10", flush=True
+    )
+    for backend in args.backends:
+        for size in args.sizes:
+            cmd = [sys.executable, __file__, "--one", backend, str(size), "--rounds", str(args.rounds)]
+            out = subprocess.run([*cmd, "--gold", str(args.gold)], capture_output=True, text=True, check=True)
+            print(out.stdout.strip().splitlines()[-1], flush=True)
+    if args.ingest:
+        bench_ingest(args.letters)
+
+
+if __name__ == "__main__":
+    main()
