@@ -18,6 +18,11 @@ from openimr.requests.parse import parse
 app = typer.Typer(help="Parse disputed items into structured requests.", no_args_is_help=True)
 
 
+@app.callback()
+def _group() -> None:
+    """Parse disputed items into structured requests."""
+
+
 class ParseFormat(StrEnum):
     jsonl = "jsonl"
     table = "table"
