@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from openimr.facts.doc import Doc
 from openimr.facts.models import Fact
@@ -70,8 +71,11 @@ def _year(y: str) -> int:
     return n if n >= 100 else 2000 + n if n < 70 else 1900 + n
 
 
-def dates(text: str) -> list[DateMention]:
-    """Every calendar date in *text* (month-day-year, ISO, 'October 10, 2015', 'March 2015', 'in 2014')."""
+@lru_cache(maxsize=4)
+def dates(text: str) -> tuple[DateMention, ...]:
+    """Every calendar date in *text* (month-day-year, ISO, 'October 10, 2015', 'March 2015', 'in 2014').
+
+    Cached for the few components that read the dates of the same summary."""
     found: list[DateMention] = []
     for m in DATE.finditer(text):
         g = m.groupdict()
@@ -90,7 +94,7 @@ def dates(text: str) -> list[DateMention]:
             continue
         if 1950 <= date.year <= 2100:
             found.append(DateMention(date, start, m.end()))
-    return found
+    return tuple(found)
 
 
 def _days(n: str, unit: str) -> int:
