@@ -8,6 +8,7 @@ from openimr.corpus.cli import register as register_corpus
 from openimr.letters.cli import app as letters_app
 from openimr.process.cli import cases_app, demo, reviewers_app
 from openimr.requests.cli import app as requests_app
+from openimr.web.cli import serve
 
 app = typer.Typer(
     help="OpenIMR: California workers' compensation Independent Medical Review.",
@@ -19,4 +20,5 @@ app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(cases_app, name="cases")
 app.add_typer(requests_app, name="requests")
 app.command("demo")(demo)
+app.command("serve")(serve)
 register_corpus(app)

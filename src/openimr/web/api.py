@@ -1,0 +1,374 @@
+"""The HTTP API under ``/api``: JSON in and out, a Bearer token (or the pages' session) to act."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from openimr.corpus.index import sync_index
+from openimr.corpus.search import Filters, Mode, Searcher
+from openimr.letters.errors import LetterError
+from openimr.letters.parse import parse_file
+from openimr.models import Letter
+from openimr.process.intake import CaseIn, ReviewerIn
+from openimr.process.workflow import Status
+from openimr.store.ingest import ingest_paths
+from openimr.web import auth
+from openimr.web import schemas as out
+from openimr.web.auth import Action, Principal
+from openimr.web.desk import Desk, Forbidden
+from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
+
+MAX_UPLOAD = 20 * 1024 * 1024
+# A rendered letter may style itself but run nothing, and only our pages may frame it.
+LETTER_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_bearer = HTTPBearer(auto_error=False, description="An API token from POST /api/tokens.")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": out.ErrorOut} for code in codes}
+
+
+def desk(request: Request) -> Desk:
+    return request.app.state.desk
+
+
+def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    desk: Annotated[Desk, Depends(desk)],
+) -> Principal:
+    """The account of the request's Bearer token, else of its session cookie (CSRF-checked)."""
+    if credentials is not None:
+        with desk.tx() as s:
+            who = auth.from_token(s, credentials.credentials)
+        if who is None:
+            raise Unauthenticated("the API token is not valid (revoked, or its account disabled)")
+        return who
+    cookie = request.cookies.get(auth.SESSION_COOKIE)
+    if cookie:
+        with desk.tx() as s:
+            who = auth.from_session(s, cookie)
+        if who is not None:
+            if request.method not in SAFE_METHODS and not auth.same(
+                request.headers.get("x-csrf-token"), who.csrf
+            ):
+                raise Forbidden("a request from a signed-in page needs its CSRF token (X-CSRF-Token)")
+            return who
+    raise Unauthenticated("sign in first: send 'Authorization: Bearer TOKEN' (get one from POST /api/tokens)")
+
+
+Who = Annotated[Principal, Depends(principal)]
+DeskDep = Annotated[Desk, Depends(desk)]
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, description="How many to skip.")]
+
+router = APIRouter(prefix="/api", responses=_errors(401, 403, 404, 409, 422))
+public = APIRouter(prefix="/api", responses=_errors(401, 422))
+
+
+async def _read(upload: UploadFile) -> bytes:
+    content = await upload.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        raise TooLarge(f"{upload.filename} is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
+    return content
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+# Accounts -------------------------------------------------------------------------------------
+
+
+@public.post("/tokens", response_model=out.TokenOut, status_code=201, tags=["accounts"])
+def create_token(body: out.TokenIn, desk: DeskDep) -> out.TokenOut:
+    """Trade a username and password for an API token (shown this once; send it as a Bearer token)."""
+    with desk.tx() as s:
+        user = auth.check_password(s, body.username, body.password)
+        if user is None:
+            raise Unauthenticated("wrong username or password")
+        return out.TokenOut(token=auth.issue_token(s, user, body.name))
+
+
+@router.get("/me", response_model=out.UserOut, tags=["accounts"])
+def me(who: Who) -> out.UserOut:
+    """The account this request acts for."""
+    return out.UserOut(username=who.username, role=who.role, reviewer_code=who.reviewer_code)
+
+
+@router.post("/users", response_model=out.UserOut, status_code=201, tags=["accounts"])
+def create_user(body: out.UserIn, who: Who, desk: DeskDep) -> out.UserOut:
+    """Create an account (admin only)."""
+    desk.require(who, Action.MANAGE_USERS)
+    with desk.tx() as s:
+        try:
+            user = auth.create_user(s, body.username, body.password, body.role, body.reviewer_code)
+        except ValueError as exc:
+            raise Taken(str(exc)) from exc
+        return out.UserOut(username=user.username, role=user.role, reviewer_code=user.reviewer_code)
+
+
+# Cases ----------------------------------------------------------------------------------------
+
+
+@router.get("/cases", response_model=out.CasePage, tags=["cases"])
+def list_cases(
+    who: Who,
+    desk: DeskDep,
+    status: Status | None = None,
+    standing: Literal["overdue", "at_risk", "on_time"] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> out.CasePage:
+    """Cases by due date, with each open case's standing; a reviewer sees only their own."""
+    return desk.list_cases(who, _today(), status, standing, limit, offset)
+
+
+@router.post("/cases", response_model=out.CaseCreated, status_code=201, tags=["cases"])
+def create_case(body: CaseIn, who: Who, desk: DeskDep) -> out.CaseCreated:
+    """Take a case in (case.schema.json plus parties and UR items): eligibility and due date follow.
+
+    The same submission again returns the same case with ``created`` false. Upload documents
+    with ``POST /api/cases/{case_number}/documents``.
+    """
+    return desk.create_case(who, body)
+
+
+@router.get("/cases/{case_number}", response_model=out.CaseOut, tags=["cases"])
+def read_case(case_number: str, who: Who, desk: DeskDep) -> out.CaseOut:
+    """The case in full: items with parsed request and governing guideline, assignment, decisions."""
+    return desk.case(who, case_number, _today())
+
+
+@router.get("/cases/{case_number}/items", response_model=list[out.ItemOut], tags=["cases"])
+def read_items(case_number: str, who: Who, desk: DeskDep) -> list[out.ItemOut]:
+    """The disputed items, each with its version (pass it back when deciding)."""
+    return desk.items(who, case_number)
+
+
+@router.post("/cases/{case_number}/withdraw", response_model=out.CaseCreated, tags=["cases"])
+def withdraw(case_number: str, body: out.WithdrawIn, who: Who, desk: DeskDep) -> out.CaseCreated:
+    """Close an open case without a determination."""
+    status = desk.withdraw(who, case_number, body.reason)
+    return out.CaseCreated(case_number=case_number, created=False, status=status)
+
+
+@router.get("/cases/{case_number}/audit", response_model=out.AuditPage, tags=["cases"])
+def read_audit(
+    case_number: str, who: Who, desk: DeskDep, limit: Limit = 100, offset: Offset = 0
+) -> out.AuditPage:
+    """Every read and change of the case, oldest first."""
+    return desk.audit_log(who, case_number, limit, offset)
+
+
+# Documents ------------------------------------------------------------------------------------
+
+
+@router.get("/cases/{case_number}/documents", response_model=list[out.DocumentOut], tags=["documents"])
+def list_documents(case_number: str, who: Who, desk: DeskDep) -> list[out.DocumentOut]:
+    return desk.documents(who, case_number)
+
+
+@router.post(
+    "/cases/{case_number}/documents",
+    response_model=out.DocumentOut,
+    status_code=201,
+    tags=["documents"],
+    responses=_errors(413),
+)
+async def upload_document(
+    case_number: str,
+    who: Who,
+    desk: DeskDep,
+    file: Annotated[UploadFile, File(description="The document (20 MB at most).")],
+    doc_type: Annotated[str, Form(min_length=1, max_length=40)] = "medical_records",
+    received: Annotated[dt.date | None, Form()] = None,
+) -> out.DocumentOut:
+    """Add a document to the case record; the same file again changes nothing."""
+    content = await _read(file)
+    return desk.upload(who, case_number, file.filename or "document", content, doc_type, received or _today())
+
+
+_DOWNLOAD = {
+    200: {
+        "content": {
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "The document, as an attachment.",
+    }
+}
+
+
+@router.get(
+    "/cases/{case_number}/documents/{document_id}",
+    response_class=Response,
+    responses=_DOWNLOAD,
+    tags=["documents"],
+)
+def download_document(case_number: str, document_id: int, who: Who, desk: DeskDep) -> Response:
+    name, kind, content = desk.document(who, case_number, document_id)
+    kind = "application/pdf" if kind == "application/pdf" else "application/octet-stream"
+    return Response(content, media_type=kind, headers={"Content-Disposition": _attachment(name)})
+
+
+def _attachment(name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return f'attachment; filename="{safe}"'
+
+
+# Reviewers and assignment ---------------------------------------------------------------------
+
+
+@router.get("/reviewers", response_model=out.ReviewerPage, tags=["reviewers"])
+def list_reviewers(who: Who, desk: DeskDep, limit: Limit = 50, offset: Offset = 0) -> out.ReviewerPage:
+    """The roster, with each reviewer's open cases."""
+    return desk.reviewers(who, limit, offset)
+
+
+@router.post("/reviewers", response_model=out.ImportCounts, tags=["reviewers"])
+def import_reviewers(body: list[ReviewerIn], who: Who, desk: DeskDep) -> out.ImportCounts:
+    """Create or update reviewers by code; the same roster again changes nothing."""
+    return desk.import_reviewers(who, body)
+
+
+@router.post("/assignments", response_model=list[out.OutcomeOut], tags=["assignments"])
+def assign(body: out.AssignIn, who: Who, desk: DeskDep) -> list[out.OutcomeOut]:
+    """Assign cases (or every case awaiting a reviewer) as one optimized batch, each with why."""
+    return desk.assign(who, body.case_numbers, _today())
+
+
+# Decisions and recommendations ----------------------------------------------------------------
+
+
+@router.put(
+    "/cases/{case_number}/items/{position}/decision", response_model=out.DecisionResult, tags=["decisions"]
+)
+def decide(
+    case_number: str, position: int, body: out.DecisionIn, who: Who, desk: DeskDep
+) -> out.DecisionResult:
+    """Decide one item (the assigned reviewer only). 409 when someone decided it since you read it."""
+    return desk.decide(who, case_number, position, body)
+
+
+@router.get(
+    "/cases/{case_number}/recommendations",
+    response_model=dict[str, Any],
+    tags=["decisions"],
+    responses=_errors(503),
+)
+def recommendations(case_number: str, who: Who, desk: DeskDep) -> dict[str, Any]:
+    """Decision support's review (review.schema.json); 503 "decision support unavailable" without it."""
+    return desk.recommendations(who, case_number)
+
+
+# Letters --------------------------------------------------------------------------------------
+
+
+@router.post("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
+def issue_letter(case_number: str, who: Who, desk: DeskDep) -> Letter:
+    """Issue the Final Determination letter (frozen from then on); again: the same letter."""
+    return desk.issue(who, case_number, _today())
+
+
+@router.get("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
+def read_letter(case_number: str, who: Who, desk: DeskDep) -> Letter:
+    """The issued letter's record, else a draft from the decisions so far."""
+    return desk.letter(who, case_number, _today())[0]
+
+
+@router.get(
+    "/cases/{case_number}/letter.html",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
+    tags=["letters"],
+)
+def letter_html(case_number: str, who: Who, desk: DeskDep) -> Response:
+    """The letter as HTML (a draft until issued)."""
+    body = desk.rendered(who, case_number, "html", _today())
+    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
+
+
+@router.get(
+    "/cases/{case_number}/letter.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "PDF",
+        }
+    },
+    tags=["letters"],
+)
+def letter_pdf(case_number: str, who: Who, desk: DeskDep) -> Response:
+    """The issued letter as PDF."""
+    body = desk.rendered(who, case_number, "pdf", _today())
+    return Response(
+        body, media_type="application/pdf", headers={"Content-Disposition": _attachment(f"{case_number}.pdf")}
+    )
+
+
+# The letter corpus ----------------------------------------------------------------------------
+
+
+@router.post("/letters/parse", response_model=Letter, tags=["corpus"], responses=_errors(413))
+async def parse_letter(
+    who: Who, desk: DeskDep, file: Annotated[UploadFile, File(description="A letter: PDF or .txt.")]
+) -> Letter:
+    """Read an IMR Final Determination letter into its record (letter.schema.json)."""
+    desk.require(who, Action.PARSE_LETTERS)
+    content = await _read(file)
+    name = Path(file.filename or "letter.pdf").name
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(content)
+        try:
+            return parse_file(path)
+        except LetterError as exc:
+            raise Unreadable(exc.problem) from exc
+
+
+@router.post("/letters/ingest", response_model=out.IngestOut, tags=["corpus"], responses=_errors(413))
+async def ingest_letters(
+    who: Who, desk: DeskDep, files: Annotated[list[UploadFile], File(description="Letters: PDF or .txt.")]
+) -> out.IngestOut:
+    """Store letters in the corpus (one that is stored already is left alone) and index them."""
+    desk.require(who, Action.INGEST_LETTERS)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for number, upload in enumerate(files):
+            folder = Path(tmp) / str(number)
+            folder.mkdir()
+            path = folder / Path(upload.filename or f"letter-{number}.pdf").name
+            path.write_bytes(await _read(upload))
+            paths.append(path)
+        report = ingest_paths(paths, desk.url)
+    sync_index(desk.engine)
+    return out.IngestOut(stored=report.stored, unchanged=report.unchanged, errors=report.errors)
+
+
+@router.get("/search", response_model=list[out.HitOut], tags=["corpus"])
+def search(
+    who: Who,
+    desk: DeskDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
+    decision: Literal["Upheld", "Overturned"] | None = None,
+    family: str | None = None,
+    category: str | None = None,
+    body_part: str | None = None,
+    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[out.HitOut]:
+    """Full-text search of the stored decisions (item, rationale, summary), best first."""
+    desk.require(who, Action.SEARCH_CORPUS)
+    sync_index(desk.engine)
+    filters = Filters(decision=decision, family=family, category=category, body_part=body_part, year=year)
+    hits = Searcher(desk.engine).search(q, filters, limit, Mode.text)
+    return [out.HitOut(**vars(h)) for h in hits]
