@@ -121,6 +121,10 @@ def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> in
             break
         added += len(rows)
         after = (rows[-1].letter_id, rows[-1].position)
+    if added >= batch:
+        with engine.begin() as conn:  # fresh statistics, so filtered queries pick the selective index
+            conn.execute(text("ANALYZE corpus_issues"))
+            conn.execute(text("ANALYZE corpus_body_parts"))
     if embed:
         embed_missing(engine)
     return added

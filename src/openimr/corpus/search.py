@@ -20,7 +20,7 @@ from openimr.corpus import embeddings
 from openimr.corpus.schema import corpus_embeddings
 
 RRF_K = 60
-SEMANTIC_TEXTS = 64
+SEMANTIC_TEXTS = 16
 _WORD = re.compile(r"\w+")
 
 
