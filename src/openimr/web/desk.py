@@ -165,7 +165,9 @@ class Desk:
     @staticmethod
     def require(who: Principal, action: Action) -> None:
         if not who.can(action):
-            raise Forbidden(f"a {who.role_name.lower()} may not {action.value.replace('_', ' ')}")
+            role = who.role_name.lower()
+            article = "an" if role[0] in "aeiou" else "a"
+            raise Forbidden(f"{article} {role} may not {action.value.replace('_', ' ')}")
 
     @staticmethod
     def audit(

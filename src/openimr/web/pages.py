@@ -91,13 +91,13 @@ DeskDep = Annotated[Desk, Depends(desk)]
 
 
 def render(
-    request: Request, name: str, who: Principal | None, status: int = 200, **context: Any
+    request: Request, name: str, who: Principal | None, code: int = 200, **context: Any
 ) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
         {"who": who, "nonce": request.state.nonce, "msg": request.query_params.get("msg"), **context},
-        status_code=status,
+        status_code=code,
     )
 
 
