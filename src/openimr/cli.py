@@ -8,6 +8,7 @@ from openimr.corpus.cli import register as register_corpus
 from openimr.letters.cli import app as letters_app
 from openimr.process.cli import cases_app, demo, reviewers_app
 from openimr.requests.cli import app as requests_app
+from openimr.review.cli import eval_command, review_command, train_command
 from openimr.web.cli import serve
 
 app = typer.Typer(
@@ -21,4 +22,7 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(requests_app, name="requests")
 app.command("demo")(demo)
 app.command("serve")(serve)
+app.command("review")(review_command)
+app.command("eval")(eval_command)
+app.command("train")(train_command)
 register_corpus(app)

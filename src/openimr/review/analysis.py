@@ -1,0 +1,69 @@
+"""Everything the engine knows about one disputed item before it recommends: a pure step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from openimr.facts.models import Facts
+from openimr.guidelines.rules import Rule, Tier
+from openimr.requests import Request
+from openimr.requests import parse as parse_request
+from openimr.review.case import Case, DisputedItem
+from openimr.review.criteria import Criterion, evaluate
+from openimr.review.governing import NON_MTUS, candidate_rules, letter_family, rule_drug_classes
+from openimr.store.families import guideline_family
+
+
+@dataclass(frozen=True)
+class ItemAnalysis:
+    """A disputed item with its parsed request, candidate rules and their criteria results."""
+
+    item: DisputedItem
+    request: Request
+    rules: list[Rule]
+    criteria: list[Criterion]
+
+
+def reference_date(case: Case) -> dt.date | None:
+    """The day whose rules apply: the UR decision, else the application, else unknown."""
+    return case.ur_denial_date or case.application_received
+
+
+def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
+    """Parse the item, find its candidate rules and evaluate the best MTUS rule's criteria."""
+    text = item.item or ""
+    request = parse_request(text)
+    rules = candidate_rules(request, text, reference_date(case))
+    mtus = [r for r in rules if r.tier is Tier.MTUS]
+    criteria = evaluate(mtus[0], request, facts) if mtus else []
+    return ItemAnalysis(item, request, rules, criteria)
+
+
+def rule_features(a: ItemAnalysis) -> dict[str, float]:
+    """The rule results the overturn model weighs: limits exceeded, "not recommended", and
+    whether UR already authorized part of the request."""
+    return {
+        "limits_unmet": float(sum(c.kind == "limit" and c.status == "unmet" for c in a.criteria)),
+        "not_recommended": float(any(c.kind == "recommendation" and c.status == "unmet" for c in a.criteria)),
+        "partial_authorization": float(bool(a.item.original_request or a.item.authorized)),
+    }
+
+
+def family_features(a: ItemAnalysis) -> dict[str, float]:
+    """Features for the guideline-family model: the request, its candidate rules, UR's citation."""
+    r = a.request
+    f: dict[str, float] = {f"category={r.category}": 1.0}
+    for part in r.body_parts[:2]:
+        f[f"part={part}"] = 1.0
+        f[f"category_part={r.category}|{part}"] = 1.0
+    for drug_class in rule_drug_classes(r):
+        f[f"drug_class={drug_class}"] = 1.0
+    mtus = [x for x in a.rules if x.tier is Tier.MTUS]
+    f[f"top={letter_family(mtus[0]) if mtus else NON_MTUS}"] = 2.0
+    for rule in a.rules:
+        f[f"candidate={letter_family(rule)}"] = 1.0
+    f[f"ca={guideline_family(a.item.claims_administrator_guideline)}"] = 1.0
+    if r.postoperative:
+        f["postoperative"] = 1.0
+    return f

@@ -1,0 +1,139 @@
+"""The review engine: schema of its output, criteria, bad input, and cross-validated figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from openimr.cli import app
+from openimr.review.case import Case, CaseError, DisputedItem, case_from_letter, load_case
+from openimr.review.engine import load_models, review_case
+from openimr.review.evaluate import cross_validate
+from openimr.review.train import examples, fit, load_records
+
+SUMMARY = (
+    "The injured worker is a 48 year old woman who hurt her low back lifting boxes on 10-01-2016. "
+    "She has not had acupuncture before. Pain is rated 7/10. She had 6 sessions of physical therapy "
+    "without functional improvement. Utilization review on 11-20-2016 denied the request."
+)
+
+
+def case(*items: str, summary: str = SUMMARY) -> Case:
+    return Case(
+        case_number="CM99-0000002",
+        clinical_summary=summary,
+        ur_denial_date="2016-11-20",
+        disputed_items=[DisputedItem(item=i) for i in items],
+    )
+
+
+@pytest.fixture(scope="module")
+def review_schema(schemas_dir: Path) -> dict:
+    review = json.loads((schemas_dir / "review.schema.json").read_text())
+    request = json.loads((schemas_dir / "request.schema.json").read_text())
+    review["properties"]["items"]["items"]["properties"]["request"] = request
+    return review
+
+
+def test_review_matches_the_schema_and_keeps_item_order(review_schema: dict) -> None:
+    review = review_case(case("Acupuncture 2 times a week for 6 weeks", "Norco 10/325mg #90", "Viagra 50mg"))
+    data = review.model_dump(mode="json")
+    jsonschema.validate(data, review_schema)
+    items = ["Acupuncture 2 times a week for 6 weeks", "Norco 10/325mg #90", "Viagra 50mg"]
+    assert [i["item"] for i in data["items"]] == items
+    assert all(0 <= i["p_overturn"] <= 1 for i in data["items"])
+
+
+def test_acupuncture_visits_are_checked_against_the_trial_limit() -> None:
+    over, within = review_case(case("Acupuncture 2 times a week for 6 weeks", "Acupuncture 6 sessions")).items
+    limit = [c for c in over.criteria if c.criterion == "time_to_effect_visits"]
+    assert limit and limit[0].status == "unmet" and "12" in limit[0].detail
+    assert [c.status for c in within.criteria if c.criterion == "time_to_effect_visits"] == ["met"]
+    assert over.guideline.family.startswith("MTUS Acupuncture")
+    assert over.guideline.citation and "9792.24.1" in over.guideline.citation
+    assert "9792.24.1" in (over.draft_rationale or "")
+
+
+def test_an_item_no_rule_addresses_says_so_and_invents_no_limit() -> None:
+    (item,) = review_case(case("Viagra 50mg #10")).items
+    assert any("no encoded rule addresses this item" in r for r in item.reasons)
+    assert not [c for c in item.criteria if c.kind == "limit"]
+
+
+def test_negated_functional_improvement_is_not_improvement() -> None:
+    (item,) = review_case(case("Additional physical therapy 2 times a week for 4 weeks, low back")).items
+    fi = [c for c in item.criteria if c.criterion == "documented_functional_improvement"]
+    assert fi and fi[0].status == "unmet"
+    start = SUMMARY.index("without functional improvement") + len("without ")
+    assert fi[0].evidence == (f'"functional improvement" (chars {start}-{start + 22})',)
+
+
+def test_missing_fields_empty_summary_and_unparseable_item_still_get_a_review() -> None:
+    review = review_case(Case(disputed_items=[DisputedItem(item="zzqx !!"), DisputedItem()]))
+    first, second = review.items
+    assert any("no clinical summary" in r for r in first.reasons)
+    assert any("could not be classified" in r for r in first.reasons)
+    assert any("has no text" in r for r in second.reasons)
+    assert first.request["category"] == "other"
+
+
+def test_cli_reviews_good_files_and_names_the_bad_one(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(case("MRI of the lumbar spine").model_dump_json())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"clinical_summary": "x", ')
+    result = CliRunner().invoke(app, ["review", str(bad), str(good), "--format", "jsonl"])
+    assert result.exit_code == 1
+    assert f"{bad}: invalid JSON" in result.stderr
+    assert [json.loads(line)["case_number"] for line in result.stdout.splitlines()] == ["CM99-0000002"]
+    text = CliRunner().invoke(app, ["review", str(good), "--format", "text"])
+    assert text.exit_code == 0 and "recommendation:" in text.stdout and "draft rationale:" in text.stdout
+
+
+def test_a_case_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(CaseError, match="must be a JSON object"):
+        load_case(path)
+
+
+@pytest.fixture(scope="module")
+def dev_examples(gold_path: Path):
+    return examples(load_records(gold_path))
+
+
+def test_cross_validated_figures_beat_every_baseline(dev_examples) -> None:
+    figures = cross_validate(dev_examples)
+    engine = figures["engine"]
+    tfidf = figures["TF-IDF + LR (item + summary)"]
+    assert engine["auc"] > max(tfidf["auc"], figures["always Upheld"]["auc"])
+    assert engine["f1"] > max(tfidf["f1"], figures["always Upheld"]["f1"])
+    assert engine["family_top1"] >= 0.80
+    assert engine["family_top1"] > figures["cite the claims administrator's guideline"]["family_top1"]
+    assert engine["ece"] <= 0.08
+
+
+def test_the_shipped_model_is_the_one_train_builds(dev_examples, gold_path: Path) -> None:
+    shipped_overturn, shipped_family = load_models()
+    overturn, family = fit(dev_examples)
+    sample = dev_examples.inputs[::7]
+    assert overturn.predict_proba(sample) == pytest.approx(shipped_overturn.predict_proba(sample), abs=1e-6)
+    assert list(family.predict(sample)) == list(shipped_family.predict(sample))
+    assert overturn.threshold_ == pytest.approx(shipped_overturn.threshold_)
+
+
+def test_dev_letters_review_in_order_through_the_cli(gold_path: Path, tmp_path: Path) -> None:
+    records = load_records(gold_path)[:5]
+    paths = []
+    for k, record in enumerate(records):
+        path = tmp_path / f"case{k}.json"
+        path.write_text(case_from_letter(record).model_dump_json())
+        paths.append(str(path))
+    result = CliRunner().invoke(app, ["review", *paths])
+    assert result.exit_code == 0, result.stderr
+    reviews = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [len(r["items"]) for r in reviews] == [len(r["issues"]) for r in records]
