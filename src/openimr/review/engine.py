@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from openimr.facts.models import Facts
 from openimr.facts.pipeline import extract_facts, warm_up
 from openimr.review.analysis import ItemAnalysis, analyse_item, family_features, rule_features
-from openimr.review.case import Case
+from openimr.review.case import Case, case_from_json
 from openimr.review.criteria import Criterion
 from openimr.review.governing import NON_MTUS, Governing, governing
 from openimr.review.model import FamilyModel, ItemInput, OverturnModel, ur_sentences
@@ -120,3 +120,8 @@ def review_case(case: Case, model_path: str | None = None) -> Review:
             )
         )
     return Review(case_number=case.case_number, items=items)
+
+
+def review_json(case: dict) -> dict:
+    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out."""
+    return review_case(case_from_json(case, "<case>")).model_dump(mode="json")
