@@ -96,14 +96,15 @@ def _limit_value(limit: Limit) -> float:
     return limit.max if limit.max is not None else limit.min  # type: ignore[return-value]
 
 
+_UNITS = {"months": " months", "weeks": " weeks", "days": " days", "per_week": " a week"}
+
+
 def _limit_detail(limit: Limit) -> str:
-    span = (
-        f"{limit.min:g}-{limit.max:g}"
-        if limit.min is not None and limit.max is not None
-        else (f"{_limit_value(limit):g}")
-    )
+    both = limit.min is not None and limit.max is not None
+    span = f"{limit.min:g}-{limit.max:g}" if both else f"{_limit_value(limit):g}"
+    unit = next((u for suffix, u in _UNITS.items() if limit.kind.value.endswith(suffix)), "")
     flag = "" if limit.verified else " [unverified figure]"
-    return f"{span}{flag}"
+    return f"{span}{unit}{flag}"
 
 
 def _check(

@@ -80,9 +80,7 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
         )
     for c in a.criteria:
         evidence = f"; evidence: {'; '.join(c.evidence)}" if c.evidence else ""
-        out.append(
-            f"{c.rule_id} / {c.criterion}: {c.status.replace('_', ' ')} - {c.detail}{evidence}"
-        )
+        out.append(f"{c.rule_id} / {c.criterion}: {c.status.replace('_', ' ')} - {c.detail}{evidence}")
     if a.rules and not a.criteria:
         out.append(f"{a.rules[0].id}: no criteria of this rule could be checked against the request")
     if not a.rules:

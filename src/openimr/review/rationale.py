@@ -14,7 +14,7 @@ from openimr.review.governing import Governing
 def _sentence(c: Criterion) -> str:
     detail = c.detail.rstrip(".")
     if c.kind == "limit":
-        return f"The request: {detail}."
+        return f"{detail[0].upper()}{detail[1:]}."
     if c.kind == "recommendation":
         return f"{detail}."
     name = c.criterion.replace("_", " ")
@@ -30,7 +30,8 @@ def draft_rationale(a: ItemAnalysis, governing: Governing, recommendation: str) 
     item = a.item.item or "the requested item"
     if governing.rule is not None:
         opening = (
-            f"The {governing.family} ({governing.citation}) address this request: {governing.rule.title}."
+            f"This request falls under the {governing.family} guideline ({governing.citation}): "
+            f"{governing.rule.title}."
         )
     elif governing.family == "Non-MTUS":
         opening = (
