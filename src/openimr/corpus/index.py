@@ -1,13 +1,15 @@
 """Keeping the corpus index in step with the store.
 
 :func:`sync_index` adds every stored issue that the corpus tables do not have yet, in batches of
-one transaction each: its features, body parts, full-text entry and (when the embedding model is
+one transaction each: its features, body parts, its document (item, rationale and clinical
+summary; the full-text index holds each distinct document once) and (when the embedding model is
 installed and asked for) the embedding of its item text. Running it again adds nothing, and a run
 that was interrupted is finished by the next one.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
@@ -16,30 +18,27 @@ from sqlalchemy.exc import IntegrityError
 
 from openimr.corpus import embeddings
 from openimr.corpus.features import item_features, text_hash
-from openimr.corpus.schema import corpus_body_parts, corpus_embeddings, corpus_issues
+from openimr.corpus.schema import corpus_body_parts, corpus_docs, corpus_embeddings, corpus_issues
 from openimr.store.families import guideline_family
 from openimr.store.tables import IssueRow, LetterRow
 
 BATCH = 5000
 _family = lru_cache(maxsize=4096)(guideline_family)
 
-_PG_VECTOR = text(
-    "UPDATE corpus_issues AS ci SET search_vector ="
-    " setweight(to_tsvector('english', li.item), 'A')"
-    " || setweight(to_tsvector('english', coalesce(li.rationale, '')), 'B')"
-    " || setweight(to_tsvector('english', coalesce(l.clinical_summary, '')), 'C')"
-    " FROM letter_issues AS li, letters AS l"
-    " WHERE li.letter_id = ci.letter_id AND li.position = ci.position AND l.id = ci.letter_id"
-    " AND ci.id BETWEEN :lo AND :hi AND ci.search_vector IS NULL"
+_PG_DOC = text(
+    "INSERT INTO corpus_docs (doc_hash, text_hash, search_vector) VALUES (:doc_hash, :text_hash,"
+    " setweight(to_tsvector('english', CAST(:item AS text)), 'A')"
+    " || setweight(to_tsvector('english', CAST(:rationale AS text)), 'B')"
+    " || setweight(to_tsvector('english', CAST(:summary AS text)), 'C'))"
 )
 _SQLITE_FTS = text(
-    "INSERT INTO corpus_fts (rowid, item, rationale, summary)"
-    " SELECT ci.id, li.item, coalesce(li.rationale, ''), coalesce(l.clinical_summary, '')"
-    " FROM corpus_issues AS ci"
-    " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
-    " JOIN letters AS l ON l.id = ci.letter_id"
-    " WHERE ci.id BETWEEN :lo AND :hi"
+    "INSERT INTO corpus_doc_fts (rowid, item, rationale, summary) VALUES (:id, :item, :rationale, :summary)"
 )
+
+
+def doc_hash(item: str, rationale: str, summary: str) -> str:
+    """The SHA-256 (hex) of a full-text document: an issue's item, rationale and clinical summary."""
+    return hashlib.sha256("\0".join((item, rationale, summary)).encode("utf-8")).hexdigest()
 
 
 def _pending(conn: Connection, after: tuple[int, int], limit: int):
@@ -55,6 +54,8 @@ def _pending(conn: Connection, after: tuple[int, int], limit: int):
             IssueRow.decision,
             IssueRow.imro_guideline,
             LetterRow.decision_date,
+            IssueRow.rationale,
+            LetterRow.clinical_summary,
         )
         .join(LetterRow, LetterRow.id == IssueRow.letter_id)
         .where(tuple_(IssueRow.letter_id, IssueRow.position) > tuple_(*after), ~indexed.exists())
@@ -64,11 +65,33 @@ def _pending(conn: Connection, after: tuple[int, int], limit: int):
     return conn.execute(query).all()
 
 
+def _add_docs(conn: Connection, docs: dict[str, dict]) -> dict[str, int]:
+    """The ids of *docs* (by hash), adding those not stored yet with their full-text entries."""
+    stored = corpus_docs.c.doc_hash.in_(list(docs))
+    ids = dict(conn.execute(select(corpus_docs.c.doc_hash, corpus_docs.c.id).where(stored)).all())
+    new = [doc for key, doc in docs.items() if key not in ids]
+    if not new:
+        return ids
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_DOC, new)
+    else:
+        conn.execute(
+            insert(corpus_docs), [{"doc_hash": d["doc_hash"], "text_hash": d["text_hash"]} for d in new]
+        )
+    ids = dict(conn.execute(select(corpus_docs.c.doc_hash, corpus_docs.c.id).where(stored)).all())
+    if conn.dialect.name != "postgresql":
+        conn.execute(_SQLITE_FTS, [{**doc, "id": ids[doc["doc_hash"]]} for doc in new])
+    return ids
+
+
 def _add_batch(conn: Connection, rows) -> None:
     """Index *rows* of :func:`_pending` inside the caller's transaction."""
-    values = []
-    for letter_id, position, item, decision, guideline, decided in rows:
+    values, docs = [], {}
+    for letter_id, position, item, decision, guideline, decided, rationale, summary in rows:
         features = item_features(item)
+        texts = {"item": item, "rationale": rationale or "", "summary": summary or ""}
+        key = doc_hash(*texts.values())
+        docs.setdefault(key, {"doc_hash": key, "text_hash": text_hash(item), **texts})
         values.append(
             {
                 "letter_id": letter_id,
@@ -81,9 +104,13 @@ def _add_batch(conn: Connection, rows) -> None:
                 "drug_class": features.drug_class,
                 "sessions": features.sessions,
                 "quantity": features.quantity,
-                "text_hash": text_hash(item),
+                "text_hash": docs[key]["text_hash"],
+                "doc_id": key,
             }
         )
+    doc_ids = _add_docs(conn, docs)
+    for value in values:
+        value["doc_id"] = doc_ids[value["doc_id"]]
     ids = (
         conn.execute(
             insert(corpus_issues).returning(corpus_issues.c.id, sort_by_parameter_order=True), values
@@ -98,8 +125,6 @@ def _add_batch(conn: Connection, rows) -> None:
     ]
     if parts:
         conn.execute(insert(corpus_body_parts), parts)
-    statement = _PG_VECTOR if conn.dialect.name == "postgresql" else _SQLITE_FTS
-    conn.execute(statement, {"lo": min(ids), "hi": max(ids)})
 
 
 def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> int:
@@ -125,6 +150,7 @@ def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> in
         with engine.begin() as conn:  # fresh statistics, so filtered queries pick the selective index
             conn.execute(text("ANALYZE corpus_issues"))
             conn.execute(text("ANALYZE corpus_body_parts"))
+            conn.execute(text("ANALYZE corpus_docs"))
     if embed:
         embed_missing(engine)
     return added

@@ -1,10 +1,11 @@
 """The corpus tables (migration ``0003_corpus``) as SQLAlchemy Core tables.
 
 ``corpus_issues`` holds one row per stored issue with what search, statistics and similar-case
-look-ups filter on; ``corpus_body_parts`` the issue's body parts and their regions;
-``corpus_embeddings`` one sentence embedding per distinct item text. The full-text index is the
-FTS5 table ``corpus_fts`` on SQLite (rowid = ``corpus_issues.id``) and the ``search_vector``
-column on PostgreSQL, created by the migration only.
+look-ups filter on; ``corpus_docs`` one row per distinct document (item, rationale and clinical
+summary together), which the full-text index covers; ``corpus_body_parts`` the issue's body parts
+and their regions; ``corpus_embeddings`` one sentence embedding per distinct item text. The
+full-text index is the FTS5 table ``corpus_doc_fts`` on SQLite (rowid = ``corpus_docs.id``) and
+the ``corpus_docs.search_vector`` column on PostgreSQL, created by the migrations only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,14 @@ from __future__ import annotations
 from sqlalchemy import Column, Float, ForeignKey, ForeignKeyConstraint, Integer, LargeBinary, String, Table
 
 from openimr.store.base import Base
+
+corpus_docs = Table(
+    "corpus_docs",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("doc_hash", String(64), nullable=False, unique=True),
+    Column("text_hash", String(64), nullable=False),
+)
 
 corpus_issues = Table(
     "corpus_issues",
@@ -28,6 +37,7 @@ corpus_issues = Table(
     Column("sessions", Integer),
     Column("quantity", Float),
     Column("text_hash", String(64), nullable=False),
+    Column("doc_id", ForeignKey("corpus_docs.id"), nullable=False, index=True),
     ForeignKeyConstraint(
         ["letter_id", "position"], ["letter_issues.letter_id", "letter_issues.position"], ondelete="CASCADE"
     ),
