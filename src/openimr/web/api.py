@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from pathlib import Path
+import pathlib
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from openimr.corpus.index import sync_index
@@ -15,7 +15,7 @@ from openimr.corpus.search import Filters, Mode, Searcher
 from openimr.letters.errors import LetterError
 from openimr.letters.parse import parse_file
 from openimr.models import Letter
-from openimr.process.intake import CaseIn, ReviewerIn
+from openimr.process.intake import CaseIn
 from openimr.process.workflow import Status
 from openimr.store.ingest import ingest_paths
 from openimr.web import auth
@@ -25,6 +25,7 @@ from openimr.web.desk import Desk, Forbidden
 from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
 
 MAX_UPLOAD = 20 * 1024 * 1024
+MAX_INT = 2**31 - 1  # what every database's INTEGER holds
 # A rendered letter may style itself but run nothing, and only our pages may frame it.
 LETTER_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,7 +68,9 @@ def principal(
 Who = Annotated[Principal, Depends(principal)]
 DeskDep = Annotated[Desk, Depends(desk)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="How many to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="How many to skip.")]
+ItemNumber = Annotated[int, Path(ge=1, le=10_000, description="The item's number (1 = first).")]
+DocumentId = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 router = APIRouter(prefix="/api", responses=_errors(401, 403, 404, 409, 422))
 public = APIRouter(prefix="/api", responses=_errors(401, 422))
@@ -213,7 +216,7 @@ _DOWNLOAD = {
     responses=_DOWNLOAD,
     tags=["documents"],
 )
-def download_document(case_number: str, document_id: int, who: Who, desk: DeskDep) -> Response:
+def download_document(case_number: str, document_id: DocumentId, who: Who, desk: DeskDep) -> Response:
     name, kind, content = desk.document(who, case_number, document_id)
     kind = "application/pdf" if kind == "application/pdf" else "application/octet-stream"
     return Response(content, media_type=kind, headers={"Content-Disposition": _attachment(name)})
@@ -234,7 +237,9 @@ def list_reviewers(who: Who, desk: DeskDep, limit: Limit = 50, offset: Offset = 
 
 
 @router.post("/reviewers", response_model=out.ImportCounts, tags=["reviewers"])
-def import_reviewers(body: list[ReviewerIn], who: Who, desk: DeskDep) -> out.ImportCounts:
+def import_reviewers(
+    body: Annotated[list[out.RosterEntry], Body(max_length=500)], who: Who, desk: DeskDep
+) -> out.ImportCounts:
     """Create or update reviewers by code; the same roster again changes nothing."""
     return desk.import_reviewers(who, body)
 
@@ -252,7 +257,7 @@ def assign(body: out.AssignIn, who: Who, desk: DeskDep) -> list[out.OutcomeOut]:
     "/cases/{case_number}/items/{position}/decision", response_model=out.DecisionResult, tags=["decisions"]
 )
 def decide(
-    case_number: str, position: int, body: out.DecisionIn, who: Who, desk: DeskDep
+    case_number: str, position: ItemNumber, body: out.DecisionIn, who: Who, desk: DeskDep
 ) -> out.DecisionResult:
     """Decide one item (the assigned reviewer only). 409 when someone decided it since you read it."""
     return desk.decide(who, case_number, position, body)
@@ -325,9 +330,9 @@ async def parse_letter(
     """Read an IMR Final Determination letter into its record (letter.schema.json)."""
     desk.require(who, Action.PARSE_LETTERS)
     content = await _read(file)
-    name = Path(file.filename or "letter.pdf").name
+    name = pathlib.Path(file.filename or "letter.pdf").name
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
+        path = pathlib.Path(tmp) / name
         path.write_bytes(content)
         try:
             return parse_file(path)
@@ -344,9 +349,9 @@ async def ingest_letters(
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for number, upload in enumerate(files):
-            folder = Path(tmp) / str(number)
+            folder = pathlib.Path(tmp) / str(number)
             folder.mkdir()
-            path = folder / Path(upload.filename or f"letter-{number}.pdf").name
+            path = folder / pathlib.Path(upload.filename or f"letter-{number}.pdf").name
             path.write_bytes(await _read(upload))
             paths.append(path)
         report = ingest_paths(paths, desk.url)

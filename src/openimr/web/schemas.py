@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from openimr.models import Claimant
+from openimr.process.intake import ReviewerIn
 
 
 class _Out(BaseModel):
@@ -141,7 +142,7 @@ class DecisionIn(BaseModel):
     guideline: str = Field(min_length=1, max_length=2000)
     rationale: str = Field(min_length=1, max_length=20000)
     evidence_level: Literal["A", "B", "C", "D", "E", "F"] | None = None
-    expected_version: int = Field(default=0, ge=0)
+    expected_version: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class DecisionResult(_Out):
@@ -263,3 +264,9 @@ class UserOut(_Out):
     username: str
     role: str
     reviewer_code: str | None
+
+
+class RosterEntry(ReviewerIn):
+    """A reviewer on the roster; capacity (open cases at once) is bounded, as assignment plans each slot."""
+
+    capacity: int = Field(default=10, ge=0, le=100)
