@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import pathlib
+import tempfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, Response, UploadFile
