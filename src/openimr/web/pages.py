@@ -314,6 +314,7 @@ def workbench(request: Request, case_number: str, who: Who, desk: DeskDep) -> Re
         recs={i + 1: r for i, r in enumerate(recs)},
         review_note=review_note,
         summary=highlight(case.clinical_summary, evidence),
+        marked=any(e.lower() in (case.clinical_summary or "").lower() for e in evidence),
         choices=_guideline_choices(case, review),
         levels=EVIDENCE_LEVELS,
         criterion_state=criterion_state,
