@@ -19,31 +19,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from openimr.requests.model import Category
+
 RULES_FILE = "mtus.yaml"
 
-Category = Literal[
-    "drug",
-    "physical_therapy",
-    "occupational_therapy",
-    "chiropractic",
-    "acupuncture",
-    "massage",
-    "imaging",
-    "injection",
-    "surgery",
-    "dme",
-    "electrotherapy",
-    "diagnostic_test",
-    "lab",
-    "consultation",
-    "psychological",
-    "program",
-    "facility",
-    "home_health",
-    "transportation",
-    "evaluation",
-    "other",
-]
 
 # Canonical body parts of request.schema.json; rules name regions with these.
 BODY_REGIONS = frozenset(
