@@ -54,13 +54,13 @@ class Unavailable(ProcessError):
     """A part of OpenIMR this needs is not installed."""
 
 
-def standing(case: CaseRow, today: dt.date) -> str | None:
+def standing(
+    status: str, timeframe: str | None, received: dt.date, due: dt.date | None, today: dt.date
+) -> str | None:
     """overdue / at_risk / on_time for an open case with a deadline, else None."""
-    if case.status not in OPEN or not case.due_date or not case.timeframe:
+    if status not in OPEN or not due or not timeframe:
         return None
-    return deadlines.Deadline(case.timeframe, case.application_received, case.due_date, "", True).standing(
-        today
-    )
+    return deadlines.Deadline(timeframe, received, due, "", True).standing(today)
 
 
 @lru_cache(maxsize=4096)
@@ -212,36 +212,51 @@ class Desk:
     ) -> out.CasePage:
         """Cases by due date (a reviewer's own only), with standing; the listing is audited."""
         self.require(who, Action.LIST_CASES)
-        query = select(CaseRow)
+        items = select(func.count(ItemRow.id)).where(ItemRow.case_id == CaseRow.id).scalar_subquery()
+        query = (
+            select(
+                CaseRow.case_number,
+                CaseRow.status,
+                CaseRow.priority,
+                CaseRow.timeframe,
+                CaseRow.due_date,
+                CaseRow.application_received,
+                ReviewerRow.code,
+                items,
+            )
+            .outerjoin(AssignmentRow, AssignmentRow.case_id == CaseRow.id)
+            .outerjoin(ReviewerRow, ReviewerRow.id == AssignmentRow.reviewer_id)
+        )
         if who.role == "reviewer":
-            query = query.join(AssignmentRow).join(ReviewerRow).where(ReviewerRow.code == who.reviewer_code)
+            query = query.where(ReviewerRow.code == who.reviewer_code)
         if status:
             query = query.where(CaseRow.status == status)
         if wanted:
             query = query.where(CaseRow.status.in_(OPEN))
+        ordered = query.order_by(CaseRow.due_date, CaseRow.case_number)
         with self.tx() as s:
-            ordered = query.order_by(CaseRow.due_date, CaseRow.case_number).options(
-                selectinload(CaseRow.assignment).joinedload(AssignmentRow.reviewer),
-                selectinload(CaseRow.items).load_only(ItemRow.id),
-            )
             if wanted:  # standing is computed, not stored: filter, then page
-                matching = [c for c in s.scalars(ordered) if standing(c, today) == wanted]
-                total, rows = len(matching), matching[offset : offset + limit]
+                rows = [
+                    r
+                    for r in s.execute(ordered)
+                    if standing(r.status, r.timeframe, r.application_received, r.due_date, today) == wanted
+                ]
+                total, rows = len(rows), rows[offset : offset + limit]
             else:
                 total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-                rows = list(s.scalars(ordered.limit(limit).offset(offset)))
+                rows = list(s.execute(ordered.limit(limit).offset(offset)))
             lines = [
                 out.CaseLine(
-                    case_number=c.case_number,
-                    status=c.status,
-                    priority=c.priority,
-                    timeframe=c.timeframe,
-                    due_date=c.due_date,
-                    standing=standing(c, today),
-                    reviewer=c.assignment.reviewer.code if c.assignment else None,
-                    items=len(c.items),
+                    case_number=r.case_number,
+                    status=r.status,
+                    priority=r.priority,
+                    timeframe=r.timeframe,
+                    due_date=r.due_date,
+                    standing=standing(r.status, r.timeframe, r.application_received, r.due_date, today),
+                    reviewer=r.code,
+                    items=r[-1],
                 )
-                for c in rows
+                for r in rows
             ]
             self.audit(s, who, None, "case_list", who.username, "read", cases=[c.case_number for c in lines])
         return out.CasePage(items=lines, total=total, limit=limit, offset=offset)
@@ -273,7 +288,7 @@ class Desk:
             timeframe=case.timeframe,
             application_received=case.application_received,
             due_date=case.due_date,
-            standing=standing(case, today),
+            standing=standing(case.status, case.timeframe, case.application_received, case.due_date, today),
             ur_decision_date=case.ur_decision_date,
             eligibility=case.eligibility,
             condition_specialty=case.condition_specialty,

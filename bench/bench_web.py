@@ -1,0 +1,209 @@
+"""Latency and throughput of the web API under concurrent users, on SQLite and on PostgreSQL.
+
+    python bench/bench_web.py [--users 50] [--seconds 20] [--think 1.0] [--warmup 3] [--cases 200]
+                              [--workers 1] [--backends sqlite,postgres]
+
+For each backend: a fresh database with the web demo plus ``--cases`` more open cases spread over
+the reviewers, served by ``openimr serve`` on a free loopback port. Each of ``--users`` simulated
+users (reviewers and coordinators, each with their own API token) repeats: open the worklist
+(``GET /api/cases``), open one of its cases (``GET /api/cases/{n}``, an audited read), then pause
+``--think`` seconds on average (a person reading; 0 = back-to-back). Users arrive over the first
+think time; requests in the first ``--warmup`` seconds are not timed; the timed run is bounded by
+``--seconds``.
+Reports requests/s and p50/p95/p99 latency per page. Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from openimr.process import demo as examples
+from openimr.web import demo
+from openimr.web.desk import Desk
+
+PG_URL = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+HOST = "127.0.0.1"
+
+
+def populate(url: str, cases: int) -> None:
+    """The web demo plus about *cases* more open cases, assigned where a reviewer qualifies."""
+    desk = Desk(url)
+    try:
+        today = dt.date.today()
+        demo.load(desk, today)
+        with desk.engine.begin() as conn:  # room for every bench case
+            conn.execute(text("UPDATE reviewers SET capacity = 100"))
+        made, day = 0, 30
+        while made < cases:
+            for example in examples.examples(today - dt.timedelta(days=day % 28)):
+                case = example.case.model_copy(
+                    update={"clinical_summary": f"{example.case.clinical_summary} (bench {made})"}
+                )
+                desk.process.create_case(case)
+                made += 1
+            day += 1
+        desk.process.assign(None, today)
+    finally:
+        desk.close()
+
+
+@contextmanager
+def postgres_url():
+    """A fresh schema on the local PostgreSQL server, dropped afterwards."""
+    admin = create_engine(PG_URL)
+    schema = f"openimr_bench_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def sqlite_url():
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def server(url: str, workers: int):
+    """``openimr serve`` on a free loopback port; yields its base URL once it answers."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "openimr"),
+        "serve",
+        "--db",
+        url,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        [*command, "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://{HOST}:{port}"
+    try:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise SystemExit(f"the server stopped: {process.stderr.read().decode()[-2000:]}")
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def user(
+    client: httpx.AsyncClient, token: str, measure: float, stop: float, think: float, times: dict, seed: int
+) -> None:
+    """One user's visits; only those that start after *measure* are timed."""
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(seed)
+    await asyncio.sleep(rng.uniform(0, think))  # users arrive over the first think time
+    while time.perf_counter() < stop:
+        start = time.perf_counter()
+        answer = await client.get("/api/cases", params={"limit": 50}, headers=headers)
+        if start >= measure:
+            times["worklist"].append(time.perf_counter() - start)
+        answer.raise_for_status()
+        numbers = [c["case_number"] for c in answer.json()["items"]]
+        if numbers:
+            start = time.perf_counter()
+            answer = await client.get(f"/api/cases/{rng.choice(numbers)}", headers=headers)
+            if start >= measure:
+                times["case"].append(time.perf_counter() - start)
+            answer.raise_for_status()
+        if think:
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
+
+
+async def drive(base: str, users: int, seconds: float, think: float, warmup: float) -> tuple[dict, float]:
+    usernames = [name for name, role, code in demo.accounts() if role in ("reviewer", "coordinator")]
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        tokens = {}
+        for name in usernames:
+            answer = await client.post("/api/tokens", json={"username": name, "password": demo.PASSWORD})
+            tokens[name] = answer.json()["token"]
+        times: dict[str, list[float]] = defaultdict(list)
+        measure = time.perf_counter() + warmup
+        stop = measure + seconds
+        await asyncio.gather(
+            *(
+                user(client, tokens[usernames[i % len(usernames)]], measure, stop, think, times, i)
+                for i in range(users)
+            )
+        )
+        return times, time.perf_counter() - measure
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def report(backend: str, times: dict, elapsed: float) -> None:
+    total = sum(len(v) for v in times.values())
+    print(f"{backend}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s")
+    for page, values in times.items():
+        p50, p95, p99 = (percentile(values, q) * 1000 for q in (50, 95, 99))
+        print(f"  {page:<9} n={len(values):<6} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:6.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--think", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=3.0, help="Seconds run before timing starts.")
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    print(
+        f"{args.users} users, {args.seconds:.0f} s, think {args.think} s, {args.cases} extra cases, "
+        f"{args.workers} worker(s), {os.cpu_count()} CPUs"
+    )
+    databases = {"sqlite": sqlite_url, "postgres": postgres_url}
+    for backend in args.backends.split(","):
+        with databases[backend]() as url:
+            populate(url, args.cases)
+            with server(url, args.workers) as base:
+                times, elapsed = asyncio.run(drive(base, args.users, args.seconds, args.think, args.warmup))
+            report(backend, times, elapsed)
+
+
+if __name__ == "__main__":
+    main()
