@@ -255,7 +255,7 @@ class Searcher:
             similarity = np.zeros(0, dtype=np.float32)
             if mode != Mode.text:
                 corpus.load_vectors(conn)
-                similarity = corpus.similarity(embeddings.embed([query])[0])
+                similarity = corpus.similarity(embeddings.embed_query(query))
                 nearest = np.argsort(-similarity, kind="stable")[:SEMANTIC_TEXTS]
                 ranked_semantic = corpus.texts.first(nearest[similarity[nearest] > -1], mask, pool).tolist()
             positions = list(dict.fromkeys([*ranked_text, *ranked_semantic]))
