@@ -11,9 +11,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import importlib
 import mimetypes
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -25,9 +24,10 @@ from sqlalchemy.orm import Session, selectinload
 from openimr.guidelines import load_rules, rules_for
 from openimr.letters.render import Format, render
 from openimr.models import Claimant, Letter
-from openimr.process import deadlines, support
+from openimr.process import deadlines
 from openimr.process.intake import CaseIn, ReviewerIn
 from openimr.process.service import BUSY, OPEN, NotFound, Process, ProcessError
+from openimr.process.support import decision_support
 from openimr.process.tables import (
     AssignmentRow,
     AuditRow,
@@ -42,7 +42,6 @@ from openimr.store.db import default_db_url
 from openimr.web import schemas as out
 from openimr.web.auth import Action, Principal
 
-Review = Callable[[dict[str, Any]], dict[str, Any]]
 UNAVAILABLE = "decision support unavailable: no review engine is installed"
 
 
@@ -112,19 +111,6 @@ def case_document(case: CaseRow) -> dict[str, Any]:
             for i in case.items
         ],
     }
-
-
-def decision_support() -> Review | None:
-    """The installed decision-support callable: the entry point, else ``openimr.review.review``."""
-    found = support.decision_support()
-    if found is not None:
-        return found
-    try:
-        engine = importlib.import_module("openimr.review")
-    except ImportError:
-        return None
-    review = getattr(engine, "review", None)
-    return review if callable(review) else None
 
 
 _CASE_LOAD = (
@@ -434,7 +420,10 @@ class Desk:
         review = decision_support()
         if review is None:
             raise Unavailable(UNAVAILABLE)
-        result = review(document)
+        try:
+            result = review(document)
+        except Exception as exc:  # a plugin's failure is reported, never a server error
+            raise Unavailable(f"decision support failed on case {number}: {exc}") from exc
         with self.tx() as s:
             self.audit(s, who, number, "recommendations", number, "read")
         return result
