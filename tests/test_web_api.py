@@ -339,3 +339,38 @@ def test_the_api_on_postgresql() -> None:
                 )
         finally:
             app.state.desk.close()
+
+
+def test_sessions_are_httponly_samesite_and_forms_need_their_csrf_token(api: Api) -> None:
+    client = api.client
+    form = client.get("/login")
+    assert "script-src 'self' 'nonce-" in form.headers["content-security-policy"]
+    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    forged = client.post("/login", data={"username": "coordinator", "password": "demo", "csrf_token": "x"})
+    assert forged.status_code == 403
+    signed = client.post(
+        "/login",
+        data={"username": "coordinator", "password": "demo", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    cookie = signed.headers["set-cookie"]
+    assert "openimr_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "Coordinator dashboard" in page.text
+    session_csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/cases/assign", data={"csrf_token": "stolen"}).status_code == 403
+    assert (
+        client.post("/cases/assign", data={"csrf_token": session_csrf}, follow_redirects=False).status_code
+        == 303
+    )
+    # The API takes the session cookie too, but a write needs the CSRF token as a header.
+    assert client.get("/api/me").json()["username"] == "coordinator"
+    number = first(api, "coordinator", "assigned")
+    path = f"/api/cases/{number}/withdraw"
+    assert client.post(path, json={"reason": "authorized"}).status_code == 403
+    assert (
+        client.post(path, json={"reason": "authorized"}, headers={"X-CSRF-Token": session_csrf}).status_code
+        == 200
+    )
+    client.post("/logout", data={"csrf_token": session_csrf})
+    assert client.get("/dashboard", follow_redirects=False).headers["location"] == "/login?next=/dashboard"
