@@ -126,6 +126,23 @@ def server(url: str, workers: int):
         process.wait(timeout=30)
 
 
+async def timed(
+    client: httpx.AsyncClient, path: str, headers: dict, page: str, measure: float, times: dict
+) -> httpx.Response | None:
+    """GET *path*, its latency recorded under *page* once timing has started; None on failure."""
+    start = time.perf_counter()
+    try:
+        answer = await client.get(path, headers=headers)
+    except httpx.TransportError:
+        answer = None
+    if start >= measure:
+        times[page].append(time.perf_counter() - start)
+    if answer is None or answer.status_code != 200:
+        times["failed"].append(0.0)
+        return None
+    return answer
+
+
 async def user(
     client: httpx.AsyncClient, token: str, measure: float, stop: float, think: float, times: dict, seed: int
 ) -> None:
@@ -134,18 +151,10 @@ async def user(
     rng = random.Random(seed)
     await asyncio.sleep(rng.uniform(0, think))  # users arrive over the first think time
     while time.perf_counter() < stop:
-        start = time.perf_counter()
-        answer = await client.get("/api/cases", params={"limit": 50}, headers=headers)
-        if start >= measure:
-            times["worklist"].append(time.perf_counter() - start)
-        answer.raise_for_status()
-        numbers = [c["case_number"] for c in answer.json()["items"]]
+        answer = await timed(client, "/api/cases?limit=50", headers, "worklist", measure, times)
+        numbers = [c["case_number"] for c in answer.json()["items"]] if answer else []
         if numbers:
-            start = time.perf_counter()
-            answer = await client.get(f"/api/cases/{rng.choice(numbers)}", headers=headers)
-            if start >= measure:
-                times["case"].append(time.perf_counter() - start)
-            answer.raise_for_status()
+            await timed(client, f"/api/cases/{rng.choice(numbers)}", headers, "case", measure, times)
         if think:
             await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
@@ -175,9 +184,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def report(backend: str, times: dict, elapsed: float) -> None:
+    failed = len(times.pop("failed", []))
     total = sum(len(v) for v in times.values())
-    print(f"{backend}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s")
-    for page, values in times.items():
+    print(
+        f"{backend}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s, {failed} failed"
+    )
+    for page, values in sorted(times.items(), reverse=True):
         p50, p95, p99 = (percentile(values, q) * 1000 for q in (50, 95, 99))
         print(f"  {page:<9} n={len(values):<6} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:6.1f} ms")
 
