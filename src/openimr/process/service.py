@@ -515,7 +515,7 @@ class Process:
             if case.letter is not None:
                 return Letter.model_validate(case.letter.record), False
             workflow.check(case.status, Status.LETTER_ISSUED)
-            letter = self._letter(case, today)
+            letter = self.letter_record(case, today)
             record = letter.to_json_dict()
             digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
             case.letter = IssuedLetterRow(case_id=case.id, record=record, sha256=digest, issued_by=self.actor)
@@ -525,7 +525,8 @@ class Process:
             return letter, True
 
     @staticmethod
-    def _letter(case: CaseRow, today: dt.date) -> Letter:
+    def letter_record(case: CaseRow, today: dt.date) -> Letter:
+        """The Final Determination letter record of a decided case, as issuing builds it."""
         assert case.assignment is not None  # a decided case was assigned
         reviewer = case.assignment.reviewer
         standing = load("specialties")["qualification"]["good_standing"]

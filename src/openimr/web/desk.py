@@ -442,7 +442,7 @@ class Desk:
                 return Letter.model_validate(case.letter.record), True
             if case.assignment is None or not any(i.decision for i in case.items):
                 raise NotFound(f"case {number} has no decision yet, so no letter")
-            return Process._letter(case, today), False  # the same construction as issuing
+            return Process.letter_record(case, today), False  # the same construction as issuing
 
     def rendered(self, who: Principal, number: str, fmt: Format, today: dt.date) -> str | bytes:
         """The issued letter as HTML or PDF (a PDF only once issued)."""
