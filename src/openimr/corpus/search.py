@@ -91,8 +91,9 @@ DOC_PAGE = 1000
 
 def _encode(values) -> tuple[np.ndarray, dict]:
     """Dense integer codes of *values* and the code of each distinct value."""
-    vocab: dict = {}
-    return np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32), vocab
+    values = list(values)
+    vocab = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return np.fromiter(map(vocab.__getitem__, values), dtype=np.int32, count=len(values)), vocab
 
 
 def _locate(keys: np.ndarray, values) -> tuple[np.ndarray, np.ndarray]:
