@@ -211,7 +211,7 @@ def test_known_values_that_differ_exclude_and_unknown_values_rank_last():
 @pytest.mark.parametrize(
     ("category", "kwargs"),
     [
-        ("surgery", {}),
+        ("surgery", {"body_region": "abdomen", "text": "Umbilical hernia repair"}),
         ("transportation", {}),
         ("facility", {}),
         ("imaging", {"body_region": "head", "text": "CT scan of the head"}),
@@ -224,6 +224,16 @@ def test_known_values_that_differ_exclude_and_unknown_values_rank_last():
 )
 def test_items_no_rule_covers_return_nothing(category, kwargs):
     assert rules_for(category, **kwargs) == []
+
+
+def test_surgery_and_braces_fall_under_the_chapter_of_their_body_region():
+    assert ids(rules_for("surgery", body_region="shoulder", text="Shoulder arthroscopy")) == [
+        "acoem-shoulder-surgical-considerations"
+    ]
+    assert ids(rules_for("dme", body_region="wrist", text="Wrist braces #2"))[0] == "acoem-hand-bracing"
+    assert ids(rules_for("imaging", body_region="thoracic spine", text="CT of the thoracic spine")) == [
+        "acoem-neck-imaging"
+    ]
 
 
 def test_mtus_ranks_before_non_mtus():
