@@ -16,42 +16,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Engine
-
-from openimr.letters.errors import LetterError
 from openimr.letters.extract import expand_paths
-from openimr.letters.parse import parse_file
-from openimr.store.db import make_engine, migrate
-from openimr.store.ingest import IngestReport, Outcome, Progress, file_hash, store_letter
-from openimr.store.tables import letter_key
+from openimr.store.db import migrate
+from openimr.store.ingest import IngestReport, Progress, ingest_file
 
 
 class IngestEngine(StrEnum):
     local = "local"
     dask = "dask"
-
-
-@cache
-def _engine(db_url: str) -> Engine:
-    """One engine per worker process and database."""
-    return make_engine(db_url)
-
-
-def ingest_file(path: str, db_url: str) -> tuple[Outcome, str]:
-    """Parse and store one letter file (runs on a worker): the outcome, and the key or the error."""
-    try:
-        letter = parse_file(path)
-    except LetterError as exc:
-        return "error", f"{path}: {exc.problem}"
-    except Exception as exc:  # one bad file never stops a batch
-        return "error", f"{path}: unexpected error: {type(exc).__name__}: {exc}"
-    source_hash = file_hash(Path(path))
-    with _engine(db_url).begin() as conn:
-        stored = store_letter(conn, letter, source_hash)
-    return ("stored" if stored else "unchanged"), letter_key(letter, source_hash)
 
 
 def ingest_dask(

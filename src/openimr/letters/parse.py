@@ -19,7 +19,7 @@ from openimr.letters.issues import IssuesError, parse_issues
 from openimr.letters.sections import drop_intro, split_sections
 from openimr.models import Letter
 
-__all__ = ["LetterError", "parse_file", "parse_paths", "parse_text"]
+__all__ = ["LetterError", "parse_file", "parse_or_error", "parse_paths", "parse_text"]
 
 
 def organizations() -> tuple[str, ...]:
@@ -56,7 +56,8 @@ def parse_file(path: str | os.PathLike[str]) -> Letter:
     return parse_text(read_text(path), path.name)
 
 
-def _parse_or_error(path: Path) -> Letter | LetterError:
+def parse_or_error(path: Path) -> Letter | LetterError:
+    """The letter in *path*, or the error that names why it cannot be read (never raises)."""
     try:
         return parse_file(path)
     except LetterError as exc:
@@ -72,8 +73,8 @@ def parse_paths(
     files = expand_paths([Path(p) for p in paths])
     if jobs <= 1 or len(files) < 2:
         for path in files:
-            yield path, _parse_or_error(path)
+            yield path, parse_or_error(path)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, min(16, len(files) // (jobs * 4)))
-        yield from zip(files, pool.map(_parse_or_error, files, chunksize=chunk), strict=True)
+        yield from zip(files, pool.map(parse_or_error, files, chunksize=chunk), strict=True)

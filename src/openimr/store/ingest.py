@@ -13,13 +13,13 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Connection, Insert, insert
+from sqlalchemy import Connection, Engine, Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from openimr.letters.errors import LetterError
-from openimr.letters.parse import parse_paths
+from openimr.letters.parse import parse_or_error, parse_paths
 from openimr.models import Letter
-from openimr.store.db import make_engine, migrate
+from openimr.store.db import default_db_url, make_engine, migrate
 from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
 
 # Letter fields stored in columns of the same name (the reviewer and claimant are split up).
@@ -104,33 +104,55 @@ def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
     return True
 
 
+def _store(path: Path, result: Letter | LetterError, engine: Engine) -> tuple[Outcome, str]:
+    """Store a parsed letter in one transaction: the outcome, and the key or ``path: problem``."""
+    if isinstance(result, LetterError):
+        return "error", f"{path}: {result.problem}"
+    source_hash = file_hash(path)
+    with engine.begin() as conn:
+        stored = store_letter(conn, result, source_hash)
+    return ("stored" if stored else "unchanged"), letter_key(result, source_hash)
+
+
+@cache
+def _worker_engine(db_url: str) -> Engine:
+    """One engine per worker process and database (workers end with their cluster)."""
+    return make_engine(db_url)
+
+
+def ingest_file(path: str, db_url: str) -> tuple[Outcome, str]:
+    """Parse and store one letter file on a worker (Dask): what :func:`ingest_paths` does per file."""
+    return _store(Path(path), parse_or_error(Path(path)), _worker_engine(db_url))
+
+
 def ingest_paths(
     paths: Iterable[Path], db_url: str | None = None, jobs: int = 1, progress: Progress | None = None
 ) -> IngestReport:
     """Parse the letters at *paths* (folders expanded) and store each one in *db_url*.
 
-    The database is upgraded to the newest schema first. A file that cannot be parsed is reported
+    The database is upgraded to the newest schema first. With *jobs* > 1, worker processes parse
+    and this process stores, one transaction per letter (a single writer: on SQLite, concurrent
+    writers measured slower, waiting on the write lock). A file that cannot be parsed is reported
     in ``errors`` and the batch goes on. *progress*, when given, is called after each file with
     its path, outcome and error message (``None`` unless the outcome is "error").
     """
-    migrate(db_url)
-    engine = make_engine(db_url)
-    report = IngestReport()
+    url = db_url or default_db_url()
+    migrate(url)
+    engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            for path, result in parse_paths(list(paths), jobs):
-                if isinstance(result, LetterError):
-                    message = f"{path}: {result.problem}"
-                    report.errors.append(message)
-                    if progress:
-                        progress(path, "error", message)
-                    continue
-                source_hash = file_hash(path)
-                with conn.begin():
-                    stored = store_letter(conn, result, source_hash)
-                (report.stored if stored else report.unchanged).append(letter_key(result, source_hash))
-                if progress:
-                    progress(path, "stored" if stored else "unchanged", None)
+        parsed = parse_paths(list(paths), jobs)
+        return _collect(((path, _store(path, result, engine)) for path, result in parsed), progress)
     finally:
         engine.dispose()
+
+
+def _collect(results: Iterable[tuple[Path, tuple[Outcome, str]]], progress: Progress | None) -> IngestReport:
+    report = IngestReport()
+    for path, (outcome, detail) in results:
+        if outcome == "error":
+            report.errors.append(detail)
+        else:
+            (report.stored if outcome == "stored" else report.unchanged).append(detail)
+        if progress:
+            progress(path, outcome, detail if outcome == "error" else None)
     return report
