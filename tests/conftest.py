@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from store_pg import pg_schema_url
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("OPENIMR_SHARED", ROOT.parent / "shared"))
 DEV = SHARED / "data" / "dwc-letters" / "dev"
@@ -45,3 +47,13 @@ def requests_path(dev_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def schemas_dir() -> Path:
     return need_shared(SHARED / "schemas")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        with pg_schema_url() as url:
+            yield url

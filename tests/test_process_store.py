@@ -25,23 +25,12 @@ from openimr.process.tables import AuditRow, ImmutableError, IssuedLetterRow
 from openimr.process.workflow import TransitionError
 from openimr.store.base import Base
 from openimr.store.db import make_engine
-from store_pg import pg_schema_url
 
 TODAY = dt.date.today()
 MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines."
 PROCESS_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "cases", "case_parties", "disputed_items", "document_blobs", "case_documents", "reviewers",
     "assignments", "item_decisions", "issued_letters", "audit_log"}}  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):
-    """An empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'process.db'}"
-    else:
-        with pg_schema_url() as url:
-            yield url
 
 
 @pytest.fixture

@@ -21,20 +21,9 @@ from openimr.store.families import guideline_family
 from openimr.store.ingest import store_letter
 from openimr.store.stats import compute_stats, print_stats
 from openimr.store.tables import IssueRow, LetterRow, SpecialtyRow
-from store_pg import pg_schema_url
 
 Sessions = sessionmaker[Session]
 TABLES = {"letters", "letter_issues", "letter_license_states", "letter_specialties"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):
-    """An empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        with pg_schema_url() as url:
-            yield url
 
 
 @pytest.fixture

@@ -21,19 +21,8 @@ from openimr.models import Letter
 from openimr.store.db import make_engine, migrate, session_factory
 from openimr.store.ingest import file_hash
 from openimr.store.tables import IssueRow, LetterRow, letter_key
-from store_pg import pg_schema_url
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):
-    """An empty database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        with pg_schema_url() as url:
-            yield url
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
+from openimr.errors import FileProblem
 
-class LetterError(Exception):
+
+class LetterError(FileProblem):
     """A letter that cannot be read completely; ``str()`` is a one-line message."""
-
-    def __init__(self, file: str, problem: str) -> None:
-        super().__init__(file, problem)
-        self.file = file
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.problem}"

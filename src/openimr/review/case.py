@@ -8,19 +8,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from openimr.errors import FileProblem
 from openimr.models import Claimant, Priority
 
 
-class CaseError(Exception):
+class CaseError(FileProblem):
     """A case file that cannot be read; ``str()`` names the file and the problem on one line."""
-
-    def __init__(self, file: str, problem: str) -> None:
-        super().__init__(file, problem)
-        self.file = file
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.problem}"
 
 
 class DisputedItem(BaseModel):
