@@ -17,7 +17,7 @@ from openimr.corpus import embeddings
 from openimr.corpus.export import Format, export
 from openimr.corpus.features import records_from_letters
 from openimr.corpus.index import sync_index
-from openimr.corpus.schema import corpus_embeddings, corpus_issues
+from openimr.corpus.schema import corpus_docs, corpus_embeddings, corpus_issues
 from openimr.corpus.search import Filters, Mode, Searcher
 from openimr.corpus.similar import SimilarIndex
 from openimr.corpus.stats import By, compute, wilson
@@ -146,3 +146,24 @@ def test_commands(engine, tmp_path: Path) -> None:
     assert result.exit_code == 0 and all(
         json.loads(x)["category"] == "imaging" for x in result.stdout.splitlines()
     )
+
+
+def test_repeated_texts_are_indexed_once_and_new_issues_reach_a_running_searcher(
+    tmp_path: Path, gold: list[Letter]
+) -> None:
+    """A copy of a letter under another case number adds issues but no new indexed text, and a
+    searcher that has already answered sees the copy after the next sync."""
+    engine = _filled(f"sqlite:///{tmp_path / 'store.db'}", gold[:3])
+    searcher = Searcher(engine)
+    item = gold[1].issues[0].item
+    before = searcher.search(item, limit=100, mode=Mode.text)
+    with engine.connect() as conn:
+        docs = conn.scalar(select(func.count()).select_from(corpus_docs))
+    copy = gold[1].model_copy(update={"case_number": "CM99-0000099", "file": "copy.pdf"})
+    with engine.begin() as conn:
+        store_letter(conn, copy, "copy")
+    assert sync_index(engine) == len(copy.issues)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(corpus_docs)) == docs
+    after = searcher.search(item, limit=100, mode=Mode.text)
+    assert {h.letter for h in after} - {h.letter for h in before} == {"CM99-0000099"}
