@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from openimr.corpus.index import sync_index
+from openimr.corpus.stats import By, chart, compute, total
 from openimr.guidelines import load_rules
 from openimr.process.intake import CaseIn
 from openimr.process.tables import EVIDENCE_LEVELS
@@ -203,6 +206,26 @@ def dashboard(request: Request, who: Who, desk: DeskDep) -> Response:
         standing=Counter(c.standing for c in page.items if c.standing),
         can_assign=who.can(Action.ASSIGN),
     )
+
+
+@router.get("/corpus/stats")
+def corpus_stats(request: Request, who: Who, desk: DeskDep, by: By = By.category) -> Response:
+    """Decisions in the letter corpus by a grouping, with overturn rates and Wilson intervals."""
+    desk.require(who, Action.SEARCH_CORPUS)
+    sync_index(desk.engine)
+    groups = compute(desk.engine, by)
+    return render(request, "stats.html.j2", who, by=by, bys=list(By), groups=groups, overall=total(groups))
+
+
+@router.get("/corpus/stats.svg")
+def corpus_stats_chart(who: Who, desk: DeskDep, by: By = By.category) -> Response:
+    """The statistics page's chart (SVG)."""
+    desk.require(who, Action.SEARCH_CORPUS)
+    sync_index(desk.engine)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chart.svg"
+        chart(compute(desk.engine, by), by, path)
+        return Response(path.read_bytes(), media_type="image/svg+xml")
 
 
 @router.get("/worklist")
