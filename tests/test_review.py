@@ -10,10 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from openimr.cli import app
+from openimr.models import Letter
 from openimr.review.case import Case, CaseError, DisputedItem, case_from_letter, load_case
 from openimr.review.engine import load_models, review_case
 from openimr.review.evaluate import cross_validate
 from openimr.review.train import examples, fit, load_records
+from openimr.store.db import make_engine, migrate
+from openimr.store.ingest import store_letter
 
 SUMMARY = (
     "The injured worker is a 48 year old woman who hurt her low back lifting boxes on 10-01-2016. "
@@ -137,3 +140,24 @@ def test_dev_letters_review_in_order_through_the_cli(gold_path: Path, tmp_path: 
     assert result.exit_code == 0, result.stderr
     reviews = [json.loads(line) for line in result.stdout.splitlines()]
     assert [len(r["items"]) for r in reviews] == [len(r["issues"]) for r in records]
+
+
+def test_similar_past_decisions_come_from_the_store_and_leave_out_the_case_itself(
+    gold_path: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate(url)
+    records = load_records(gold_path)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for k, record in enumerate(records):
+            store_letter(conn, Letter.model_validate(record), f"h{k}")
+    engine.dispose()
+    own = next(r for r in records if r["case_number"] and any("MRI" in i["item"] for i in r["issues"]))
+    review = review_case(case_from_letter(own), store=url)
+    mri = next(i for i in review.items if "MRI" in i.item)
+    assert len(mri.similar) == 10
+    assert own["case_number"] not in {d.letter for d in mri.similar}
+    assert all(d.decision in ("Upheld", "Overturned") for d in mri.similar)
+    assert any(r.startswith("similar past decisions:") for r in mri.reasons)
+    assert review_case(case_from_letter(own)).items[0].similar == []

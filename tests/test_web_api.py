@@ -243,7 +243,9 @@ def test_recommendations_say_when_decision_support_is_unavailable(
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 503 and "decision support unavailable" in answer.json()["message"]
     review = {"items": [{"item": "x", "recommendation": "Upheld", "p_overturn": 0.2, "guideline": {}}]}
-    monkeypatch.setattr("openimr.web.desk.decision_support", lambda: lambda case: {**review, "case": case})
+    monkeypatch.setattr(
+        "openimr.web.desk.decision_support", lambda: lambda case, store=None: {**review, "case": case}
+    )
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 200 and answer.json()["case"]["case_number"] == number
 

@@ -123,7 +123,7 @@ def actions(c: dict) -> list[tuple[str, str, str, dict, set[str]]]:
 
 @pytest.fixture
 def role_api(matrix_db: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    monkeypatch.setattr("openimr.web.desk.decision_support", lambda: lambda case: {"items": []})
+    monkeypatch.setattr("openimr.web.desk.decision_support", lambda: lambda case, store=None: {"items": []})
     path = tmp_path / "web.db"
     shutil.copy(matrix_db["path"], path)
     app = create_app(f"sqlite:///{path}")

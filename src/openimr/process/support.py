@@ -1,7 +1,8 @@
 """Seams to modules that other parts of OpenIMR provide: request parsing and decision support.
 
 Decision support plugs in through the ``openimr.decision_support`` entry point: a callable that
-takes a case (case.schema.json) and returns a review (review.schema.json). Until one is
+takes a case (case.schema.json), and optionally ``store=`` the database URL of past decisions,
+and returns a review (review.schema.json). Until one is
 installed, :func:`decision_support` returns None and the process runs on the reviewer's word.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 ENTRY_POINT_GROUP = "openimr.decision_support"
 
-Review = Callable[[dict[str, Any]], dict[str, Any]]
+Review = Callable[..., dict[str, Any]]
 
 
 def parse_request(item: str) -> dict[str, Any] | None:

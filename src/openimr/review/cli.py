@@ -39,6 +39,8 @@ def worksheet(review: Review, source: str) -> str:
             + (f", {item.request['sessions']} sessions" if item.request.get("sessions") else ""),
             "   criteria and reasons:",
             *(f"     - {reason}" for reason in item.reasons),
+            *(["   similar past decisions:"] if item.similar else []),
+            *(f"     - {d.letter}: {d.item} -> {d.decision} ({d.family})" for d in item.similar[:5]),
             "   draft rationale:",
             f"     {item.draft_rationale}",
             "",
@@ -50,6 +52,9 @@ def review_command(
     cases: Annotated[list[Path], typer.Argument(help="Case files (case.schema.json).")],
     fmt: Annotated[ReviewFormat, typer.Option("--format", "-f", help="Output format.")] = ReviewFormat.jsonl,
     model: Annotated[Path | None, typer.Option(help="Fitted models (default: the shipped ones).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Letter store whose past decisions to show as similar (a URL).")
+    ] = None,
 ) -> None:
     """Recommend Upheld or Overturned for each disputed item, with the governing guideline,
     the criteria met or missed, a calibrated p_overturn and a draft rationale.
@@ -63,7 +68,7 @@ def review_command(
     reviews: list[dict] = []
     for path in cases:
         try:
-            review = review_case(load_case(path), str(model) if model else None)
+            review = review_case(load_case(path), str(model) if model else None, db)
         except CaseError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)

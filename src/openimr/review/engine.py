@@ -17,6 +17,7 @@ from openimr.review.criteria import Criterion
 from openimr.review.governing import NON_MTUS, Governing, governing
 from openimr.review.model import FamilyModel, ItemInput, OverturnModel, ur_sentences
 from openimr.review.rationale import draft_rationale
+from openimr.review.similar import SimilarDecision, similar_decisions, similar_index
 
 MODEL_FILE = "data/model.joblib"
 
@@ -37,6 +38,7 @@ class ItemReview(BaseModel):
     reasons: list[str]
     request: dict
     criteria: list[Criterion] = Field(default_factory=list)
+    similar: list[SimilarDecision] = Field(default_factory=list)
     draft_rationale: str | None = None
 
 
@@ -90,8 +92,18 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
     return out
 
 
-def review_case(case: Case, model_path: str | None = None) -> Review:
-    """Review every disputed item of *case*, in input order."""
+def _similar_reason(similar: list[SimilarDecision]) -> str:
+    overturned = sum(d.decision == "Overturned" for d in similar)
+    closest = similar[0]
+    return (
+        f"similar past decisions: {overturned} of {len(similar)} overturned; closest: {closest.letter} "
+        f"{closest.item!r}: {closest.decision} ({closest.family})"
+    )
+
+
+def review_case(case: Case, model_path: str | None = None, store: str | None = None) -> Review:
+    """Review every disputed item of *case*, in input order; with *store* (a database URL), the
+    reasons also give the most similar past decisions stored there."""
     overturn, family = load_models(model_path)
     warm_up()
     facts = extract_facts(case.clinical_summary)
@@ -101,9 +113,14 @@ def review_case(case: Case, model_path: str | None = None) -> Review:
         return Review(case_number=case.case_number, items=[])
     probs = overturn.predict_proba(inputs)[:, 1]
     families = family.predict(inputs)
+    index = similar_index(store) if store else None
     items = []
     for a, p, fam in zip(analyses, probs, families, strict=True):
+        similar = similar_decisions(index, a.item.item, case.case_number) if index and a.item.item else []
         gov = governing(a.rules, str(fam))
+        reasons = _reasons(a, gov, facts, case)
+        if similar:
+            reasons.append(_similar_reason(similar))
         recommendation = "Overturned" if p >= overturn.threshold_ else "Upheld"
         items.append(
             ItemReview(
@@ -111,15 +128,17 @@ def review_case(case: Case, model_path: str | None = None) -> Review:
                 recommendation=recommendation,
                 p_overturn=round(float(p), 4),
                 guideline=Guideline(family=gov.family, citation=gov.citation, level=gov.level),
-                reasons=_reasons(a, gov, facts, case),
+                reasons=reasons,
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,
+                similar=similar,
                 draft_rationale=draft_rationale(a, gov, recommendation),
             )
         )
     return Review(case_number=case.case_number, items=items)
 
 
-def review_json(case: dict) -> dict:
-    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out."""
-    return review_case(case_from_json(case, "<case>")).model_dump(mode="json")
+def review_json(case: dict, store: str | None = None) -> dict:
+    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out;
+    *store* (a database URL) adds similar past decisions."""
+    return review_case(case_from_json(case, "<case>"), store=store).model_dump(mode="json")

@@ -421,7 +421,7 @@ class Desk:
         if review is None:
             raise Unavailable(UNAVAILABLE)
         try:
-            result = review(document)
+            result = review(document, store=self.url)
         except Exception as exc:  # a plugin's failure is reported, never a server error
             raise Unavailable(f"decision support failed on case {number}: {exc}") from exc
         with self.tx() as s:
