@@ -245,3 +245,25 @@ def test_cli_formats_and_output_file(tmp_path: Path, letters_dir: Path) -> None:
     assert len(records) == len(list(letters_dir.iterdir()))
     table = CliRunner().invoke(app, ["letters", "parse", str(next(letters_dir.glob("*.txt"))), "-f", "table"])
     assert table.exit_code == 0 and "Licensed Acupuncturist" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("summary", "age", "sex"),
+    [
+        ("The injured worker is a forty-two year old man who fell from a ladder.", 42, "male"),
+        ("Records were hard to read. This is a 61-year-old woman with neck pain.", 61, "female"),
+        ("The claimant is a 55 year old patient. He reports hand pain.", 55, None),
+        ("The injured worker is a female whose birth date is unclear.", None, "female"),
+    ],
+)
+def test_claimant_age_and_sex_from_the_opening_sentences(
+    summary: str, age: int | None, sex: str | None
+) -> None:
+    from openimr.letters.header import claimant
+
+    assert (claimant(summary).age, claimant(summary).sex) == (age, sex)
+
+
+def test_a_last_rationale_ending_in_a_citation_bracket_is_complete() -> None:
+    text = CRAFTED.replace("The rest is not needed.", "The rest is not needed (MTUS, 2009)")
+    assert parse_text(text, "crafted.txt").issues[-1].rationale.endswith("(MTUS, 2009)")

@@ -35,7 +35,8 @@ _INLINE_SENTENCE = re.compile(
     r"[.!?](?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bvs\.)(?<!\bNo\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
     r"(?<!\bSt\.)[\"'”’)\]]*[ \t]+(?=[A-Z0-9\"'(])"
 )
-_TEXT_END_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*\s*$")
+# A complete letter ends its last rationale with a sentence or a closing citation bracket.
+_TEXT_END_SENTENCE = re.compile(r"(?:[.!?][\"'”’)\]]*|[)\]])\s*$")
 
 
 def _phrase(text: str) -> str:
