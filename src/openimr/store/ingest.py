@@ -104,12 +104,12 @@ def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
     return True
 
 
-def _store(path: Path, result: Letter | LetterError, engine: Engine) -> tuple[Outcome, str]:
+def _store(path: Path, result: Letter | LetterError, conn: Connection) -> tuple[Outcome, str]:
     """Store a parsed letter in one transaction: the outcome, and the key or ``path: problem``."""
     if isinstance(result, LetterError):
         return "error", f"{path}: {result.problem}"
     source_hash = file_hash(path)
-    with engine.begin() as conn:
+    with conn.begin():
         stored = store_letter(conn, result, source_hash)
     return ("stored" if stored else "unchanged"), letter_key(result, source_hash)
 
@@ -122,7 +122,8 @@ def _worker_engine(db_url: str) -> Engine:
 
 def ingest_file(path: str, db_url: str) -> tuple[Outcome, str]:
     """Parse and store one letter file on a worker (Dask): what :func:`ingest_paths` does per file."""
-    return _store(Path(path), parse_or_error(Path(path)), _worker_engine(db_url))
+    with _worker_engine(db_url).connect() as conn:
+        return _store(Path(path), parse_or_error(Path(path)), conn)
 
 
 def ingest_paths(
@@ -140,8 +141,9 @@ def ingest_paths(
     migrate(url)
     engine = make_engine(url)
     try:
-        parsed = parse_paths(list(paths), jobs)
-        return _collect(((path, _store(path, result, engine)) for path, result in parsed), progress)
+        with engine.connect() as conn:
+            parsed = parse_paths(list(paths), jobs)
+            return _collect(((path, _store(path, result, conn)) for path, result in parsed), progress)
     finally:
         engine.dispose()
 
