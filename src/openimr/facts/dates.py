@@ -9,7 +9,8 @@ from functools import lru_cache
 
 from openimr.facts.doc import Doc
 from openimr.facts.models import Fact
-from openimr.facts.rules import NUMBER, matcher, to_int
+from openimr.facts.rules import NUMBER, matcher
+from openimr.numbers import to_int
 
 _MONTHS = {
     m: i + 1

@@ -15,48 +15,6 @@ NUMBER = (
     r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty(?:[- ](?:one|two|three|four|five|six|"
     r"seven|eight|nine))?|thirty|thirty-six|forty|forty-eight|fifty|sixty|a dozen"
 )
-_WORDS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
-
-
-def to_int(word: str) -> int:
-    """'12', 'twelve', 'twenty-four', 'a dozen' -> int."""
-    w = word.lower().replace(" ", "-")
-    if w.isdigit():
-        return int(w)
-    if w == "a-dozen":
-        return 12
-    if w in _WORDS:
-        return _WORDS[w]
-    tens, _, unit = w.partition("-")
-    return _TENS[tens] + _WORDS.get(unit, 0)
 
 
 @cache

@@ -8,7 +8,8 @@ from functools import cache
 
 from openimr.facts.doc import Doc
 from openimr.facts.models import Fact
-from openimr.facts.rules import NUMBER, load, matcher, to_int
+from openimr.facts.rules import NUMBER, load, matcher
+from openimr.numbers import to_int
 
 
 @cache

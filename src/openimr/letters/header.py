@@ -8,6 +8,8 @@ import re
 from openimr.letters import layout
 from openimr.letters.dates import DATE_PATTERN, parse_date
 from openimr.models import Claimant, Reviewer
+from openimr.numbers import WORDS as NUMBER_WORDS
+from openimr.numbers import to_int
 
 
 def collapse(text: str | None) -> str | None:
@@ -81,49 +83,7 @@ def credentials(how: str) -> Reviewer:
     return Reviewer()
 
 
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_UNITS = {
-    w: n for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"], 1)
-}
-_TEENS = {
-    w: n
-    for n, w in enumerate(
-        [
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        ],
-        10,
-    )
-}
-_AGE_WORDS = (
-    r"(?:(?:" + "|".join(_TENS) + r")(?:[\s-]+(?:" + "|".join(_UNITS) + r"))?|" + "|".join(_TEENS) + ")"
-)
-_AGE_RE = re.compile(r"\b(\d{1,3}|" + _AGE_WORDS + r")\s*-?\s*(?:year|yr)s?\s*-?\s*old\b", re.I)
-
-
-def _age_value(text: str) -> int:
-    """An age written in digits or in words ("forty-two")."""
-    if text.isdigit():
-        return int(text)
-    words = re.split(r"[\s-]+", text.lower())
-    return _TEENS.get(words[0]) or _TENS[words[0]] + (_UNITS[words[1]] if len(words) > 1 else 0)
+_AGE_RE = re.compile(r"\b(\d{1,3}|" + NUMBER_WORDS + r")\s*-?\s*(?:year|yr)s?\s*-?\s*old\b", re.I)
 
 
 _SEX_RE = re.compile(r"\b(male|female|man|woman|gentleman|lady)\b", re.I)
@@ -147,6 +107,6 @@ def claimant(summary: str | None, sentences: int = 3) -> Claimant:
     age = _AGE_RE.search(opening)
     sex = _SEX_RE.search(opening)
     return Claimant(
-        age=value if age and 0 < (value := _age_value(age[1])) < 120 else None,
+        age=value if age and 0 < (value := to_int(age[1])) < 120 else None,
         sex=_SEX[sex[1].lower()] if sex else None,  # type: ignore[arg-type]
     )
