@@ -48,6 +48,30 @@ OPEN = frozenset(Status) - workflow.TERMINAL
 BUSY = (Status.ASSIGNED, Status.IN_REVIEW, Status.DECIDED)
 
 
+def record_audit(
+    s: Session,
+    actor: str,
+    case_number: str | None,
+    entity: str,
+    key: str,
+    action: str,
+    before: dict | None,
+    after: dict | None,
+) -> None:
+    """Append one row to the audit log (who, what, before and after) in the session's transaction."""
+    s.add(
+        AuditRow(
+            actor=actor,
+            case_number=case_number,
+            entity=entity,
+            entity_key=key,
+            action=action,
+            before=before,
+            after=after,
+        )
+    )
+
+
 class ProcessError(Exception):
     """An operation that cannot be done as asked; the message says why."""
 
@@ -141,17 +165,7 @@ class Process:
         before: dict | None,
         after: dict | None,
     ) -> None:
-        s.add(
-            AuditRow(
-                actor=self.actor,
-                case_number=case_number,
-                entity=entity,
-                entity_key=key,
-                action=action,
-                before=before,
-                after=after,
-            )
-        )
+        record_audit(s, self.actor, case_number, entity, key, action, before, after)
 
     def _move(self, s: Session, case: CaseRow, target: Status) -> None:
         before = case.status

@@ -26,7 +26,7 @@ from openimr.letters.render import Format, render
 from openimr.models import Claimant, Letter
 from openimr.process import deadlines
 from openimr.process.intake import CaseIn, ReviewerIn
-from openimr.process.service import BUSY, OPEN, NotFound, Process, ProcessError
+from openimr.process.service import BUSY, OPEN, NotFound, Process, ProcessError, record_audit
 from openimr.process.support import decision_support
 from openimr.process.tables import (
     AssignmentRow,
@@ -159,17 +159,7 @@ class Desk:
     def audit(
         s: Session, who: Principal, case: str | None, entity: str, key: str, action: str, **after
     ) -> None:
-        s.add(
-            AuditRow(
-                actor=who.username,
-                case_number=case,
-                entity=entity,
-                entity_key=key,
-                action=action,
-                before=None,
-                after=after or None,
-            )
-        )
+        record_audit(s, who.username, case, entity, key, action, None, after or None)
 
     def _open(self, s: Session, who: Principal, number: str, action: Action, what: str = "case") -> CaseRow:
         """The case, loaded whole, if *who* may do *action* on it; audits the access (or refusal)."""
