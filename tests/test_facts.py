@@ -170,6 +170,26 @@ def test_neuro_negations_and_uncertainty() -> None:
     assert facts.has("neuro_deficit", "radiculopathy").status == "uncertain"
 
 
+def test_dermatome_sensation_named_by_roots_is_a_deficit() -> None:
+    facts = extract_facts("The exam was notable for decreased C5 and C6 dermatome sensation on the left.")
+    assert facts.has("neuro_deficit", "decreased_sensation").status == "affirmed"
+
+
+def test_signs_of_internal_derangement() -> None:
+    facts = extract_facts(
+        "The right knee had an effusion and a positive McMurray's test. Speed's and Yergason's tests "
+        "were positive at the shoulder. The ankle showed no instability."
+    )
+    affirmed = {f.value for f in facts.of("internal_derangement") if f.affirmed}
+    assert affirmed == {"effusion", "provocative_test"}
+    assert facts.has("internal_derangement", "instability").status == "negated"
+
+
+def test_negative_provocative_tests_are_not_derangement() -> None:
+    facts = extract_facts("Negative McMurray's test. Lachman was negative. There was no joint effusion.")
+    assert not [f for f in facts.of("internal_derangement") if f.affirmed]
+
+
 def test_red_flags_affirmed() -> None:
     facts = extract_facts("Imaging showed a compression fracture. He reports bladder incontinence.")
     assert {f.value for f in facts.of("red_flag") if f.affirmed} == {"fracture", "cauda_equina"}

@@ -18,6 +18,7 @@ FactKind = Literal[
     "surgery",
     "neuro_deficit",
     "red_flag",
+    "internal_derangement",
     "failed_conservative_care",
     "medication",
     "gi_risk",

@@ -1,4 +1,5 @@
-"""Neurologic deficits and red flags, and normal findings that deny them ("neurologically intact")."""
+"""Neurologic deficits, red flags and signs of internal joint derangement, and normal findings that
+deny a deficit ("neurologically intact")."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def extract(doc: Doc) -> list[Fact]:
     ]
     taken = [(m.start(), m.end()) for _, _, m in normal]
     facts = [doc.fact(kind, value, m.start(), m.end(), negated=True) for kind, value, m in normal]
-    for kind in ("neuro_deficit", "red_flag"):
+    for kind in ("neuro_deficit", "red_flag", "internal_derangement"):
         for value, m in matcher("neuro", kind).finditer(text):
             if not any(s < m.end() and m.start() < e for s, e in taken):
                 facts.append(doc.fact(kind, value, m.start(), m.end()))
