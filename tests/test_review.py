@@ -11,9 +11,12 @@ from typer.testing import CliRunner
 
 from openimr.cli import app
 from openimr.models import Letter
+from openimr.review.analysis import support_score
 from openimr.review.case import Case, CaseError, DisputedItem, case_from_letter, load_case
+from openimr.review.criteria import Criterion
 from openimr.review.engine import load_models, review_case
 from openimr.review.evaluate import cross_validate
+from openimr.review.model import ItemInput, OverturnModel
 from openimr.review.train import examples, fit, load_records
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
@@ -107,6 +110,40 @@ def test_a_case_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def dev_examples(gold_path: Path):
     return examples(load_records(gold_path))
+
+
+def criterion(role: str, status: str, kind: str = "condition") -> Criterion:
+    return Criterion(rule_id="r", criterion="c", kind=kind, role=role, status=status, detail="")
+
+
+@pytest.mark.parametrize(
+    ("criteria", "score"),
+    [
+        ([], 0.0),
+        ([criterion("required", "met"), criterion("required", "not_documented")], 0.0),
+        ([criterion("required", "met"), criterion("required", "not_assessed")], 1.0),
+        ([criterion("required", "unmet", kind="limit")], -2.0),
+        ([criterion("required", "met", kind="limit"), criterion("supporting", "met")], 1.0),
+        ([criterion("required", "unmet", kind="recommendation")], -3.0),
+        ([criterion("any_of", "not_documented"), criterion("any_of", "met")], 1.0),
+        ([criterion("any_of", "not_documented"), criterion("any_of", "not_assessed")], -1.0),
+    ],
+)
+def test_support_score_weighs_each_criterion_result(criteria: list[Criterion], score: float) -> None:
+    assert support_score(criteria) == score
+
+
+def test_support_raises_and_a_crowded_application_lowers_p_overturn() -> None:
+    def item(support: float, case_items: float) -> ItemInput:
+        return ItemInput(
+            "utilization review denied the request", {"support": support, "case_items": case_items}, {}
+        )
+
+    train = [item(0, 1), item(0, 2)] * 10
+    model = OverturnModel().fit(train, [True, False] * 10)
+    p = model.predict_proba([item(-2, 1), item(0, 1), item(2, 1), item(2, 8)])[:, 1]
+    assert p[0] < p[1] < p[2]
+    assert p[3] < p[2]
 
 
 def test_cross_validated_figures_beat_every_baseline(dev_examples) -> None:

@@ -39,13 +39,43 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
     return ItemAnalysis(item, request, rules, criteria)
 
 
-def rule_features(a: ItemAnalysis) -> dict[str, float]:
-    """The rule results the overturn model weighs: limits exceeded, "not recommended", and
-    whether UR already authorized part of the request."""
+# How much one criterion result moves the guideline-support score: a required criterion the record
+# meets counts for the request, one it misses or leaves undocumented against it; a numeric limit the
+# request exceeds, and a treatment the rule does not recommend, weigh more. "Not assessed" counts
+# for nothing: the engine does not guess.
+REQUIRED_WEIGHT = {"met": 1.0, "unmet": -1.0, "not_documented": -1.0}
+EXCEEDED_LIMIT_WEIGHT = -1.0
+NOT_RECOMMENDED_WEIGHT = -2.0
+ANY_OF_WEIGHT = {True: 1.0, False: -1.0}
+
+
+def support_score(criteria: list[Criterion]) -> float:
+    """How far the record supports the request by the governing rule's criteria: the sum of the
+    weights above, with the rule's "any of" conditions counted once, as a group (met when any one is)."""
+    score = 0.0
+    for c in criteria:
+        if c.role == "required":
+            score += REQUIRED_WEIGHT.get(c.status, 0.0)
+        if c.kind == "limit" and c.status == "unmet":
+            score += EXCEEDED_LIMIT_WEIGHT
+        if c.kind == "recommendation" and c.status == "unmet":
+            score += NOT_RECOMMENDED_WEIGHT
+    any_of = [c for c in criteria if c.role == "any_of"]
+    if any_of:
+        score += ANY_OF_WEIGHT[any(c.status == "met" for c in any_of)]
+    return score
+
+
+def rule_features(a: ItemAnalysis, case_items: int) -> dict[str, float]:
+    """The rule results the overturn model weighs: limits exceeded, "not recommended", whether UR
+    already authorized part of the request, the guideline-support score, and how many items the
+    application disputes (*case_items*)."""
     return {
         "limits_unmet": float(sum(c.kind == "limit" and c.status == "unmet" for c in a.criteria)),
         "not_recommended": float(any(c.kind == "recommendation" and c.status == "unmet" for c in a.criteria)),
         "partial_authorization": float(bool(a.item.original_request or a.item.authorized)),
+        "support": support_score(a.criteria),
+        "case_items": float(max(case_items, 1)),
     }
 
 

@@ -60,7 +60,9 @@ def load_models(path: str | None = None) -> tuple[OverturnModel, FamilyModel]:
 
 def item_input(a: ItemAnalysis, case: Case) -> ItemInput:
     """What the learned models read of an analysed item."""
-    return ItemInput(ur_sentences(case.clinical_summary), rule_features(a), family_features(a))
+    return ItemInput(
+        ur_sentences(case.clinical_summary), rule_features(a, len(case.disputed_items)), family_features(a)
+    )
 
 
 def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[str]:

@@ -1,11 +1,13 @@
 """The learned parts of decision support, with scikit-learn's fit/predict_proba conventions.
 
-``OverturnModel`` estimates how likely an expert reviewer is to overturn a UR decision; it reads
-the summary's sentences about the utilization review (what UR did and why) as TF-IDF terms, plus
-a few rule results (limits exceeded, "not recommended", partial authorization) with small weight.
-That mix did best in letter-grouped cross-validation on the dev letters; richer structured
-features overfit 100 letters. ``FamilyModel`` learns which guideline family reviewers cite from
-the request and the candidate MTUS rules.
+``OverturnModel`` estimates how likely an expert reviewer is to overturn a UR decision. A logistic
+regression reads the summary's sentences about the utilization review (what UR did and why) as
+TF-IDF terms, plus a few rule results (limits exceeded, "not recommended", partial authorization)
+with small weight. Its score is then shifted by two knowledge-based terms whose weights are chosen
+by letter-grouped cross-validation (never fitted as free coefficients, which overfit 100 letters):
+the guideline-support score of the criteria results, and how many items the application disputes
+(applications disputing many items have them overturned less often). ``FamilyModel`` learns
+which guideline family reviewers cite from the request and the candidate MTUS rules.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.base import BaseEstimator, ClassifierMixin
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -57,11 +60,27 @@ def best_f1_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 class OverturnModel(ClassifierMixin, BaseEstimator):
-    """p(Overturned) for disputed items; ``threshold_`` turns it into a recommendation."""
+    """p(Overturned) for disputed items; ``threshold_`` turns it into a recommendation.
 
-    def __init__(self, C: float = 10.0, rule_weight: float = 0.1) -> None:
+    The logistic regression's score is shifted by ``support_weight`` x the guideline-support score
+    and ``-items_weight`` x log(items the application disputes); both weights are hyperparameters
+    chosen by letter-grouped cross-validation on the dev letters (0.5 and 0.5 of a grid 0-1), kept
+    fixed because choosing them again inside each training set picked noise. ``offset_`` centres the
+    shift on the training items, so the regression's calibration is kept. With *groups* (one per
+    letter) ``fit`` also sets ``threshold_`` at the best out-of-fold overturn-class F1.
+    """
+
+    def __init__(
+        self,
+        C: float = 10.0,
+        rule_weight: float = 0.1,
+        support_weight: float = 0.5,
+        items_weight: float = 0.5,
+    ) -> None:
         self.C = C
         self.rule_weight = rule_weight
+        self.support_weight = support_weight
+        self.items_weight = items_weight
 
     def _matrix(self, items: Sequence[ItemInput], fit: bool) -> csr_matrix:
         texts = [i.text for i in items]
@@ -77,23 +96,37 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
             b = self.scale_.transform(self.rules_.transform(rules))
         return hstack([a, b * self.rule_weight]).tocsr()
 
-    def fit(self, items: Sequence[ItemInput], y: Sequence[bool], groups: Sequence[int] | None = None):
-        """Fit on items and labels; with *groups* (one per letter) also learn ``threshold_``."""
-        labels = np.asarray(y, dtype=bool)
-        self.threshold_ = 0.5
-        if groups is not None and len(set(groups)) >= 5 and labels.sum() >= 5:
-            oof = np.zeros(len(labels))
-            for train, test in GroupKFold(5).split(items, labels, groups):
-                fold = OverturnModel(self.C, self.rule_weight).fit([items[i] for i in train], labels[train])
-                oof[test] = fold.predict_proba([items[i] for i in test])[:, 1]
-            self.threshold_ = best_f1_threshold(oof, labels)
+    def _fit_text(self, items: Sequence[ItemInput], labels: np.ndarray) -> OverturnModel:
         self.lr_ = LogisticRegression(C=self.C, max_iter=5000).fit(self._matrix(items, fit=True), labels)
         self.classes_ = self.lr_.classes_
         return self
 
+    def _shift(self, items: Sequence[ItemInput]) -> np.ndarray:
+        support = np.array([i.features.get("support", 0.0) for i in items])
+        log_items = np.log([max(i.features.get("case_items", 1.0), 1.0) for i in items])
+        return self.support_weight * support - self.items_weight * log_items
+
+    def _score(self, items: Sequence[ItemInput]) -> np.ndarray:
+        return self.lr_.decision_function(self._matrix(items, fit=False)) + self._shift(items)
+
+    def fit(self, items: Sequence[ItemInput], y: Sequence[bool], groups: Sequence[int] | None = None):
+        """Fit on items and labels; with *groups* (one per letter) also learn ``threshold_`` from
+        out-of-fold scores."""
+        labels = np.asarray(y, dtype=bool)
+        self.offset_ = -float(self._shift(items).mean())
+        self.threshold_ = 0.5
+        if groups is not None and len(set(groups)) >= 5 and labels.sum() >= 5:
+            oof = np.zeros(len(labels))
+            for train, test in GroupKFold(5).split(items, labels, groups):
+                fold = clone(self)._fit_text([items[i] for i in train], labels[train])
+                oof[test] = fold._score([items[i] for i in test])
+            self.threshold_ = best_f1_threshold(expit(oof + self.offset_), labels)
+        return self._fit_text(items, labels)
+
     def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
         """Columns: p(Upheld), p(Overturned)."""
-        return self.lr_.predict_proba(self._matrix(items, fit=False))
+        p = expit(self._score(items) + self.offset_)
+        return np.column_stack([1.0 - p, p])
 
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
         """True where the item is recommended Overturned."""
