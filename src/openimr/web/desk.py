@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from openimr.guidelines import load_rules, rules_for
@@ -43,6 +43,11 @@ from openimr.web import schemas as out
 from openimr.web.auth import Action, Principal
 
 UNAVAILABLE = "decision support unavailable: no review engine is installed"
+
+
+def _count(session: Session, query: Select) -> int:
+    """How many rows *query* returns, counted by the database (for a paged listing's total)."""
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 class Forbidden(ProcessError):
@@ -219,7 +224,7 @@ class Desk:
                 ]
                 total, rows = len(rows), rows[offset : offset + limit]
             else:
-                total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+                total = _count(s, query)
                 rows = list(s.execute(ordered.limit(limit).offset(offset)))
             lines = [
                 out.CaseLine(
@@ -451,7 +456,7 @@ class Desk:
             self._open(s, who, number, Action.READ_AUDIT, "audit")
             self.audit(s, who, number, "audit", number, "read")
             query = select(AuditRow).where(AuditRow.case_number == number)
-            total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+            total = _count(s, query)
             rows = s.scalars(query.order_by(AuditRow.id).limit(limit).offset(offset))
             items = [
                 out.AuditOut(
