@@ -146,6 +146,49 @@ def test_support_raises_and_a_crowded_application_lowers_p_overturn() -> None:
     assert p[3] < p[2]
 
 
+def test_a_perioperative_service_follows_its_disputed_operation() -> None:
+    items = review_case(
+        case(
+            "Right shoulder arthroscopy with subacromial decompression",
+            "Associated surgical service: cold therapy unit for 7 days",
+            "Pre-op labs: CBC",
+            "Naproxen 550mg #60",
+        )
+    ).items
+    operation, cold, labs, naproxen = items
+    for service in (cold, labs):
+        assert service.p_overturn == operation.p_overturn
+        (c,) = [c for c in service.criteria if c.criterion == "operation_not_in_dispute"]
+        assert c.status == "unmet" and "arthroscopy" in c.detail
+    others = naproxen.criteria + operation.criteria
+    assert not [c for c in others if c.criterion == "operation_not_in_dispute"]
+
+
+def test_a_perioperative_service_without_a_disputed_operation_is_supported_and_counted_with_it() -> None:
+    alone = review_case(case("Pre-op labs: CBC", "Pre-op chest x-ray", "Post-op Norco 5/325mg #30")).items
+    for item in alone:
+        (c,) = [c for c in item.criteria if c.criterion == "operation_not_in_dispute"]
+        assert c.status == "met"
+    # Three services for one operation weigh as one treatment, not as a crowded application.
+    (single,) = review_case(case("Pre-op labs: CBC")).items
+    assert alone[0].p_overturn == pytest.approx(single.p_overturn)
+    (crowded,) = [
+        i
+        for i in review_case(case("Pre-op labs: CBC", "Norco 10/325mg #90", "Soma 350mg #30")).items
+        if i.item == "Pre-op labs: CBC"
+    ]
+    assert crowded.p_overturn < single.p_overturn
+
+
+def test_the_f1_cut_falls_near_the_overturn_rate_and_leaves_p_overturn_alone(dev_examples) -> None:
+    rows = list(range(len(dev_examples.inputs)))
+    inputs = [dev_examples.inputs[i] for i in rows]
+    one = OverturnModel(threshold_repeats=1).fit(inputs, dev_examples.overturned, dev_examples.groups)
+    ten = OverturnModel().fit(inputs, dev_examples.overturned, dev_examples.groups)
+    assert 0.05 <= ten.threshold_ <= 0.3
+    assert one.predict_proba(inputs[:5]) == pytest.approx(ten.predict_proba(inputs[:5]))
+
+
 def test_cross_validated_figures_beat_every_baseline(dev_examples) -> None:
     figures = cross_validate(dev_examples)
     engine = figures["engine"]

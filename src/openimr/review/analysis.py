@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from openimr.facts.models import Facts
 from openimr.guidelines.rules import Rule, Tier
@@ -39,6 +43,72 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
     return ItemAnalysis(item, request, rules, criteria)
 
 
+# Services that exist for an operation: pre-operative tests and clearance, "associated surgical
+# services", post-operative medication, equipment and therapy requested with the operation.
+_PERIOPERATIVE = re.compile(
+    r"\bpre[- ]?op(?:erative)?\b|\bassociated surgical services?\b|\bpost[- ]?op(?:erative)?\b"
+    r"|\bmedical clearance\b|\bsurgical assist|\bassistant surgeon\b",
+    re.I,
+)
+
+
+def is_perioperative(a: ItemAnalysis) -> bool:
+    """Whether the item is a service for an operation rather than the operation itself."""
+    return a.request.category != "surgery" and bool(_PERIOPERATIVE.search(a.item.item or ""))
+
+
+def served_operations(analyses: list[ItemAnalysis]) -> list[int | None]:
+    """For each perioperative service, the index of the operation it serves when the same
+    application disputes one (the first); None for every other item."""
+    operations = [i for i, a in enumerate(analyses) if a.request.category == "surgery"]
+    return [operations[0] if operations and is_perioperative(a) else None for a in analyses]
+
+
+def analyse_case(case: Case, facts: Facts) -> list[ItemAnalysis]:
+    """Analyse every disputed item of *case*; a perioperative service also gets the criterion of
+    whether its operation is itself disputed."""
+    analyses = [analyse_item(item, case, facts) for item in case.disputed_items]
+    served = served_operations(analyses)
+    return [
+        replace(a, criteria=[*a.criteria, _operation_criterion(a, analyses, op)])
+        if is_perioperative(a)
+        else a
+        for a, op in zip(analyses, served, strict=True)
+    ]
+
+
+def _operation_criterion(a: ItemAnalysis, analyses: list[ItemAnalysis], op: int | None) -> Criterion:
+    """A perioperative service stands or falls with its operation: when the application does not
+    dispute the operation, it is not in question (certified, or done) and the service's need follows
+    from it; when it does, the service is needed only if the operation is."""
+    return Criterion(
+        rule_id=a.rules[0].id if a.rules else "no-rule",
+        criterion="operation_not_in_dispute",
+        kind="condition",
+        role="required",
+        status="met" if op is None else "unmet",
+        detail="the operation this service is for is not disputed in this application"
+        if op is None
+        else f"the operation this service is for is itself disputed ({analyses[op].item.item!r}); "
+        "this service's p_overturn is that operation's",
+    )
+
+
+def distinct_requests(analyses: list[ItemAnalysis]) -> int:
+    """How many treatments the application disputes, a perioperative service counted with its
+    operation rather than on its own (at least 1)."""
+    return max(sum(not is_perioperative(a) for a in analyses), 1)
+
+
+def follow_operations(probs: np.ndarray, served: Sequence[int | None]) -> np.ndarray:
+    """p_overturn of each perioperative service replaced by that of the disputed operation it serves."""
+    out = np.array(probs, dtype=float)
+    for i, op in enumerate(served):
+        if op is not None:
+            out[i] = probs[op]
+    return out
+
+
 # How much one criterion result moves the guideline-support score: a required criterion the record
 # meets counts for the request, one it misses or leaves undocumented against it; a numeric limit the
 # request exceeds, and a treatment the rule does not recommend, weigh more. "Not assessed" counts
@@ -68,8 +138,8 @@ def support_score(criteria: list[Criterion]) -> float:
 
 def rule_features(a: ItemAnalysis, case_items: int) -> dict[str, float]:
     """The rule results the overturn model weighs: limits exceeded, "not recommended", whether UR
-    already authorized part of the request, the guideline-support score, and how many items the
-    application disputes (*case_items*)."""
+    already authorized part of the request, the guideline-support score, and how many treatments
+    the application disputes (*case_items*, see ``distinct_requests``)."""
     return {
         "limits_unmet": float(sum(c.kind == "limit" and c.status == "unmet" for c in a.criteria)),
         "not_recommended": float(any(c.kind == "recommendation" and c.status == "unmet" for c in a.criteria)),

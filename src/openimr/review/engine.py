@@ -11,7 +11,15 @@ from pydantic import BaseModel, Field
 
 from openimr.facts.models import Facts
 from openimr.facts.pipeline import extract_facts, warm_up
-from openimr.review.analysis import ItemAnalysis, analyse_item, family_features, rule_features
+from openimr.review.analysis import (
+    ItemAnalysis,
+    analyse_case,
+    distinct_requests,
+    family_features,
+    follow_operations,
+    rule_features,
+    served_operations,
+)
 from openimr.review.case import Case, case_from_json
 from openimr.review.criteria import Criterion
 from openimr.review.governing import NON_MTUS, Governing, governing
@@ -58,11 +66,10 @@ def load_models(path: str | None = None) -> tuple[OverturnModel, FamilyModel]:
     return bundle["overturn"], bundle["family"]
 
 
-def item_input(a: ItemAnalysis, case: Case) -> ItemInput:
-    """What the learned models read of an analysed item."""
-    return ItemInput(
-        ur_sentences(case.clinical_summary), rule_features(a, len(case.disputed_items)), family_features(a)
-    )
+def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
+    """What the learned models read of each analysed item of *case*."""
+    text, requests = ur_sentences(case.clinical_summary), distinct_requests(analyses)
+    return [ItemInput(text, rule_features(a, requests), family_features(a)) for a in analyses]
 
 
 def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[str]:
@@ -109,11 +116,11 @@ def review_case(case: Case, model_path: str | None = None, store: str | None = N
     overturn, family = load_models(model_path)
     warm_up()
     facts = extract_facts(case.clinical_summary)
-    analyses = [analyse_item(item, case, facts) for item in case.disputed_items]
-    inputs = [item_input(a, case) for a in analyses]
+    analyses = analyse_case(case, facts)
+    inputs = item_inputs(analyses, case)
     if not inputs:
         return Review(case_number=case.case_number, items=[])
-    probs = overturn.predict_proba(inputs)[:, 1]
+    probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served_operations(analyses))
     families = family.predict(inputs)
     index = similar_index(store) if store else None
     items = []

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import GroupKFold
 
+from openimr.review.analysis import follow_operations
 from openimr.review.model import best_f1_threshold
 from openimr.review.train import Examples, fit
 
@@ -72,7 +73,9 @@ def cross_validate(data: Examples, folds: int = 5, seed: int = 0) -> dict[str, d
     for train, test in GroupKFold(folds).split(labels, groups=order):
         overturn, family = fit(data, list(train))
         inputs = [data.inputs[i] for i in test]
-        engine_p[test] = overturn.predict_proba(inputs)[:, 1]
+        position = {row: k for k, row in enumerate(test)}
+        served = [None if data.operations[i] is None else position[data.operations[i]] for i in test]
+        engine_p[test] = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
         engine_pred[test] = engine_p[test] >= overturn.threshold_
         family_hit[test] = family.predict(inputs) == np.array([data.families[i] for i in test], dtype=object)
         p, cut = _tfidf_fold(data.texts, labels, groups, train, test)

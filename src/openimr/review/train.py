@@ -10,9 +10,9 @@ from pathlib import Path
 import joblib
 
 from openimr.facts.pipeline import extract_facts
-from openimr.review.analysis import analyse_item
+from openimr.review.analysis import analyse_case, served_operations
 from openimr.review.case import case_from_letter
-from openimr.review.engine import item_input
+from openimr.review.engine import item_inputs
 from openimr.review.model import FamilyModel, ItemInput, OverturnModel
 from openimr.store.families import NO_CITATION, NOT_STATED, OTHER, guideline_family
 
@@ -21,7 +21,8 @@ _NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
 
 @dataclass
 class Examples:
-    """One row per decided item: model input, label, cited family (or None), letter index."""
+    """One row per decided item: model input, label, cited family (or None), letter index, and the
+    row of the disputed operation a perioperative service follows (or None)."""
 
     inputs: list[ItemInput]
     overturned: list[bool]
@@ -29,6 +30,7 @@ class Examples:
     claims_families: list[str]
     groups: list[int]
     texts: list[str]
+    operations: list[int | None]
 
 
 def load_records(path: Path) -> list[dict]:
@@ -39,14 +41,16 @@ def load_records(path: Path) -> list[dict]:
 
 def examples(records: Iterable[dict]) -> Examples:
     """Turn decided letters into training rows (the decisions are read only as labels)."""
-    out = Examples([], [], [], [], [], [])
+    out = Examples([], [], [], [], [], [], [])
     for index, record in enumerate(records):
         case = case_from_letter(record)
-        facts = extract_facts(case.clinical_summary)
-        for item, issue in zip(case.disputed_items, record["issues"], strict=True):
-            a = analyse_item(item, case, facts)
+        analyses = analyse_case(case, extract_facts(case.clinical_summary))
+        first = len(out.inputs)
+        out.operations += [None if op is None else first + op for op in served_operations(analyses)]
+        inputs = item_inputs(analyses, case)
+        for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
             cited = guideline_family(issue.get("imro_guideline"))
-            out.inputs.append(item_input(a, case))
+            out.inputs.append(x)
             out.overturned.append(issue["decision"] == "Overturned")
             out.families.append(None if cited in _NO_FAMILY else cited)
             out.claims_families.append(guideline_family(item.claims_administrator_guideline))
