@@ -5,8 +5,9 @@ regression reads the summary's sentences about the utilization review (what UR d
 TF-IDF terms, plus a few rule results (limits exceeded, "not recommended", partial authorization)
 with small weight. Its score is then shifted by two knowledge-based terms whose weights are chosen
 by letter-grouped cross-validation (never fitted as free coefficients, which overfit 100 letters):
-the guideline-support score of the criteria results, and how many items the application disputes
-(applications disputing many items have them overturned less often). ``FamilyModel`` learns
+the guideline-support score of the criteria results, and how many treatments the application disputes
+(applications disputing many have them overturned less often; a perioperative service counts with its
+operation, not on its own). ``FamilyModel`` learns
 which guideline family reviewers cite from the request and the candidate MTUS rules.
 """
 
@@ -46,28 +47,34 @@ class ItemInput:
     family_features: dict[str, float]
 
 
+# The cuts ``best_f1_threshold`` chooses among.
+THRESHOLDS = np.arange(0.05, 0.6, 0.025)
+
+
+def f1_curve(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Overturn-class F1 at each cut of ``THRESHOLDS``."""
+    pred = probs[None, :] >= THRESHOLDS[:, None]
+    tp = (pred & labels[None, :]).sum(axis=1)
+    denom = pred.sum(axis=1) + labels.sum()
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
 def best_f1_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
     """The probability cut that maximizes overturn-class F1 on these predictions."""
-    best, cut = -1.0, 0.5
-    for t in np.arange(0.05, 0.6, 0.025):
-        pred = probs >= t
-        tp = float(np.sum(pred & labels))
-        denom = float(np.sum(pred) + np.sum(labels))
-        score = 2 * tp / denom if denom else 0.0
-        if score > best:
-            best, cut = score, float(t)
-    return cut
+    return float(THRESHOLDS[int(np.argmax(f1_curve(probs, labels)))])
 
 
 class OverturnModel(ClassifierMixin, BaseEstimator):
     """p(Overturned) for disputed items; ``threshold_`` turns it into a recommendation.
 
     The logistic regression's score is shifted by ``support_weight`` x the guideline-support score
-    and ``-items_weight`` x log(items the application disputes); both weights are hyperparameters
+    and ``-items_weight`` x log(treatments the application disputes); both weights are hyperparameters
     chosen by letter-grouped cross-validation on the dev letters (0.5 and 0.5 of a grid 0-1), kept
     fixed because choosing them again inside each training set picked noise. ``offset_`` centres the
     shift on the training items, so the regression's calibration is kept. With *groups* (one per
-    letter) ``fit`` also sets ``threshold_`` at the best out-of-fold overturn-class F1.
+    letter) ``fit`` also sets ``threshold_`` at the best overturn-class F1 of out-of-fold scores,
+    averaged over ``threshold_repeats`` shuffles of the letters into folds (one shuffle's best cut
+    swung from 0.075 to 0.35 between training sets).
     """
 
     def __init__(
@@ -76,11 +83,13 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         rule_weight: float = 0.1,
         support_weight: float = 0.5,
         items_weight: float = 0.5,
+        threshold_repeats: int = 10,
     ) -> None:
         self.C = C
         self.rule_weight = rule_weight
         self.support_weight = support_weight
         self.items_weight = items_weight
+        self.threshold_repeats = threshold_repeats
 
     def _matrix(self, items: Sequence[ItemInput], fit: bool) -> csr_matrix:
         texts = [i.text for i in items]
@@ -116,11 +125,16 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         self.offset_ = -float(self._shift(items).mean())
         self.threshold_ = 0.5
         if groups is not None and len(set(groups)) >= 5 and labels.sum() >= 5:
-            oof = np.zeros(len(labels))
-            for train, test in GroupKFold(5).split(items, labels, groups):
-                fold = clone(self)._fit_text([items[i] for i in train], labels[train])
-                oof[test] = fold._score([items[i] for i in test])
-            self.threshold_ = best_f1_threshold(expit(oof + self.offset_), labels)
+            ids = np.unique(np.asarray(groups), return_inverse=True)[1]
+            curves = []
+            for repeat in range(self.threshold_repeats):
+                order = np.random.RandomState(repeat).permutation(ids.max() + 1)[ids]
+                oof = np.zeros(len(labels))
+                for train, test in GroupKFold(5).split(items, labels, order):
+                    fold = clone(self)._fit_text([items[i] for i in train], labels[train])
+                    oof[test] = fold._score([items[i] for i in test])
+                curves.append(f1_curve(expit(oof + self.offset_), labels))
+            self.threshold_ = float(THRESHOLDS[int(np.argmax(np.mean(curves, axis=0)))])
         return self._fit_text(items, labels)
 
     def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
