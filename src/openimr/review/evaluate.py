@@ -12,7 +12,6 @@ from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_s
 from sklearn.model_selection import GroupKFold
 
 from openimr.review.analysis import follow_operations
-from openimr.review.model import best_f1_threshold
 from openimr.review.train import Examples, fit
 
 METRICS = ("auc", "f1", "precision", "recall", "balanced_accuracy", "family_top1", "ece", "brier")
@@ -47,18 +46,12 @@ def scores(probs: np.ndarray, pred: np.ndarray, labels: np.ndarray, family_ok: f
     }
 
 
-def _tfidf_fold(texts: list[str], labels: np.ndarray, groups: np.ndarray, train, test) -> tuple:
-    """TF-IDF + logistic regression on item + summary, its threshold chosen like the engine's."""
-
-    def fit_predict(tr, te):
-        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-        model = LogisticRegression(max_iter=5000).fit(vec.fit_transform([texts[i] for i in tr]), labels[tr])
-        return model.predict_proba(vec.transform([texts[i] for i in te]))[:, 1]
-
-    oof = np.zeros(len(train))
-    for inner_tr, inner_te in GroupKFold(5).split(train, groups=groups[train]):
-        oof[inner_te] = fit_predict(train[inner_tr], train[inner_te])
-    return fit_predict(train, test), best_f1_threshold(oof, labels[train])
+def _tfidf_fold(texts: list[str], labels: np.ndarray, train, test) -> tuple:
+    """TF-IDF + logistic regression on item + summary, its cut the training overturn rate like the
+    engine's."""
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    model = LogisticRegression(max_iter=5000).fit(vec.fit_transform([texts[i] for i in train]), labels[train])
+    return model.predict_proba(vec.transform([texts[i] for i in test]))[:, 1], float(labels[train].mean())
 
 
 def cross_validate(data: Examples, folds: int = 5, seed: int = 0) -> dict[str, dict]:
@@ -78,7 +71,7 @@ def cross_validate(data: Examples, folds: int = 5, seed: int = 0) -> dict[str, d
         engine_p[test] = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
         engine_pred[test] = engine_p[test] >= overturn.threshold_
         family_hit[test] = family.predict(inputs) == np.array([data.families[i] for i in test], dtype=object)
-        p, cut = _tfidf_fold(data.texts, labels, groups, train, test)
+        p, cut = _tfidf_fold(data.texts, labels, train, test)
         tfidf_p[test], tfidf_pred[test] = p, p >= cut
     known = np.array([f is not None for f in data.families])
     claims_hit = np.array([c == f for c, f in zip(data.claims_families, data.families, strict=True)])

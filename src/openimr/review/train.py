@@ -62,9 +62,7 @@ def examples(records: Iterable[dict]) -> Examples:
 def fit(data: Examples, rows: list[int] | None = None) -> tuple[OverturnModel, FamilyModel]:
     """Fit both models on *rows* of *data* (all rows by default)."""
     rows = list(range(len(data.inputs))) if rows is None else rows
-    overturn = OverturnModel().fit(
-        [data.inputs[i] for i in rows], [data.overturned[i] for i in rows], [data.groups[i] for i in rows]
-    )
+    overturn = OverturnModel().fit([data.inputs[i] for i in rows], [data.overturned[i] for i in rows])
     labelled = [i for i in rows if data.families[i] is not None]
     family = FamilyModel().fit([data.inputs[i] for i in labelled], [data.families[i] for i in labelled])
     return overturn, family
