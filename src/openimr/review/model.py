@@ -29,6 +29,10 @@ from sklearn.preprocessing import StandardScaler
 # Rule results the overturn model weighs besides the text (all are 0/1 or counts).
 RULE_FEATURES = ("limits_unmet", "not_recommended", "partial_authorization")
 _UR_SENTENCE = re.compile(r"utilization review|non-?certif|modified|denied|\bUR\b|approved|certified", re.I)
+# Numbers in the UR sentences are read by shape only ("12/21/2016" -> "n2/n2/n4"): the way dates
+# are written says something about the record, the day itself nothing. Raw digits gave 0.02 more
+# cross-validated AUC on the dev letters, all from days of the month shared by chance.
+_DIGITS = re.compile(r"\d+")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -74,7 +78,7 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         self.items_weight = items_weight
 
     def _matrix(self, items: Sequence[ItemInput], fit: bool) -> csr_matrix:
-        texts = [i.text for i in items]
+        texts = [_DIGITS.sub(lambda m: f"n{len(m.group())}", i.text) for i in items]
         rules = [{k: i.features.get(k, 0.0) for k in RULE_FEATURES} for i in items]
         if fit:
             self.text_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
