@@ -164,6 +164,15 @@ def test_a_perioperative_service_follows_its_disputed_operation() -> None:
     assert not [c for c in others if c.criterion == "operation_not_in_dispute"]
 
 
+def test_an_assistant_and_labs_for_an_operation_follow_it_and_are_not_operations_themselves() -> None:
+    knee, assist, labs = review_case(
+        case("Right knee arthroscopy with meniscectomy", "PA assist", "Labs to include: EKG")
+    ).items
+    assert assist.p_overturn == labs.p_overturn == knee.p_overturn
+    (c,) = [c for c in assist.criteria if c.criterion == "operation_not_in_dispute"]
+    assert "meniscectomy" in c.detail
+
+
 def test_a_perioperative_service_without_a_disputed_operation_is_supported_and_counted_with_it() -> None:
     alone = review_case(case("Pre-op labs: CBC", "Pre-op chest x-ray", "Post-op Norco 5/325mg #30")).items
     for item in alone:

@@ -44,23 +44,30 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
 
 
 # Services that exist for an operation: pre-operative tests and clearance, "associated surgical
-# services", post-operative medication, equipment and therapy requested with the operation.
+# services", post-operative medication, equipment and therapy requested with the operation, and
+# the surgeon's assistant (which the request parser files under surgery).
 _PERIOPERATIVE = re.compile(
     r"\bpre[- ]?op(?:erative)?\b|\bassociated surgical services?\b|\bpost[- ]?op(?:erative)?\b"
-    r"|\bmedical clearance\b|\bsurgical assist|\bassistant surgeon\b",
+    r"|\bmedical clearance\b|\blabs to include\b",
     re.I,
 )
+_ASSISTANT = re.compile(r"\bsurgical assist|\bassistant surgeon\b|\b(?:PA|RNFA|co-?surgeon) assist", re.I)
 
 
 def is_perioperative(a: ItemAnalysis) -> bool:
     """Whether the item is a service for an operation rather than the operation itself."""
-    return a.request.category != "surgery" and bool(_PERIOPERATIVE.search(a.item.item or ""))
+    text = a.item.item or ""
+    if _ASSISTANT.search(text):
+        return True
+    return a.request.category != "surgery" and bool(_PERIOPERATIVE.search(text))
 
 
 def served_operations(analyses: list[ItemAnalysis]) -> list[int | None]:
     """For each perioperative service, the index of the operation it serves when the same
     application disputes one (the first); None for every other item."""
-    operations = [i for i, a in enumerate(analyses) if a.request.category == "surgery"]
+    operations = [
+        i for i, a in enumerate(analyses) if a.request.category == "surgery" and not is_perioperative(a)
+    ]
     return [operations[0] if operations and is_perioperative(a) else None for a in analyses]
 
 
