@@ -178,6 +178,9 @@ def test_a_perioperative_service_without_a_disputed_operation_is_supported_and_c
     for item in alone:
         (c,) = [c for c in item.criteria if c.criterion == "operation_not_in_dispute"]
         assert c.status == "met"
+    # Post-operative therapy on its own follows an operation long done: no operation criterion.
+    (therapy,) = review_case(case("Post-operative physical therapy 2 times a week for 6 weeks")).items
+    assert not [c for c in therapy.criteria if c.criterion == "operation_not_in_dispute"]
     # Three services for one operation weigh as one treatment, not as a crowded application.
     (single,) = review_case(case("Pre-op labs: CBC")).items
     assert alone[0].p_overturn == pytest.approx(single.p_overturn)

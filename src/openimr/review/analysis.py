@@ -43,32 +43,38 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
     return ItemAnalysis(item, request, rules, criteria)
 
 
-# Services that exist for an operation: pre-operative tests and clearance, "associated surgical
-# services", post-operative medication, equipment and therapy requested with the operation, and
-# the surgeon's assistant (which the request parser files under surgery).
-_PERIOPERATIVE = re.compile(
-    r"\bpre[- ]?op(?:erative)?\b|\bassociated surgical services?\b|\bpost[- ]?op(?:erative)?\b"
-    r"|\bmedical clearance\b|\blabs to include\b",
+# Services that exist for a planned operation: pre-operative tests and clearance, "associated
+# surgical services" and the surgeon's assistant (which the request parser files under surgery).
+_PREOPERATIVE = re.compile(
+    r"\bpre[- ]?op(?:erative)?\b|\bassociated surgical services?\b|\bmedical clearance\b|\blabs to include\b"
+    r"|\bsurgical assist|\bassistant surgeon\b|\b(?:PA|RNFA|co-?surgeon) assist",
     re.I,
 )
-_ASSISTANT = re.compile(r"\bsurgical assist|\bassistant surgeon\b|\b(?:PA|RNFA|co-?surgeon) assist", re.I)
+# Post-operative drugs, equipment and therapy serve a planned operation only when the application
+# also holds the operation or its pre-operative services; alone they follow an operation long done
+# and are judged by the postsurgical treatment rules.
+_POSTOPERATIVE = re.compile(r"\bpost[- ]?op(?:erative)?\b", re.I)
 
 
-def is_perioperative(a: ItemAnalysis) -> bool:
-    """Whether the item is a service for an operation rather than the operation itself."""
-    text = a.item.item or ""
-    if _ASSISTANT.search(text):
-        return True
-    return a.request.category != "surgery" and bool(_PERIOPERATIVE.search(text))
+def _is_operation(a: ItemAnalysis) -> bool:
+    return a.request.category == "surgery" and not _PREOPERATIVE.search(a.item.item or "")
+
+
+def perioperative(analyses: list[ItemAnalysis]) -> list[bool]:
+    """Which items of an application are services for a planned operation, not operations."""
+    pre = [bool(_PREOPERATIVE.search(a.item.item or "")) for a in analyses]
+    planned = any(pre) or any(_is_operation(a) for a in analyses)
+    return [
+        p or (planned and not _is_operation(a) and bool(_POSTOPERATIVE.search(a.item.item or "")))
+        for a, p in zip(analyses, pre, strict=True)
+    ]
 
 
 def served_operations(analyses: list[ItemAnalysis]) -> list[int | None]:
     """For each perioperative service, the index of the operation it serves when the same
     application disputes one (the first); None for every other item."""
-    operations = [
-        i for i, a in enumerate(analyses) if a.request.category == "surgery" and not is_perioperative(a)
-    ]
-    return [operations[0] if operations and is_perioperative(a) else None for a in analyses]
+    operations = [i for i, a in enumerate(analyses) if _is_operation(a)]
+    return [operations[0] if operations and p else None for p in perioperative(analyses)]
 
 
 def analyse_case(case: Case, facts: Facts) -> list[ItemAnalysis]:
@@ -77,10 +83,8 @@ def analyse_case(case: Case, facts: Facts) -> list[ItemAnalysis]:
     analyses = [analyse_item(item, case, facts) for item in case.disputed_items]
     served = served_operations(analyses)
     return [
-        replace(a, criteria=[*a.criteria, _operation_criterion(a, analyses, op)])
-        if is_perioperative(a)
-        else a
-        for a, op in zip(analyses, served, strict=True)
+        replace(a, criteria=[*a.criteria, _operation_criterion(a, analyses, op)]) if peri else a
+        for a, op, peri in zip(analyses, served, perioperative(analyses), strict=True)
     ]
 
 
@@ -104,7 +108,7 @@ def _operation_criterion(a: ItemAnalysis, analyses: list[ItemAnalysis], op: int 
 def distinct_requests(analyses: list[ItemAnalysis]) -> int:
     """How many treatments the application disputes, a perioperative service counted with its
     operation rather than on its own (at least 1)."""
-    return max(sum(not is_perioperative(a) for a in analyses), 1)
+    return max(sum(not p for p in perioperative(analyses)), 1)
 
 
 def follow_operations(probs: np.ndarray, served: Sequence[int | None]) -> np.ndarray:
