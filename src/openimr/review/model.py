@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from glum import GeneralizedLinearRegressor
 from scipy.sparse import csr_matrix, hstack
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -104,16 +104,20 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         """Fit on items and their labels (True = Overturned)."""
         labels = np.asarray(y, dtype=bool)
         self.threshold_ = float(labels.mean())
+        # Imported here: glum (with pandas and formulaic) takes ~2 s to import and only fitting needs
+        # it; predicting is the linear predictor below.
+        from glum import GeneralizedLinearRegressor
+
         # glum adds alpha x |w|^2 / 2 to the mean log-loss: alpha = 1 / (C x n) is scikit-learn's C.
-        alpha = 1.0 / (self.C * len(labels))
-        self.glm_ = GeneralizedLinearRegressor(family="binomial", alpha=alpha, l1_ratio=0.0)
-        self.glm_.fit(self._matrix(items, fit=True), labels.astype(float), offset=self._offset(items))
+        glm = GeneralizedLinearRegressor(family="binomial", alpha=1.0 / (self.C * len(labels)), l1_ratio=0.0)
+        glm.fit(self._matrix(items, fit=True), labels.astype(float), offset=self._offset(items))
+        self.coef_, self.intercept_ = np.asarray(glm.coef_), float(glm.intercept_)
         self.classes_ = np.array([False, True])
         return self
 
     def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
         """Columns: p(Upheld), p(Overturned)."""
-        p = self.glm_.predict(self._matrix(items, fit=False), offset=self._offset(items))
+        p = expit(self._matrix(items, fit=False) @ self.coef_ + self.intercept_ + self._offset(items))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
