@@ -205,6 +205,11 @@ def test_cross_validated_figures_beat_every_baseline(dev_examples) -> None:
     tfidf = figures["TF-IDF + LR (item + summary)"]
     assert engine["auc"] > max(tfidf["auc"], figures["always Upheld"]["auc"])
     assert engine["f1"] > max(tfidf["f1"], figures["always Upheld"]["f1"])
+    # The targets are AUC 0.80 and F1 0.45 on unseen letters; dev CV gives 0.854 and 0.457
+    # (seed 0), so these floors leave room only for rounding across platforms.
+    assert engine["auc"] >= 0.83
+    assert engine["f1"] >= 0.42
+    assert engine["brier"] < figures["always Upheld"]["brier"]
     assert engine["family_top1"] >= 0.80
     assert engine["family_top1"] > figures["cite the claims administrator's guideline"]["family_top1"]
     assert engine["ece"] <= 0.08
