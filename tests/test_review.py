@@ -160,6 +160,8 @@ def test_a_perioperative_service_follows_its_disputed_operation() -> None:
         assert service.p_overturn == operation.p_overturn
         (c,) = [c for c in service.criteria if c.criterion == "operation_not_in_dispute"]
         assert c.status == "unmet" and "arthroscopy" in c.detail
+        assert "needed only if the operation is" in (service.draft_rationale or "")
+        assert any("disputed operation" in r for r in service.reasons)
     others = naproxen.criteria + operation.criteria
     assert not [c for c in others if c.criterion == "operation_not_in_dispute"]
 

@@ -88,20 +88,24 @@ def analyse_case(case: Case, facts: Facts) -> list[ItemAnalysis]:
     ]
 
 
+OPERATION_CRITERION = "operation_not_in_dispute"
+
+
 def _operation_criterion(a: ItemAnalysis, analyses: list[ItemAnalysis], op: int | None) -> Criterion:
     """A perioperative service stands or falls with its operation: when the application does not
     dispute the operation, it is not in question (certified, or done) and the service's need follows
     from it; when it does, the service is needed only if the operation is."""
     return Criterion(
         rule_id=a.rules[0].id if a.rules else "no-rule",
-        criterion="operation_not_in_dispute",
+        criterion=OPERATION_CRITERION,
         kind="condition",
         role="required",
         status="met" if op is None else "unmet",
-        detail="the operation this service is for is not disputed in this application"
+        detail="the operation this service is for is not disputed in this application, so the "
+        "service's need follows from it"
         if op is None
-        else f"the operation this service is for is itself disputed ({analyses[op].item.item!r}); "
-        "this service's p_overturn is that operation's",
+        else f"the operation this service is for is itself disputed ({analyses[op].item.item!r}), so "
+        "the service is needed only if the operation is",
     )
 
 

@@ -120,14 +120,17 @@ def review_case(case: Case, model_path: str | None = None, store: str | None = N
     inputs = item_inputs(analyses, case)
     if not inputs:
         return Review(case_number=case.case_number, items=[])
-    probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served_operations(analyses))
+    served = served_operations(analyses)
+    probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
     families = family.predict(inputs)
     index = similar_index(store) if store else None
     items = []
-    for a, p, fam in zip(analyses, probs, families, strict=True):
+    for a, p, fam, op in zip(analyses, probs, families, served, strict=True):
         similar = similar_decisions(index, a.item.item, case.case_number) if index and a.item.item else []
         gov = governing(a.rules, str(fam))
         reasons = _reasons(a, gov, facts, case)
+        if op is not None:
+            reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
         if similar:
             reasons.append(_similar_reason(similar))
         recommendation = "Overturned" if p >= overturn.threshold_ else "Upheld"

@@ -6,14 +6,14 @@ nothing here states a guideline figure the rules file does not hold.
 
 from __future__ import annotations
 
-from openimr.review.analysis import ItemAnalysis
+from openimr.review.analysis import OPERATION_CRITERION, ItemAnalysis
 from openimr.review.criteria import Criterion
 from openimr.review.governing import Governing
 
 
 def _sentence(c: Criterion) -> str:
     detail = c.detail.rstrip(".")
-    if c.kind == "limit":
+    if c.kind == "limit" or c.criterion == OPERATION_CRITERION:
         return f"{detail[0].upper()}{detail[1:]}."
     if c.kind == "recommendation":
         return f"{detail}."
