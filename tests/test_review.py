@@ -221,7 +221,8 @@ def test_the_shipped_model_is_the_one_train_builds(dev_examples, gold_path: Path
     shipped_overturn, shipped_family = load_models()
     overturn, family = fit(dev_examples)
     sample = dev_examples.inputs[::7]
-    assert overturn.predict_proba(sample) == pytest.approx(shipped_overturn.predict_proba(sample), abs=1e-6)
+    # glum's solver stops at a tolerance: another BLAS may land 1e-6 away, not 1e-4.
+    assert overturn.predict_proba(sample) == pytest.approx(shipped_overturn.predict_proba(sample), abs=1e-4)
     assert list(family.predict(sample)) == list(shipped_family.predict(sample))
     assert overturn.threshold_ == pytest.approx(shipped_overturn.threshold_)
 
