@@ -43,9 +43,10 @@ SCHEMA = pa.schema(
 )
 
 _ISSUES = text(
-    "SELECT ci.id, ci.letter_id, l.case_number, l.file, l.decision_date, ci.year, ci.position + 1,"
-    " li.item, ci.decision, ci.family, ci.category, ci.drug_name, ci.drug_class, ci.sessions, ci.quantity,"
-    " li.claims_administrator_guideline, li.imro_guideline, li.rationale"
+    "SELECT ci.id AS issue_id, ci.letter_id, l.case_number, l.file, l.decision_date, ci.year,"
+    " ci.position + 1 AS item_number, li.item, ci.decision, ci.family, ci.category, ci.drug_name,"
+    " ci.drug_class, ci.sessions, ci.quantity, li.claims_administrator_guideline, li.imro_guideline,"
+    " li.rationale"
     " FROM corpus_issues AS ci"
     " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
     " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id > :after ORDER BY ci.id LIMIT :n"
@@ -75,54 +76,14 @@ def chunks(engine: Engine, size: int = CHUNK) -> Iterator[list[dict]]:
             specialties: dict[int, list[str]] = {}
             for letter, name in conn.execute(_SPECIALTIES, {"lo": min(letters), "hi": max(letters)}):
                 specialties.setdefault(letter, []).append(name)
-            yield [
-                dict(
-                    zip(
-                        SCHEMA.names,
-                        (
-                            case,
-                            file,
-                            decided,
-                            year,
-                            "; ".join(specialties.get(letter, [])),
-                            number,
-                            item,
-                            decision,
-                            family,
-                            category,
-                            drug,
-                            drug_class,
-                            "; ".join(sorted(parts.get(issue, []))),
-                            sessions,
-                            quantity,
-                            ca_line,
-                            imro_line,
-                            rationale,
-                        ),
-                        strict=True,
-                    )
-                )
-                for (
-                    issue,
-                    letter,
-                    case,
-                    file,
-                    decided,
-                    year,
-                    number,
-                    item,
-                    decision,
-                    family,
-                    category,
-                    drug,
-                    drug_class,
-                    sessions,
-                    quantity,
-                    ca_line,
-                    imro_line,
-                    rationale,
-                ) in rows
-            ]
+            yield [_row(dict(r._mapping), parts, specialties) for r in rows]
+
+
+def _row(row: dict, parts: dict[int, list[str]], specialties: dict[int, list[str]]) -> dict:
+    """One export row: the query's columns with the issue's body parts and the letter's specialties."""
+    row["body_parts"] = "; ".join(sorted(parts.get(row.pop("issue_id"), [])))
+    row["specialties"] = "; ".join(specialties.get(row.pop("letter_id"), []))
+    return {name: row[name] for name in SCHEMA.names}
 
 
 def export(engine: Engine, path: Path, fmt: Format) -> int:
