@@ -48,6 +48,19 @@ OPEN = frozenset(Status) - workflow.TERMINAL
 BUSY = (Status.ASSIGNED, Status.IN_REVIEW, Status.DECIDED)
 
 
+def open_assignments(s: Session) -> dict[int, int]:
+    """Reviewer id -> how many cases assigned to that reviewer are still open (assigned, in review
+    or decided but not yet issued)."""
+    return dict(
+        s.execute(
+            select(AssignmentRow.reviewer_id, func.count())
+            .join(CaseRow, AssignmentRow.case_id == CaseRow.id)
+            .where(CaseRow.status.in_(BUSY))
+            .group_by(AssignmentRow.reviewer_id)
+        ).all()
+    )
+
+
 def record_audit(
     s: Session,
     actor: str,
@@ -373,14 +386,7 @@ class Process:
                 query = query.where(CaseRow.case_number.in_(case_numbers))
             cases = list(s.scalars(query))
             reviewers = list(s.scalars(select(ReviewerRow).order_by(ReviewerRow.code)))
-            busy = dict(
-                s.execute(
-                    select(AssignmentRow.reviewer_id, func.count())
-                    .join(CaseRow, AssignmentRow.case_id == CaseRow.id)
-                    .where(CaseRow.status.in_(BUSY))
-                    .group_by(AssignmentRow.reviewer_id)
-                ).all()
-            )
+            busy = open_assignments(s)
             roster = [
                 assignment.Candidate(
                     code=r.code,

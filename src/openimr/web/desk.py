@@ -26,7 +26,7 @@ from openimr.letters.render import Format, render
 from openimr.models import Claimant, Letter
 from openimr.process import deadlines
 from openimr.process.intake import CaseIn, ReviewerIn
-from openimr.process.service import BUSY, OPEN, NotFound, Process, ProcessError, record_audit
+from openimr.process.service import OPEN, NotFound, Process, ProcessError, open_assignments, record_audit
 from openimr.process.support import decision_support
 from openimr.process.tables import (
     AssignmentRow,
@@ -479,14 +479,7 @@ class Desk:
         self.require(who, Action.READ_REVIEWERS)
         with self.tx() as s:
             total = s.scalar(select(func.count()).select_from(ReviewerRow)) or 0
-            busy = dict(
-                s.execute(
-                    select(AssignmentRow.reviewer_id, func.count())
-                    .join(CaseRow, AssignmentRow.case_id == CaseRow.id)
-                    .where(CaseRow.status.in_(BUSY))
-                    .group_by(AssignmentRow.reviewer_id)
-                ).all()
-            )
+            busy = open_assignments(s)
             rows = s.scalars(select(ReviewerRow).order_by(ReviewerRow.code).limit(limit).offset(offset))
             items = [
                 out.ReviewerOut(
