@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from openimr.store.base import Base
+from openimr.store.base import Base, utc_now
 
 DECISIONS = ("Upheld", "Overturned")
 # Labor Code 4610.5(c)(2): the standards of medical necessity, in the order they must be applied.
@@ -42,10 +42,6 @@ EVIDENCE_LEVELS = {
     "E": "generally accepted standards of medical practice",
     "F": "treatments likely to benefit where other treatments are not clinically efficacious",
 }
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class CaseRow(Base):
@@ -71,7 +67,7 @@ class CaseRow(Base):
     timeframe: Mapped[str | None] = mapped_column(String(16))
     due_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     submitted: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     parties: Mapped[list[PartyRow]] = relationship(cascade="all, delete-orphan", order_by="PartyRow.id")
@@ -188,7 +184,7 @@ class DecisionRow(Base):
     guideline: Mapped[str] = mapped_column(Text)
     evidence_level: Mapped[str] = mapped_column(String(1))
     rationale: Mapped[str] = mapped_column(Text)
-    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     item: Mapped[ItemRow] = relationship(back_populates="decision")
     reviewer: Mapped[ReviewerRow] = relationship()
@@ -203,7 +199,7 @@ class IssuedLetterRow(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
-    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     issued_by: Mapped[str] = mapped_column(String(80))
 
 
@@ -213,7 +209,9 @@ class AuditRow(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, server_default=func.now())
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, server_default=func.now()
+    )
     actor: Mapped[str] = mapped_column(String(80))
     case_number: Mapped[str | None] = mapped_column(String(16), index=True)
     entity: Mapped[str] = mapped_column(String(40))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -18,3 +20,8 @@ class Base(DeclarativeBase):
     """Base class of all ORM tables."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware in UTC: the default of every "created/decided at" column."""
+    return dt.datetime.now(dt.UTC)

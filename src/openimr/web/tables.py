@@ -10,13 +10,9 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from openimr.store.base import Base
+from openimr.store.base import Base, utc_now
 
 ROLES = ("admin", "coordinator", "reviewer", "analyst")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class UserRow(Base):
@@ -30,7 +26,7 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     reviewer_code: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class TokenRow(Base):
@@ -42,7 +38,7 @@ class TokenRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     user: Mapped[UserRow] = relationship(lazy="joined")
 
