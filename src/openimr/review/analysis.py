@@ -20,12 +20,16 @@ from openimr.review.governing import NON_MTUS, candidate_rules, letter_family, r
 
 @dataclass(frozen=True)
 class ItemAnalysis:
-    """A disputed item with its parsed request, candidate rules and their criteria results."""
+    """A disputed item with its parsed request, candidate rules and their criteria results; once
+    analysed with its case, whether it is a service for a planned operation and the index of the
+    disputed operation it follows (None when the application disputes none)."""
 
     item: DisputedItem
     request: Request
     rules: list[Rule]
     criteria: list[Criterion]
+    perioperative: bool = False
+    operation: int | None = None
 
 
 def reference_date(case: Case) -> dt.date | None:
@@ -60,7 +64,7 @@ def _is_operation(a: ItemAnalysis) -> bool:
     return a.request.category == "surgery" and not _PREOPERATIVE.search(a.item.item or "")
 
 
-def perioperative(analyses: list[ItemAnalysis]) -> list[bool]:
+def _perioperative(analyses: list[ItemAnalysis]) -> list[bool]:
     """Which items of an application are services for a planned operation, not operations."""
     pre = [bool(_PREOPERATIVE.search(a.item.item or "")) for a in analyses]
     planned = any(pre) or any(_is_operation(a) for a in analyses)
@@ -70,21 +74,23 @@ def perioperative(analyses: list[ItemAnalysis]) -> list[bool]:
     ]
 
 
-def served_operations(analyses: list[ItemAnalysis]) -> list[int | None]:
-    """For each perioperative service, the index of the operation it serves when the same
-    application disputes one (the first); None for every other item."""
-    operations = [i for i, a in enumerate(analyses) if _is_operation(a)]
-    return [operations[0] if operations and p else None for p in perioperative(analyses)]
-
-
 def analyse_case(case: Case, facts: Facts) -> list[ItemAnalysis]:
-    """Analyse every disputed item of *case*; a perioperative service also gets the criterion of
-    whether its operation is itself disputed."""
+    """Analyse every disputed item of *case*. A perioperative service is marked so, with the
+    disputed operation it follows (the application's first), and gets the criterion of whether
+    that operation is disputed."""
     analyses = [analyse_item(item, case, facts) for item in case.disputed_items]
-    served = served_operations(analyses)
+    operations = [i for i, a in enumerate(analyses) if _is_operation(a)]
+    op = operations[0] if operations else None
     return [
-        replace(a, criteria=[*a.criteria, _operation_criterion(a, analyses, op)]) if peri else a
-        for a, op, peri in zip(analyses, served, perioperative(analyses), strict=True)
+        replace(
+            a,
+            perioperative=True,
+            operation=op,
+            criteria=[*a.criteria, _operation_criterion(a, analyses, op)],
+        )
+        if peri
+        else a
+        for a, peri in zip(analyses, _perioperative(analyses), strict=True)
     ]
 
 
@@ -112,7 +118,7 @@ def _operation_criterion(a: ItemAnalysis, analyses: list[ItemAnalysis], op: int 
 def distinct_requests(analyses: list[ItemAnalysis]) -> int:
     """How many treatments the application disputes, a perioperative service counted with its
     operation rather than on its own (at least 1)."""
-    return max(sum(not p for p in perioperative(analyses)), 1)
+    return max(sum(not a.perioperative for a in analyses), 1)
 
 
 def follow_operations(probs: np.ndarray, served: Sequence[int | None]) -> np.ndarray:

@@ -18,7 +18,6 @@ from openimr.review.analysis import (
     family_features,
     follow_operations,
     rule_features,
-    served_operations,
 )
 from openimr.review.case import Case, case_from_json
 from openimr.review.criteria import Criterion
@@ -120,7 +119,7 @@ def review_case(case: Case, model_path: str | None = None, store: str | None = N
     inputs = item_inputs(analyses, case)
     if not inputs:
         return Review(case_number=case.case_number, items=[])
-    served = served_operations(analyses)
+    served = [a.operation for a in analyses]
     probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
     families = family.predict(inputs)
     index = similar_index(store) if store else None

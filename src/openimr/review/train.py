@@ -10,7 +10,7 @@ from pathlib import Path
 import joblib
 
 from openimr.facts.pipeline import extract_facts
-from openimr.review.analysis import analyse_case, served_operations
+from openimr.review.analysis import analyse_case
 from openimr.review.case import case_from_letter
 from openimr.review.engine import item_inputs
 from openimr.review.model import FamilyModel, ItemInput, OverturnModel
@@ -46,7 +46,7 @@ def examples(records: Iterable[dict]) -> Examples:
         case = case_from_letter(record)
         analyses = analyse_case(case, extract_facts(case.clinical_summary))
         first = len(out.inputs)
-        out.operations += [None if op is None else first + op for op in served_operations(analyses)]
+        out.operations += [None if a.operation is None else first + a.operation for a in analyses]
         inputs = item_inputs(analyses, case)
         for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
             cited = guideline_family(issue.get("imro_guideline"))
