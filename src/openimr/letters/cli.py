@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from openimr.letters.errors import LetterError
-from openimr.letters.parse import parse_paths
+from openimr.letters.errors import NOTHING_TO_DO, LetterError
+from openimr.letters.extract import scan_paths
+from openimr.letters.parse import read_paths
 from openimr.letters.render_cli import register as register_render
 from openimr.models import Letter
 from openimr.store.commands import register as register_store
@@ -46,7 +47,10 @@ def _table(letters: list[Letter], out: TextIO) -> None:
 
 @app.command("parse")
 def parse_command(
-    paths: Annotated[list[Path], typer.Argument(help="Letter files (.pdf, .txt) or folders of them.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Letter files (.pdf, .txt) or folders of them (not their sub-folders)."),
+    ],
     fmt: Annotated[ParseFormat, typer.Option("--format", "-f", help="Output format.")] = ParseFormat.jsonl,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
@@ -55,21 +59,34 @@ def parse_command(
 ) -> None:
     """Parse letters into structured records (letter.schema.json), one per letter in input order.
 
-    A file that cannot be read completely gets a one-line error on stderr; the others are still
-    parsed, and the exit status is 1 at the end (0 when every file parsed).
+    A file that cannot be read completely gets a one-line error on stderr ("error: FILE: why"),
+    and so does a FIFO, device or other file that is not a regular file; the others are still
+    parsed. A folder's entries that are not letter files (sub-folders, links to nothing, other
+    suffixes) get a "skipped: FILE: why" line. A letter that parsed but may be incomplete gets a
+    "warning: FILE: why" line and is still printed.
+
+    Exit status: 0 when every file parsed, 1 when some failed, 2 when there was no letter file.
     """
-    failed = 0
+    inputs = scan_paths(paths)
+    for line in inputs.lines():
+        typer.echo(line, err=True)
+    if nothing := inputs.nothing_found(paths):
+        typer.echo(nothing, err=True)
+        raise typer.Exit(NOTHING_TO_DO)
+    failed = len(inputs.errors)
     letters: list[Letter] = []
     with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
-        for path, result in parse_paths(paths, jobs=jobs):
+        for path, result in read_paths(inputs.files, jobs=jobs):
             if isinstance(result, LetterError):
                 failed += 1
                 typer.echo(f"error: {path}: {result.problem}", err=True)
                 continue
+            for warning in result.warnings:
+                typer.echo(f"warning: {path}: {warning}", err=True)
             if fmt is ParseFormat.jsonl:
-                out.write(json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n")
+                out.write(json.dumps(result.letter.to_json_dict(), ensure_ascii=False) + "\n")
             else:
-                letters.append(result)
+                letters.append(result.letter)
         if fmt is ParseFormat.json:
             json.dump([r.to_json_dict() for r in letters], out, ensure_ascii=False, indent=2)
             out.write("\n")

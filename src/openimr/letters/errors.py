@@ -1,8 +1,10 @@
-"""The one error a letter can raise: it names the file and the problem."""
+"""The one error a letter can raise: it names the file and the problem; the commands' exit status."""
 
 from __future__ import annotations
 
 from openimr.errors import FileProblem
+
+NOTHING_TO_DO = 2  # the letter commands' exit status when their paths name no letter file
 
 
 class LetterError(FileProblem):

@@ -37,6 +37,9 @@ _INLINE_SENTENCE = re.compile(
 )
 # A complete letter ends its last rationale with a sentence or a closing citation bracket.
 _TEXT_END_SENTENCE = re.compile(r"(?:[.!?][\"'”’)\]]*|[)\]])\s*$")
+# Text that stops on these cannot be a whole sentence: a letter cut off mid-sentence. Anything else
+# without a final period may be a complete letter that left it out (a warning, never a refusal).
+_HANGING_END = re.compile(r"(?:[,;:(\[/-]|(?<![\w-])(?:a|an|the|and|or|nor|of|not))\s*$", re.I)
 
 
 def _phrase(text: str) -> str:
@@ -67,6 +70,11 @@ _PARTIAL_LEAVING = re.compile(
     rf"\s+(?P<c>.+?)(?:\s+is)?$",
     re.I | re.S,
 )
+
+
+def ends_a_sentence(text: str) -> bool:
+    """Whether *text* ends as a complete letter's last rationale does (a sentence or a citation)."""
+    return bool(_TEXT_END_SENTENCE.search(text))
 
 
 class IssuesError(ValueError):
@@ -163,7 +171,7 @@ def parse_issues(
         items.append(region[cut:])
         start = body.rationale_start
     last = section[start:]
-    if not _TEXT_END_SENTENCE.search(last):
+    if not last.strip() or _HANGING_END.search(last):
         raise IssuesError("the last rationale ends mid-sentence (letter cut off?)")
     rationales.append(last)
     return [

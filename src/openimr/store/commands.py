@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from openimr.corpus.distributed import IngestEngine, ingest_dask
-from openimr.letters.extract import expand_paths
+from openimr.letters.errors import NOTHING_TO_DO
+from openimr.letters.extract import scan_paths
 from openimr.store.db import default_db_url, make_engine, migrate, session_factory
 from openimr.store.ingest import Outcome, ingest_paths
 from openimr.store.stats import compute_stats, print_stats
@@ -26,14 +27,36 @@ DbOption = Annotated[
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Letter files (PDF or .txt) or folders of them.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Letter files (PDF or .txt) or folders of them (not their sub-folders)."),
+    ],
     db: DbOption = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel parser processes.")] = 1,
     engine: Annotated[IngestEngine, typer.Option(help="local, or dask (-j workers).")] = IngestEngine.local,
     address: Annotated[str | None, typer.Option(help="Dask scheduler (default: a local cluster).")] = None,
 ) -> None:
-    """Parse letters and store them with their issues; letters already stored are left as they are."""
+    """Parse letters and store them with their issues; letters already stored are left as they are.
+
+    A letter is stored whole or not at all (one transaction each), keyed by its case number, else
+    by its text (the same letter in another encoding is stored once). Each file that fails gets an
+    "error: FILE: why" line, each folder entry not read a "skipped: FILE: why" line, and each
+    letter stored that may be incomplete a "warning: FILE: why" line; the batch goes on.
+
+    Exit status: 0 when every file was stored or already stored, 1 when some failed, 2 when the
+    paths hold no letter file.
+    """
     err = Console(stderr=True)
+
+    def say(line: str) -> None:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    inputs = scan_paths(paths)
+    for line in inputs.lines():
+        say(line)
+    if nothing := inputs.nothing_found(paths):
+        say(nothing)
+        raise typer.Exit(NOTHING_TO_DO)
     bar = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -44,22 +67,23 @@ def ingest(
         disable=not err.is_terminal,
     )
     with bar:
-        task = bar.add_task("Ingesting", total=len(expand_paths(paths)))
+        task = bar.add_task("Ingesting", total=len(inputs.files))
 
-        def advance(_path: Path, _outcome: Outcome, message: str | None) -> None:
+        def advance(_path: Path, outcome: Outcome, message: str | None) -> None:
             if message:
-                err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+                say(f"{'error' if outcome == 'error' else 'warning'}: {message}")
             bar.advance(task)
 
         if engine is IngestEngine.dask:
-            report = ingest_dask(paths, db or default_db_url(), address, jobs, advance)
+            report = ingest_dask(inputs.files, db or default_db_url(), address, jobs, advance)
         else:
-            report = ingest_paths(paths, db or default_db_url(), jobs, advance)
+            report = ingest_paths(inputs.files, db or default_db_url(), jobs, advance)
+    failed = len(report.errors) + len(inputs.errors)
     err.print(
-        f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {len(report.errors)} failed",
+        f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {failed} failed",
         highlight=False,
     )
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if not failed else 1)
 
 
 def stats(db: DbOption = None) -> None:

@@ -1,12 +1,12 @@
 """Storing parsed letters: one transaction per letter, idempotent by the letter's key.
 
-A letter already in the store (same case number, else same source content) is left as it is, so a
-batch that was interrupted can simply be run again: every letter ends up stored exactly once.
+A letter already in the store (same case number, else the same text: whatever its encoding, BOM,
+line endings or spacing) is left as it is, so a batch that was interrupted can simply be run again:
+every letter ends up stored exactly once.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,9 +15,11 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
 
 from openimr.letters.errors import LetterError
-from openimr.letters.parse import parse_or_error, parse_paths
+from openimr.letters.extract import read_text, scan_paths, text_hash
+from openimr.letters.parse import Parsed, read_or_error, read_paths
 from openimr.models import Letter
 from openimr.store.db import default_db_url, make_engine, migrate
 from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
@@ -40,21 +42,21 @@ Progress = Callable[[Path, Outcome, str | None], None]
 
 @dataclass
 class IngestReport:
-    """What a batch did: keys stored, keys already present, and ``path: problem`` errors."""
+    """What a batch did: keys stored, keys already present, ``path: problem`` errors and warnings.
+
+    A warning is a letter stored that may be incomplete; ``skipped`` are folder entries not read.
+    """
 
     stored: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def file_hash(path: Path) -> str:
-    """The SHA-256 (hex) of a file's bytes."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    """The source hash a letter file is stored with: the SHA-256 of its text as words."""
+    return text_hash(read_text(path))
 
 
 @cache
@@ -104,14 +106,20 @@ def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
     return True
 
 
-def _store(path: Path, result: Letter | LetterError, conn: Connection) -> tuple[Outcome, str]:
-    """Store a parsed letter in one transaction: the outcome, and the key or ``path: problem``."""
+def _store(path: Path, result: Parsed | LetterError, conn: Connection) -> tuple[Outcome, str]:
+    """Store a parsed letter in one transaction: the outcome, and the key or ``path: problem``.
+
+    A letter the database refuses (a value out of its range) is rolled back whole and reported.
+    """
     if isinstance(result, LetterError):
         return "error", f"{path}: {result.problem}"
-    source_hash = file_hash(path)
-    with conn.begin():
-        stored = store_letter(conn, result, source_hash)
-    return ("stored" if stored else "unchanged"), letter_key(result, source_hash)
+    try:
+        with conn.begin():
+            stored = store_letter(conn, result.letter, result.source_hash)
+    except (DataError, IntegrityError) as exc:
+        why = " ".join(str(exc.orig).split())
+        return "error", f"{path}: the database refused the letter ({type(exc.orig).__name__}: {why})"
+    return ("stored" if stored else "unchanged"), letter_key(result.letter, result.source_hash)
 
 
 @cache
@@ -123,7 +131,7 @@ def _worker_engine(db_url: str) -> Engine:
 def ingest_file(path: str, db_url: str) -> tuple[Outcome, str]:
     """Parse and store one letter file on a worker (Dask): what :func:`ingest_paths` does per file."""
     with _worker_engine(db_url).connect() as conn:
-        return _store(Path(path), parse_or_error(Path(path)), conn)
+        return _store(Path(path), read_or_error(Path(path)), conn)
 
 
 def ingest_paths(
@@ -134,27 +142,32 @@ def ingest_paths(
     The database is upgraded to the newest schema first. With *jobs* > 1, worker processes parse
     and this process stores, one transaction per letter (a single writer: on SQLite, concurrent
     writers measured slower, waiting on the write lock). A file that cannot be parsed is reported
-    in ``errors`` and the batch goes on. *progress*, when given, is called after each file with
-    its path, outcome and error message (``None`` unless the outcome is "error").
+    in ``errors`` and the batch goes on; a letter stored with a warning is in ``warnings`` too.
+    *progress*, when given, is called after each file with its path, outcome and message: the
+    ``path: problem`` error, or the ``path: warning`` of a stored letter, else ``None``.
     """
     url = db_url or default_db_url()
     migrate(url)
     engine = make_engine(url)
+    inputs = scan_paths(list(paths))
+    report = IngestReport(
+        errors=[f"{p}: {why}" for p, why in inputs.errors],
+        skipped=[f"{p}: {why}" for p, why in inputs.skipped],
+    )
     try:
         with engine.connect() as conn:
-            parsed = parse_paths(list(paths), jobs)
-            return _collect(((path, _store(path, result, conn)) for path, result in parsed), progress)
+            for path, result in read_paths(inputs.files, jobs):
+                outcome, detail = _store(path, result, conn)
+                warning = None
+                if outcome == "error":
+                    report.errors.append(detail)
+                else:
+                    (report.stored if outcome == "stored" else report.unchanged).append(detail)
+                    if isinstance(result, Parsed) and result.warnings:
+                        warning = f"{path}: {'; '.join(result.warnings)}"
+                        report.warnings.append(warning)
+                if progress:
+                    progress(path, outcome, detail if outcome == "error" else warning)
     finally:
         engine.dispose()
-
-
-def _collect(results: Iterable[tuple[Path, tuple[Outcome, str]]], progress: Progress | None) -> IngestReport:
-    report = IngestReport()
-    for path, (outcome, detail) in results:
-        if outcome == "error":
-            report.errors.append(detail)
-        else:
-            (report.stored if outcome == "stored" else report.unchanged).append(detail)
-        if progress:
-            progress(path, outcome, detail if outcome == "error" else None)
     return report
