@@ -3,6 +3,9 @@
 The database is a URL: ``--db URL`` on the command line, else the ``OPENIMR_DB`` environment
 variable, else the SQLite file ``openimr.db`` in the working directory. SQLite connections run in
 WAL mode with foreign keys on; PostgreSQL URLs use psycopg 3 (``postgresql+psycopg://...``).
+
+:func:`migrate` runs all pending migrations in one transaction that holds the store's migration
+lock, so a process killed mid-upgrade leaves the store as it was and concurrent upgrades take turns.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,11 +36,21 @@ def default_db_url() -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_manual_transactions(dbapi_connection, _record) -> None:
+    # pysqlite begins a transaction only before INSERT/UPDATE/DELETE, so DDL would autocommit:
+    # leave BEGIN to the "begin" event (SQLAlchemy's recipe for transactional DDL on pysqlite).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -44,6 +59,16 @@ def make_engine(url: str | None = None) -> Engine:
     engine = create_engine(url)
     if make_url(url).get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migration_engine(url: str | None = None) -> Engine:
+    """An engine for schema upgrades. On SQLite each transaction is real, DDL included, and starts
+    with ``BEGIN IMMEDIATE``: it holds the write lock throughout, and other upgrades wait for it."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
@@ -60,9 +85,29 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(url: str | None = None) -> None:
-    """Upgrade the database at *url* (default: :func:`default_db_url`) to the newest schema."""
+def _at_head(url: str) -> bool:
+    """Whether the store's ``alembic_version`` already names exactly the newest revisions."""
     engine = make_engine(url)
+    try:
+        heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads()) == set(heads)
+    finally:
+        engine.dispose()
+
+
+def migrate(url: str | None = None) -> None:
+    """Upgrade the database at *url* (default: :func:`default_db_url`) to the newest schema.
+
+    A store already there is only read. Otherwise all pending migrations run in one transaction
+    under the migration lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), which
+    re-reads the revision once it holds the lock, so a concurrent upgrader that got there first
+    leaves nothing to do.
+    """
+    url = url or default_db_url()
+    if _at_head(url):
+        return
+    engine = migration_engine(url)
     try:
         command.upgrade(alembic_config(engine), "head")
     finally:
