@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openimr.process.assignment import Candidate, Need, assign, exclusions, qualifying_specialties
-from openimr.process.intake import License
+from openimr.process.intake import License, Party
 
 TODAY = dt.date(2025, 3, 3)
 SPECIALTIES = [
@@ -23,6 +23,8 @@ SPECIALTIES = [
 ]
 SERVICES = ["acupuncture", "chiropractic", "drug", "surgery", "imaging", "psychological", "physical_therapy"]
 PARTIES = ["Acme Insurance", "Valley Packing", "Dr. Ortiz", "Coastline UR", "Dr. Pierce"]
+ROLES = ["employer", "claims_administrator", "requesting_provider", "ur_organization"]
+parties = st.builds(Party, role=st.sampled_from(ROLES), name=st.sampled_from(PARTIES))
 
 licenses = st.builds(
     License,
@@ -49,7 +51,7 @@ needs = st.builds(
     due=st.dates(TODAY, TODAY + dt.timedelta(days=30)),
     services=st.lists(st.sampled_from(SERVICES), min_size=1, max_size=2).map(tuple),
     condition_specialty=st.one_of(st.none(), st.sampled_from(SPECIALTIES)),
-    parties=st.lists(st.sampled_from(PARTIES), min_size=1, max_size=3, unique=True).map(tuple),
+    parties=st.lists(parties, min_size=1, max_size=3, unique_by=lambda p: p.name).map(tuple),
 )
 
 
@@ -77,8 +79,8 @@ def test_never_a_conflicted_or_unqualified_reviewer_and_capacity_holds(roster, b
             continue
         reviewer = by_code[outcome.reviewer]
         assert exclusions(reviewer, need, TODAY) == []
-        assert not {a.casefold() for a in reviewer.affiliations} & {p.casefold() for p in need.parties}
-        assert reviewer.name.casefold() not in {p.casefold() for p in need.parties}
+        assert not {a.casefold() for a in reviewer.affiliations} & {p.name.casefold() for p in need.parties}
+        assert reviewer.name.casefold() not in {p.name.casefold() for p in need.parties}
         load[reviewer.code] += 1
     for r in roster:
         assert load[r.code] <= max(r.capacity, r.open_cases)
@@ -108,11 +110,18 @@ def test_acupuncture_goes_to_an_acupuncturist_and_each_exclusion_is_explained() 
         _reviewer("lac-suspended", "Licensed Acupuncturist", licenses=(suspended,)),
         _reviewer("ortho", "Orthopedic Surgery"),
     ]
-    need = Need("CM25-0000001", TODAY, ("acupuncture",), "Hand Surgery", ("Acme Insurance", "Dr. Ortiz"))
+    acme = Party(role="claims_administrator", name="Acme Insurance")
+    ortiz = Party(role="requesting_provider", name="Dr. Ortiz")
+    need = Need("CM25-0000001", TODAY, ("acupuncture",), "Hand Surgery", (acme, ortiz))
     (outcome,) = assign([need], roster, TODAY)
     assert outcome.reviewer == "lac"
     assert any("Licensed Acupuncturist" in r for r in outcome.reasons)
     assert "conflict of interest: affiliated with Acme Insurance" in outcome.others["lac-conflict"]
+    # Without private facts the same reasons name each party's role, never its name.
+    hidden = [r.text(private=False) for r in [*outcome.why, *outcome.why_not["lac-conflict"]]]
+    assert "conflict of interest: affiliated with the claims administrator" in hidden
+    assert "no affiliation with the claims administrator, the requesting provider" in hidden
+    assert not any("Acme" in r or "Ortiz" in r for r in hidden)
     assert "not more than 5" in outcome.others["lac-new"]
     assert "under 24" in outcome.others["lac-part-time"]
     assert "no licence in good standing" in outcome.others["lac-suspended"]
@@ -130,8 +139,9 @@ def test_drugs_go_to_a_physician_of_a_similar_specialty() -> None:
 def test_the_batch_spreads_work_and_urgent_cases_win_scarce_slots() -> None:
     lac = "Licensed Acupuncturist"
     roster = [_reviewer("a", lac, capacity=2), _reviewer("b", lac, capacity=2, open_cases=1)]
+    employer = (Party(role="employer", name="X"),)
     batch = [
-        Need(f"CM25-000000{i}", TODAY + dt.timedelta(days=days), ("acupuncture",), None, ("X",))
+        Need(f"CM25-000000{i}", TODAY + dt.timedelta(days=days), ("acupuncture",), None, employer)
         for i, days in enumerate([20, 1, 2, 30], 1)
     ]
     outcomes = {o.case_number: o for o in assign(batch, roster, TODAY)}

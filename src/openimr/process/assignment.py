@@ -12,13 +12,15 @@ is due. Every result comes with its explanation.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from openimr.process.data import load
-from openimr.process.intake import License, norm
+from openimr.process.intake import License, Party, norm
+from openimr.process.reasons import Reason
 
 UNASSIGNED_COST = 10.0
 
@@ -49,20 +51,40 @@ class Need:
     due: dt.date
     services: tuple[str, ...]
     condition_specialty: str | None
-    parties: tuple[str, ...]
+    parties: tuple[Party, ...]
+
+
+def _parties(parties: Iterable[Party]) -> list[list[str]]:
+    """Parties as a reason's ``parties`` fact: [role, name] pairs."""
+    return [[p.role, p.name] for p in parties]
 
 
 @dataclass
 class Outcome:
-    """A case's assignment (``reviewer`` None when no one could take it) and why."""
+    """A case's assignment (``reviewer`` None when no one could take it), why, and why not each other
+    reviewer (by code)."""
 
     case_number: str
     reviewer: str | None
-    reasons: list[str] = field(default_factory=list)
-    others: dict[str, str] = field(default_factory=dict)
+    why: list[Reason] = field(default_factory=list)
+    why_not: dict[str, list[Reason]] = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why, in words, every fact given."""
+        return [r.text() for r in self.why]
+
+    @property
+    def others(self) -> dict[str, str]:
+        """Why not each other reviewer, in words, every fact given."""
+        return {code: "; ".join(r.text() for r in reasons) for code, reasons in self.why_not.items()}
 
     def as_dict(self) -> dict:
-        return {"reviewer": self.reviewer, "why": self.reasons, "others": self.others}
+        return {
+            "reviewer": self.reviewer,
+            "why": [r.as_dict() for r in self.why],
+            "others": {code: [r.as_dict() for r in rs] for code, rs in self.why_not.items()},
+        }
 
 
 def qualifying_specialties(service: str, condition_specialty: str | None) -> tuple[set[str], str]:
@@ -87,46 +109,47 @@ def qualifying_specialties(service: str, condition_specialty: str | None) -> tup
     )
 
 
-def exclusions(reviewer: Candidate, need: Need, on: dt.date) -> list[str]:
+def exclusions(reviewer: Candidate, need: Need, on: dt.date) -> list[Reason]:
     """Why *reviewer* may not take *need* (empty when they may), capacity aside."""
     q = load("specialties")["qualification"]
-    out: list[str] = []
+    out: list[Reason] = []
     years = reviewer.years_active(on)
     if years <= q["min_years_active_practice"]:
-        out.append(f"{years:.1f} years of active practice, not more than {q['min_years_active_practice']}")
+        out.append(Reason("inexperienced", {"years": years, "minimum": q["min_years_active_practice"]}))
     if reviewer.weekly_clinical_hours < q["min_weekly_hours"]:
-        out.append(f"{reviewer.weekly_clinical_hours:g} clinical hours a week, under {q['min_weekly_hours']}")
+        out.append(
+            Reason("part_time", {"hours": reviewer.weekly_clinical_hours, "minimum": q["min_weekly_hours"]})
+        )
     if not any(lic.in_good_standing(on, q["good_standing"]) for lic in reviewer.licenses):
-        out.append("no licence in good standing")
+        out.append(Reason("unlicensed"))
     held = set(reviewer.specialties)
     for service in dict.fromkeys(need.services):
         names, rule = qualifying_specialties(service, need.condition_specialty)
         if not held & names:
-            out.append(f"not qualified: {rule}")
+            out.append(Reason("unqualified", {"rule": rule}))
     ties = {norm(a) for a in reviewer.affiliations} | {norm(reviewer.name)}
-    conflicts = sorted(p for p in need.parties if norm(p) in ties)
+    conflicts = sorted((p for p in need.parties if norm(p.name) in ties), key=lambda p: p.name)
     if conflicts:
-        out.append(f"conflict of interest: affiliated with {', '.join(conflicts)}")
+        out.append(Reason("conflict", {"parties": _parties(conflicts)}))
     return out
 
 
-def _why(reviewer: Candidate, need: Need, on: dt.date, load_after: int) -> list[str]:
+def _why(reviewer: Candidate, need: Need, on: dt.date, load_after: int) -> list[Reason]:
     q = load("specialties")["qualification"]
     good = [
         f"{lic.state} {lic.kind}" for lic in reviewer.licenses if lic.in_good_standing(on, q["good_standing"])
     ]
     why = [
-        f"{reviewer.years_active(on):.1f} years of active practice, "
-        f"{reviewer.weekly_clinical_hours:g} clinical hours a week",
-        f"licence in good standing: {', '.join(good)}",
+        Reason("practice", {"years": reviewer.years_active(on), "hours": reviewer.weekly_clinical_hours}),
+        Reason("licensed", {"licences": ", ".join(good)}),
     ]
     for service in dict.fromkeys(need.services):
         names, rule = qualifying_specialties(service, need.condition_specialty)
-        why.append(f"{rule}: holds {', '.join(sorted(set(reviewer.specialties) & names))}")
-    why.append(f"no affiliation with {', '.join(need.parties) or 'any party'}")
+        held = ", ".join(sorted(set(reviewer.specialties) & names))
+        why.append(Reason("qualified", {"rule": rule, "held": held}))
+    why.append(Reason("unaffiliated", {"parties": _parties(need.parties)}))
     why.append(
-        f"lowest-cost choice for the batch: workload {load_after}/{reviewer.capacity} after it, "
-        f"case due {need.due}"
+        Reason("cheapest", {"load": load_after, "capacity": reviewer.capacity, "due": need.due.isoformat()})
     )
     return why
 
@@ -158,19 +181,18 @@ def _explain(
     need: Need, pick: Candidate | None, roster: list[Candidate], taken: dict[str, int], today: dt.date
 ) -> Outcome:
     if pick is None:
-        out = Outcome(need.case_number, None, ["no qualified, unconflicted reviewer had capacity left"])
+        out = Outcome(need.case_number, None, [Reason("nobody")])
     else:
         out = Outcome(need.case_number, pick.code, _why(pick, need, today, taken[pick.code]))
     for r in roster:
         if pick is not None and r.code == pick.code:
             continue
+        load = {"load": taken[r.code], "capacity": r.capacity}
         reasons = exclusions(r, need, today)
         if reasons:
-            out.others[r.code] = "; ".join(reasons)
+            out.why_not[r.code] = reasons
         elif taken[r.code] >= r.capacity:
-            out.others[r.code] = f"qualified, but at capacity ({taken[r.code]}/{r.capacity} after this batch)"
+            out.why_not[r.code] = [Reason("full", load)]
         else:
-            out.others[r.code] = (
-                f"qualified, but costlier for the batch (workload {taken[r.code]}/{r.capacity} after it)"
-            )
+            out.why_not[r.code] = [Reason("costlier", load)]
     return out

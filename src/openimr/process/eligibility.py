@@ -12,23 +12,29 @@ from dataclasses import dataclass, field
 
 from openimr.process.data import load
 from openimr.process.intake import CaseIn, norm
+from openimr.process.reasons import Reason, words
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One rule applied: whether it passed, why, and the law it rests on."""
+    """One rule applied: whether it passed, why (a code and its facts), and the law it rests on."""
 
     rule: str
     passed: bool
-    reason: str
+    why: Reason
     citation: str
     verified: bool
+
+    @property
+    def reason(self) -> str:
+        """Why, in words, with every fact given (for staff and the ineligibility notice)."""
+        return self.why.text()
 
     def as_dict(self) -> dict:
         return {
             "rule": self.rule,
             "passed": self.passed,
-            "reason": self.reason,
+            **self.why.as_dict(),
             "citation": self.citation,
             "verified": self.verified,
         }
@@ -59,30 +65,28 @@ def notice(case_number: str, result: dict) -> str:
     if not any(f["passed"] for f in result["items"]):
         failed += [f for f in result["items"] if not f["passed"]]
     lines = [f"Case {case_number}: the application is not eligible for Independent Medical Review.", ""]
-    lines += [f"- {f['reason']} ({f['citation']})" for f in failed]
+    lines += [f"- {words(f, True)} ({f['citation']})" for f in failed]
     return "\n".join(lines) + "\n"
 
 
-def _finding(rule: str, passed: bool, reason: str) -> Finding:
+def _finding(rule: str, passed: bool, code: str, **facts: object) -> Finding:
     spec = load("eligibility")["rules"][rule]
-    return Finding(rule, passed, reason, spec["citation"], bool(spec["verified"]))
+    return Finding(rule, passed, Reason(code, facts), spec["citation"], bool(spec["verified"]))
 
 
 def _applicability(case: CaseIn) -> Finding:
     spec = load("eligibility")["rules"]["applicability"]
     injury_from: dt.date = spec["injury_on_or_after"]
     decision_from: dt.date = spec["decision_on_or_after"]
+    dates = {"injury_from": str(injury_from), "decision_from": str(decision_from)}
+    ur_decision = str(case.ur_decision_date)
     if case.date_of_injury and case.date_of_injury >= injury_from:
-        return _finding("applicability", True, f"injury on {case.date_of_injury}, on or after {injury_from}")
-    if case.ur_decision_date >= decision_from:
         return _finding(
-            "applicability", True, f"UR decision of {case.ur_decision_date}, on or after {decision_from}"
+            "applicability", True, "injury_on_or_after", date_of_injury=str(case.date_of_injury), **dates
         )
-    return _finding(
-        "applicability",
-        False,
-        f"injury before {injury_from} and UR decision of {case.ur_decision_date} before {decision_from}",
-    )
+    if case.ur_decision_date >= decision_from:
+        return _finding("applicability", True, "decision_on_or_after", ur_decision=ur_decision, **dates)
+    return _finding("applicability", False, "both_before", ur_decision=ur_decision, **dates)
 
 
 def _timely(case: CaseIn) -> Finding:
@@ -90,18 +94,21 @@ def _timely(case: CaseIn) -> Finding:
     served = case.ur_decision_served or case.ur_decision_date
     basis = "served" if case.ur_decision_served else "dated (no service date given)"
     last = served + dt.timedelta(days=days)
-    elapsed = (case.application_received - served).days
+    received = str(case.application_received)
     if case.application_received < case.ur_decision_date:
-        return _finding(
-            "timely", False, f"application received {case.application_received}, before the UR decision"
-        )
+        return _finding("timely", False, "received_before_decision", received=received)
     passed = case.application_received <= last
-    verdict = "within" if passed else "more than"
     return _finding(
         "timely",
         passed,
-        f"application received {case.application_received}, {elapsed} days after the UR decision was "
-        f"{basis} on {served}: {verdict} {days} days (last day {last})",
+        "received_after_decision",
+        received=received,
+        elapsed=(case.application_received - served).days,
+        basis=basis,
+        served=str(served),
+        verdict="within" if passed else "more than",
+        days=days,
+        last=str(last),
     )
 
 
@@ -116,18 +123,16 @@ def _ur_outcome(outcomes: dict[str, str]) -> Finding:
     allowed = load("eligibility")["rules"]["ur_outcome"]["outcomes"]
     acted = sorted({o for o in outcomes.values() if o in allowed})
     if acted:
-        return _finding("ur_outcome", True, f"the UR decision {' and '.join(acted)} treatment")
-    return _finding("ur_outcome", False, "the UR decision approved all it reviewed: nothing is disputed")
+        return _finding("ur_outcome", True, "ur_acted", acted=" and ".join(acted))
+    return _finding("ur_outcome", False, "ur_approved_all")
 
 
 def _item(item: str, outcomes: dict[str, str]) -> Finding:
     allowed = load("eligibility")["rules"]["ur_outcome"]["outcomes"]
     outcome = outcomes.get(norm(item))
     if outcome is None:
-        return _finding("items_within_decision", False, f"'{item}' is not an item of the UR decision")
-    if outcome not in allowed:
-        return _finding("items_within_decision", False, f"'{item}' was {outcome} by the UR decision")
-    return _finding("items_within_decision", True, f"'{item}' was {outcome} by the UR decision")
+        return _finding("items_within_decision", False, "item_not_in_decision", item=item)
+    return _finding("items_within_decision", outcome in allowed, "item_outcome", item=item, outcome=outcome)
 
 
 def check(case: CaseIn) -> Eligibility:

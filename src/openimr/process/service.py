@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from openimr.models import Claimant, Issue, Letter, Reviewer
 from openimr.process import assignment, deadlines, eligibility, support, workflow
 from openimr.process.data import load
-from openimr.process.intake import CaseIn, License, ReviewerIn
+from openimr.process.intake import CaseIn, License, Party, ReviewerIn
 from openimr.process.tables import (
     EVIDENCE_LEVELS,
     AssignmentRow,
@@ -407,7 +407,7 @@ class Process:
                     due=c.due_date or today,
                     services=tuple(i.category for i in c.items if i.eligible),
                     condition_specialty=c.condition_specialty,
-                    parties=tuple(p.name for p in c.parties),
+                    parties=tuple(Party(role=p.role, name=p.name) for p in c.parties),
                 )
                 for c in cases
             ]

@@ -100,7 +100,25 @@ class ItemOut(_Out):
     decision: DecisionOut | None
 
 
+class FindingOut(_Out):
+    """An eligibility rule applied to the case, its reason worded for the reader."""
+
+    rule: str
+    passed: bool
+    reason: str
+    citation: str
+    verified: bool
+
+
+class EligibilityOut(_Out):
+    eligible: bool
+    findings: list[FindingOut]
+    items: list[FindingOut]
+
+
 class AssignmentOut(_Out):
+    """Why the reviewer, and why not each other reviewer by code (empty for a reviewer reading it)."""
+
     reviewer: str
     reviewer_name: str
     assigned_on: dt.date
@@ -109,7 +127,8 @@ class AssignmentOut(_Out):
 
 
 class CaseOut(_Out):
-    """A case in full. For an analyst every claimant detail is null (``redacted`` true)."""
+    """A case in full. For an analyst every claimant detail is null (``redacted`` true), and every
+    reason names a claimant or party fact instead of giving it."""
 
     case_number: str
     status: str
@@ -120,7 +139,7 @@ class CaseOut(_Out):
     due_date: dt.date | None
     standing: Literal["overdue", "at_risk", "on_time"] | None
     ur_decision_date: dt.date
-    eligibility: dict[str, Any] | None
+    eligibility: EligibilityOut | None
     condition_specialty: str | None
     redacted: bool
     date_of_injury: dt.date | None
