@@ -39,7 +39,12 @@ def test_every_operation_conforms_to_the_schema(app, who: str) -> None:
     with TestClient(app) as client:
         token = Api(client).token(who)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # Revoking tokens by generated id would revoke the one this test signs in with.
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if not (op.method.upper() == "DELETE" and op.path.startswith("/api/tokens"))
+    ]
     assert len(operations) > 20
     headers = {"Authorization": f"Bearer {token}"}
     for operation in operations:

@@ -1,4 +1,5 @@
-"""Who may do what: roles, password hashing, API tokens, sign-in sessions and CSRF tokens.
+"""Who may do what: roles, password hashing, API tokens, sign-in sessions, CSRF tokens, and the
+throttling of repeated failed sign-ins.
 
 Four roles. An *admin* does everything but decide items and manages accounts; an *intake
 coordinator* takes cases in, assigns them, issues letters and reads the audit log; a *reviewer*
@@ -11,22 +12,29 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
+import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
-from openimr.web.tables import ROLES, SessionRow, TokenRow, UserRow
+from openimr.process.service import record_audit
+from openimr.store.base import utc_now
+from openimr.web.tables import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow
 
 SESSION_COOKIE = "openimr_session"
 LOGIN_CSRF_COOKIE = "openimr_login_csrf"
-SESSION_HOURS = 12
 TOKEN_PREFIX = "oimr_"
+HSTS = "max-age=31536000"
+LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale a token's last use may get before it is written
 
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so an unknown name costs as long as a bad password.
@@ -112,6 +120,94 @@ class Principal:
         return ROLE_NAMES[self.role]
 
 
+@dataclass(frozen=True)
+class SignInSettings:
+    """How sign-ins are throttled, how long tokens and sessions last, and whether to insist on HTTPS.
+
+    :meth:`from_env` reads each from the environment (defaults in brackets):
+
+    - ``OPENIMR_LOGIN_MAX_FAILURES`` (5): failed sign-ins to one account within the window before
+      it is throttled; a successful sign-in clears the account's count.
+    - ``OPENIMR_LOGIN_MAX_ADDRESS_FAILURES`` (20): the same for one client address, whatever the
+      usernames tried (failures against an account that has since signed in no longer count).
+    - ``OPENIMR_LOGIN_WINDOW_S`` (3600): how long a failure counts, in seconds.
+    - ``OPENIMR_LOGIN_DELAY_S`` (1) and ``OPENIMR_LOGIN_MAX_DELAY_S`` (900): once throttled, every
+      attempt (even with the right password) is refused until this delay has passed since the
+      last failure; it doubles with each further failure, up to the maximum.
+    - ``OPENIMR_TOKEN_DAYS`` (30): how long a new API token is valid.
+    - ``OPENIMR_SESSION_HOURS`` (12): how long a browser sign-in lasts.
+    - ``OPENIMR_HTTPS`` (0): 1 when the app is served over HTTPS (say, behind a TLS-terminating
+      proxy): cookies are marked ``Secure`` and ``Strict-Transport-Security`` is sent. A request
+      that arrived as ``https`` gets both anyway (uvicorn takes the scheme and the client address
+      from ``X-Forwarded-Proto`` and ``X-Forwarded-For`` of the proxies it trusts).
+
+    The app reads them once, at start-up, into ``app.state.sign_in``; set that attribute to use
+    other values. *clock* dates failures, new tokens and new sessions (tests pass their own).
+    """
+
+    max_failures: int = 5
+    max_address_failures: int = 20
+    window_s: float = 3600
+    delay_s: float = 1
+    max_delay_s: float = 900
+    token_days: float = 30
+    session_hours: float = 12
+    https: bool = False
+    clock: Callable[[], dt.datetime] = utc_now
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
+        """The settings from ``OPENIMR_*`` variables; a malformed one is a ValueError naming it."""
+        values: dict[str, object] = {}
+        for field, (variable, kind) in _ENV.items():
+            if variable in env:
+                raw = env[variable]
+                try:
+                    value = kind(raw)
+                except ValueError:
+                    value = 0
+                if not 0 < value < math.inf:
+                    raise ValueError(f"{variable} must be a positive {kind.__name__}, not {raw!r}")
+                values[field] = value
+        https = env.get("OPENIMR_HTTPS", "0").strip().lower()
+        if https not in {"", "0", "1", "false", "true", "no", "yes"}:
+            raise ValueError(f"OPENIMR_HTTPS must be 1 or 0, not {https!r}")
+        return cls(**values, https=https in {"1", "true", "yes"})
+
+
+_ENV: dict[str, tuple[str, type[int] | type[float]]] = {
+    "max_failures": ("OPENIMR_LOGIN_MAX_FAILURES", int),
+    "max_address_failures": ("OPENIMR_LOGIN_MAX_ADDRESS_FAILURES", int),
+    "window_s": ("OPENIMR_LOGIN_WINDOW_S", float),
+    "delay_s": ("OPENIMR_LOGIN_DELAY_S", float),
+    "max_delay_s": ("OPENIMR_LOGIN_MAX_DELAY_S", float),
+    "token_days": ("OPENIMR_TOKEN_DAYS", float),
+    "session_hours": ("OPENIMR_SESSION_HOURS", float),
+}
+
+
+def settings(conn: HTTPConnection) -> SignInSettings:
+    """The app's sign-in settings (read from the environment the first time)."""
+    state = conn.app.state
+    if getattr(state, "sign_in", None) is None:
+        state.sign_in = SignInSettings.from_env()
+    return state.sign_in
+
+
+def secure(conn: HTTPConnection) -> bool:
+    """Whether the request is served over HTTPS: cookies get ``Secure`` and answers HSTS."""
+    return settings(conn).https or conn.url.scheme == "https"
+
+
+def client_address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """*moment* marked as UTC when it has no zone (SQLite hands timestamps back without one)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def digest(secret: str) -> str:
     """The SHA-256 (hex) under which a token or session id is stored."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -149,26 +245,97 @@ def create_user(
     return user
 
 
-def issue_token(s: Session, user: UserRow, name: str) -> str:
-    """A new API token for *user*; only its digest is kept, so this is the one time it is seen."""
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in's outcome: the account, or none; when throttled, the seconds to wait."""
+
+    user: UserRow | None
+    retry_after: int = 0
+
+
+def _wait(s: Session, which: ColumnElement[bool], limit: int, cfg: SignInSettings, now: dt.datetime) -> int:
+    """Seconds until the failures matching *which* allow another attempt (0: now)."""
+    count, last = s.execute(select(func.count(), func.max(SignInFailureRow.at)).where(which)).one()
+    if count < limit:
+        return 0
+    delay = min(cfg.delay_s * 2 ** min(count - limit, 64), cfg.max_delay_s)
+    return max(0, math.ceil((aware(last) + dt.timedelta(seconds=delay) - now).total_seconds()))
+
+
+def sign_in(s: Session, username: str, password: str, address: str, cfg: SignInSettings, via: str) -> Attempt:
+    """Check *password* for *username* from *address*, unless either has failed too often lately.
+
+    Failures and throttled attempts are written to the audit log (with *via*: ``api`` or ``form``)
+    in the session's transaction, so the caller must commit it whatever the outcome.
+    """
+    now = cfg.clock()
+    name, address = username[:80], address[:64]
+    s.execute(delete(SignInFailureRow).where(SignInFailureRow.at < now - dt.timedelta(seconds=cfg.window_s)))
+    wait = max(
+        _wait(s, SignInFailureRow.username == name, cfg.max_failures, cfg, now),
+        _wait(s, SignInFailureRow.address == address, cfg.max_address_failures, cfg, now),
+    )
+    if wait:
+        record_audit(s, name, None, "sign_in", address, "throttled", None, {"via": via, "retry_after": wait})
+        return Attempt(None, wait)
+    user = check_password(s, username, password)
+    if user is None:
+        s.add(SignInFailureRow(at=now, username=name, address=address))
+        record_audit(s, name, None, "sign_in", address, "failed", None, {"via": via})
+        return Attempt(None)
+    s.execute(delete(SignInFailureRow).where(SignInFailureRow.username == name))
+    record_audit(s, name, None, "sign_in", address, "signed_in", None, {"via": via})
+    return Attempt(user)
+
+
+def issue_token(s: Session, user: UserRow, name: str, cfg: SignInSettings) -> str:
+    """A new API token for *user*, valid for ``cfg.token_days``; only its digest is kept, so this
+    is the one time it is seen."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    s.add(TokenRow(user_id=user.id, digest=digest(token), name=name))
+    now = cfg.clock()
+    expires = now + dt.timedelta(days=cfg.token_days)
+    s.add(TokenRow(user_id=user.id, digest=digest(token), name=name, created_at=now, expires_at=expires))
     return token
+
+
+def tokens_of(s: Session, user_id: int) -> list[TokenRow]:
+    """The account's tokens that are not revoked (expired ones included), oldest first."""
+    query = select(TokenRow).where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+    return list(s.scalars(query.order_by(TokenRow.id)))
+
+
+def revoke_token(s: Session, who: Principal, token_id: int, now: dt.datetime) -> bool:
+    """Revoke *who*'s token *token_id* (audited); False when they have no such live token."""
+    row = s.get(TokenRow, token_id)
+    if row is None or row.user_id != who.id or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    record_audit(s, who.username, None, "api_token", str(token_id), "revoked", None, {"name": row.name})
+    return True
 
 
 def _principal(user: UserRow, via: Literal["token", "session"], csrf: str | None = None) -> Principal:
     return Principal(user.id, user.username, user.role, user.reviewer_code, via, csrf)
 
 
-def from_token(s: Session, token: str) -> Principal | None:
-    row = s.scalar(select(TokenRow).where(TokenRow.digest == digest(token)))
-    return _principal(row.user, "token") if row and row.user.active else None
+def from_token(s: Session, token: str, now: dt.datetime | None = None) -> Principal | None:
+    """The account of a live token (not revoked, not expired, account active), noting its use."""
+    now = now or utc_now()
+    row = s.scalar(select(TokenRow).where(TokenRow.digest == digest(token), TokenRow.revoked_at.is_(None)))
+    if row is None or not row.user.active or aware(row.expires_at) <= now:
+        return None
+    if row.last_used_at is None or aware(row.last_used_at) < now - LAST_USED_EVERY:
+        row.last_used_at = now
+    return _principal(row.user, "token")
 
 
-def open_session(s: Session, user: UserRow) -> str:
-    """Start a sign-in session; returns the cookie value."""
+def open_session(s: Session, user: UserRow, cfg: SignInSettings) -> str:
+    """Start a sign-in session lasting ``cfg.session_hours`` (and drop expired ones); returns the
+    cookie value."""
     value = secrets.token_urlsafe(32)
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=SESSION_HOURS)
+    now = cfg.clock()
+    s.execute(delete(SessionRow).where(SessionRow.expires_at <= now))
+    expires = now + dt.timedelta(hours=cfg.session_hours)
     s.add(
         SessionRow(digest=digest(value), user_id=user.id, csrf=secrets.token_urlsafe(32), expires_at=expires)
     )
@@ -177,10 +344,7 @@ def open_session(s: Session, user: UserRow) -> str:
 
 def from_session(s: Session, cookie: str) -> Principal | None:
     row = s.get(SessionRow, digest(cookie))
-    if row is None or not row.user.active:
-        return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    if expires <= dt.datetime.now(dt.UTC):
+    if row is None or not row.user.active or aware(row.expires_at) <= utc_now():
         return None
     return _principal(row.user, "session", row.csrf)
 

@@ -1,4 +1,5 @@
-"""The web tables: accounts, API tokens and sign-in sessions (revision ``0004_web``).
+"""The web tables: accounts, API tokens, sign-in sessions (revision ``0004_web``) and failed
+sign-ins (``0006_sign_in``, with the tokens' expiry, revocation and last use).
 
 Secrets are never stored: passwords as argon2 hashes, tokens and session ids as SHA-256 digests.
 """
@@ -39,6 +40,9 @@ class TokenRow(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[UserRow] = relationship(lazy="joined")
 
@@ -54,3 +58,17 @@ class SessionRow(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class SignInFailureRow(Base):
+    """A wrong password (or unknown account): when, the username tried and the client's address.
+
+    Rows older than the throttling window are pruned; a successful sign-in deletes its account's.
+    """
+
+    __tablename__ = "web_sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
