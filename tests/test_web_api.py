@@ -137,7 +137,9 @@ def test_a_reviewer_lists_and_reads_only_their_own_cases(api: Api) -> None:
     assert mine and {c["reviewer"] for c in mine} == {"LAC-01"}
     other = next(c["case_number"] for c in api.cases("coordinator") if c["reviewer"] == "DC-01")
     refused = api.call("lac-01", "GET", f"/api/cases/{other}")
-    assert refused.status_code == 403 and "not assigned to you" in refused.json()["message"]
+    missing = api.call("lac-01", "GET", "/api/cases/CM00-0000000")
+    assert refused.status_code == missing.status_code == 404  # another's case reads as a missing one
+    assert refused.json() == {**missing.json(), "message": f"no case {other}"}
     audit = api.call("coordinator", "GET", f"/api/cases/{other}/audit").json()["items"]
     assert any(r["actor"] == "lac-01" and r["action"] == "denied" for r in audit)
 

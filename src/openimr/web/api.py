@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 import tempfile
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
 
 from openimr.corpus.index import sync_index
 from openimr.corpus.search import Filters, Mode, Searcher
@@ -16,6 +24,7 @@ from openimr.letters.errors import LetterError
 from openimr.letters.parse import parse_file
 from openimr.models import Letter
 from openimr.process.intake import CaseIn
+from openimr.process.service import NotFound
 from openimr.process.workflow import Status
 from openimr.store.ingest import ingest_paths
 from openimr.web import auth
@@ -40,17 +49,13 @@ def desk(request: Request) -> Desk:
     return request.app.state.desk
 
 
-def principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    desk: Annotated[Desk, Depends(desk)],
-) -> Principal:
+def principal(request: Request, credentials: HTTPAuthorizationCredentials | None, desk: Desk) -> Principal:
     """The account of the request's Bearer token, else of its session cookie (CSRF-checked)."""
     if credentials is not None:
         with desk.tx() as s:
             who = auth.from_token(s, credentials.credentials)
         if who is None:
-            raise Unauthenticated("the API token is not valid (revoked, or its account disabled)")
+            raise Unauthenticated("the API token is not valid (expired, revoked, or its account disabled)")
         return who
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
@@ -65,22 +70,76 @@ def principal(
     raise Unauthenticated("sign in first: send 'Authorization: Bearer TOKEN' (get one from POST /api/tokens)")
 
 
-Who = Annotated[Principal, Depends(principal)]
+async def _sign_in(request: Request) -> Principal:
+    return await run_in_threadpool(principal, request, await _bearer(request), desk(request))
+
+
+async def account(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The account :func:`principal` found before the body was read (the Bearer parameter puts the
+    scheme in the OpenAPI document)."""
+    return request.state.who
+
+
+def signs_in_first(
+    marker: Callable[..., Awaitable[Principal]], sign_in: Callable[[Request], Awaitable[Principal]]
+) -> type[APIRoute]:
+    """A route class: a route that depends on *marker* is signed in by *sign_in* before its body is
+    read (an anonymous upload is refused unread); *marker* then gives the account."""
+
+    def needs(dependant: Dependant) -> bool:
+        return any(d.call is marker or needs(d) for d in dependant.dependencies)
+
+    class SignsInFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+            if not needs(self.dependant):
+                return handler
+
+            async def signed_in_first(request: Request) -> Response:
+                request.state.who = await sign_in(request)
+                return await handler(request)
+
+            return signed_in_first
+
+    return SignsInFirst
+
+
+Who = Annotated[Principal, Depends(account)]
 DeskDep = Annotated[Desk, Depends(desk)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="How many to skip.")]
 ItemNumber = Annotated[int, Path(ge=1, le=10_000, description="The item's number (1 = first).")]
 DocumentId = Annotated[int, Path(ge=1, le=MAX_INT)]
 
-router = APIRouter(prefix="/api", responses=_errors(401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/api", responses=_errors(401, 403, 404, 409, 422), route_class=signs_in_first(account, _sign_in)
+)
 public = APIRouter(prefix="/api", responses=_errors(401, 422))
 
 
-async def _read(upload: UploadFile) -> bytes:
-    content = await upload.read(MAX_UPLOAD + 1)
+def read_upload(upload: UploadFile) -> bytes:
+    """The upload's bytes (FastAPI spooled them to a temporary file), at most :data:`MAX_UPLOAD`."""
+    content = upload.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         raise TooLarge(f"{upload.filename} is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
     return content
+
+
+def file_name(upload: UploadFile, *loc: str | int) -> str:
+    """The upload's file name without folders; 422 naming the field at *loc* unless it is a usable
+    name (not empty, ``.`` or ``..``, at most 255 bytes, no control characters)."""
+    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or len(name.encode()) > 255 or not name.isprintable():
+        problem = {
+            "loc": ("body", *loc),
+            "msg": f"the file name {(upload.filename or '')[:60]!r} is not a usable file name "
+            "(it must be a plain name of at most 255 bytes)",
+            "type": "value_error",
+        }
+        raise RequestValidationError([problem])
+    return name
 
 
 def _today() -> dt.date:
@@ -90,14 +149,76 @@ def _today() -> dt.date:
 # Accounts -------------------------------------------------------------------------------------
 
 
-@public.post("/tokens", response_model=out.TokenOut, status_code=201, tags=["accounts"])
-def create_token(body: out.TokenIn, desk: DeskDep) -> out.TokenOut:
-    """Trade a username and password for an API token (shown this once; send it as a Bearer token)."""
+_THROTTLED = {
+    429: {
+        "model": out.ErrorOut,
+        "description": "Too many failed sign-ins: wait the Retry-After seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    }
+}
+
+
+class TokenInfo(BaseModel):
+    """One of your API tokens (never its value)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    name: str
+    created: dt.datetime
+    expires: dt.datetime
+    last_used: dt.datetime | None = None
+
+
+@public.post("/tokens", response_model=out.TokenOut, status_code=201, tags=["accounts"], responses=_THROTTLED)
+def create_token(body: out.TokenIn, request: Request, desk: DeskDep) -> out.TokenOut | JSONResponse:
+    """Trade a username and password for an API token (shown this once; send it as a Bearer token).
+
+    It lasts ``OPENIMR_TOKEN_DAYS`` (30) days. After repeated failures for the account or from
+    the client's address, every attempt is refused with 429 for a while, growing with each failure.
+    """
+    cfg = auth.settings(request)
     with desk.tx() as s:
-        user = auth.check_password(s, body.username, body.password)
-        if user is None:
-            raise Unauthenticated("wrong username or password")
-        return out.TokenOut(token=auth.issue_token(s, user, body.name))
+        attempt = auth.sign_in(s, body.username, body.password, auth.client_address(request), cfg, "api")
+        token = auth.issue_token(s, attempt.user, body.name, cfg) if attempt.user else None
+    if attempt.retry_after:
+        message = f"too many failed sign-ins: try again in {attempt.retry_after} seconds"
+        return JSONResponse(
+            {"error": "throttled", "message": message, "detail": None},
+            status_code=429,
+            headers={"Retry-After": str(attempt.retry_after)},
+        )
+    if token is None:
+        raise Unauthenticated("wrong username or password")
+    return out.TokenOut(token=token)
+
+
+@router.get("/tokens", response_model=list[TokenInfo], tags=["accounts"])
+def list_tokens(who: Who, desk: DeskDep) -> list[TokenInfo]:
+    """Your API tokens that are not revoked (expired ones too), oldest first."""
+    with desk.tx() as s:
+        return [
+            TokenInfo(
+                id=t.id,
+                name=t.name,
+                created=auth.aware(t.created_at),
+                expires=auth.aware(t.expires_at),
+                last_used=t.last_used_at and auth.aware(t.last_used_at),
+            )
+            for t in auth.tokens_of(s, who.id)
+        ]
+
+
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response, tags=["accounts"])
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, who: Who, desk: DeskDep
+) -> Response:
+    """Revoke one of your API tokens: from now on it answers 401."""
+    with desk.tx() as s:
+        revoked = auth.revoke_token(s, who, token_id, auth.settings(request).clock())
+    if not revoked:
+        raise NotFound(f"you have no token {token_id}")
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=out.UserOut, tags=["accounts"])
@@ -186,7 +307,7 @@ def list_documents(case_number: str, who: Who, desk: DeskDep) -> list[out.Docume
     tags=["documents"],
     responses=_errors(413),
 )
-async def upload_document(
+def upload_document(
     case_number: str,
     who: Who,
     desk: DeskDep,
@@ -195,8 +316,8 @@ async def upload_document(
     received: Annotated[dt.date | None, Form()] = None,
 ) -> out.DocumentOut:
     """Add a document to the case record; the same file again changes nothing."""
-    content = await _read(file)
-    return desk.upload(who, case_number, file.filename or "document", content, doc_type, received or _today())
+    name = file_name(file, "file")
+    return desk.upload(who, case_number, name, read_upload(file), doc_type, received or _today())
 
 
 _DOWNLOAD = {
@@ -223,8 +344,9 @@ def download_document(case_number: str, document_id: DocumentId, who: Who, desk:
 
 
 def _attachment(name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-    return f'attachment; filename="{safe}"'
+    """A Content-Disposition for *name*: an ASCII fallback, and the name itself as RFC 5987 UTF-8."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 # Reviewers and assignment ---------------------------------------------------------------------
@@ -324,13 +446,16 @@ def letter_pdf(case_number: str, who: Who, desk: DeskDep) -> Response:
 
 
 @router.post("/letters/parse", response_model=Letter, tags=["corpus"], responses=_errors(413))
-async def parse_letter(
+def parse_letter(
     who: Who, desk: DeskDep, file: Annotated[UploadFile, File(description="A letter: PDF or .txt.")]
 ) -> Letter:
-    """Read an IMR Final Determination letter into its record (letter.schema.json)."""
+    """Read an IMR Final Determination letter into its record (letter.schema.json).
+
+    Parsing runs in a worker thread (a plain ``def`` route), so a long letter holds up no other request.
+    """
     desk.require(who, Action.PARSE_LETTERS)
-    content = await _read(file)
-    name = pathlib.Path(file.filename or "letter.pdf").name
+    name = file_name(file, "file")
+    content = read_upload(file)
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / name
         path.write_bytes(content)
@@ -341,7 +466,7 @@ async def parse_letter(
 
 
 @router.post("/letters/ingest", response_model=out.IngestOut, tags=["corpus"], responses=_errors(413))
-async def ingest_letters(
+def ingest_letters(
     who: Who, desk: DeskDep, files: Annotated[list[UploadFile], File(description="Letters: PDF or .txt.")]
 ) -> out.IngestOut:
     """Store letters in the corpus (one that is stored already is left alone) and index them."""
@@ -351,8 +476,8 @@ async def ingest_letters(
         for number, upload in enumerate(files):
             folder = pathlib.Path(tmp) / str(number)
             folder.mkdir()
-            path = folder / pathlib.Path(upload.filename or f"letter-{number}.pdf").name
-            path.write_bytes(await _read(upload))
+            path = folder / file_name(upload, "files", number)
+            path.write_bytes(read_upload(upload))
             paths.append(path)
         report = ingest_paths(paths, desk.url)
     sync_index(desk.engine)

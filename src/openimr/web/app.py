@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,8 +15,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openimr.web import api, pages
+from openimr.web import api, auth, pages
 from openimr.web.desk import Desk
 from openimr.web.errors import STATUS, classify
 
@@ -39,6 +43,86 @@ def _error(request: Request, status: int, code: str, message: str, detail: list 
     return pages.error_page(request, status, message)
 
 
+def _harden(request: Request, response: Response) -> Response:
+    """*response* with the security headers (and a page's Content-Security-Policy)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if auth.secure(request):  # OPENIMR_HTTPS=1, or the request came over https
+        response.headers.setdefault("Strict-Transport-Security", auth.HSTS)
+    if response.headers.get("content-type", "").startswith("text/html") and not request.url.path.startswith(
+        ("/docs", "/redoc")
+    ):
+        response.headers.setdefault("Content-Security-Policy", CSP.format(nonce=request.state.nonce))
+    if _is_api(request) or request.url.path != "/login":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The largest request bodies taken, in bytes, read by :meth:`from_env` from
+    ``OPENIMR_MAX_BODY_BYTES`` (25 MiB) for a multipart body (uploads: each file is at most
+    :data:`~openimr.web.api.MAX_UPLOAD`) and ``OPENIMR_MAX_JSON_BYTES`` (1 MiB) for any other."""
+
+    uploads: int = 25 * 2**20
+    other: int = 2**20
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> BodyLimits:
+        """The limits from the environment; a malformed one is a ValueError naming its variable."""
+        values = {}
+        for field, variable in (("uploads", "OPENIMR_MAX_BODY_BYTES"), ("other", "OPENIMR_MAX_JSON_BYTES")):
+            if variable in env:
+                raw = env[variable].strip()
+                if not raw.isdigit() or int(raw) == 0:
+                    raise ValueError(f"{variable} must be a positive whole number of bytes, not {raw!r}")
+                values[field] = int(raw)
+        return cls(**values)
+
+
+class BodyLimit:
+    """Refuses (413) a request body over its limit before the app reads any of it: by its
+    Content-Length up front, else (a chunked body) by counting the bytes as they arrive."""
+
+    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, declared = self.limits.other, None
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                declared = value
+            elif key == b"content-type" and value[:19].lower() == b"multipart/form-data":
+                limit = self.limits.uploads
+        if declared is not None:  # the server holds the body to its Content-Length
+            if declared.isdigit() and int(declared) > limit:
+                response = _error(Request(scope), 413, "too_large", _over(limit))
+                await response(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, _over(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _over(limit: int) -> str:
+    size = f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{limit} bytes"
+    return f"the request body is larger than the limit of {size}"
+
+
 def create_app(url: str | None = None) -> FastAPI:
     """The OpenIMR web application on the store at *url* (default: $OPENIMR_DB or ./openimr.db)."""
     app = FastAPI(
@@ -51,6 +135,8 @@ def create_app(url: str | None = None) -> FastAPI:
         ),
     )
     app.state.desk = Desk(url)
+    # Read once at start-up: a malformed setting stops the server here, not at every request.
+    app.state.sign_in = auth.SignInSettings.from_env()
 
     async def known(request: Request, exc: Exception) -> Response:
         status, code = classify(exc)
@@ -75,26 +161,23 @@ def create_app(url: str | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, exc: HTTPException) -> Response:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 413: "too_large"}
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"nothing at {request.url.path}"
         return _error(request, exc.status_code, codes.get(exc.status_code, "error"), message)
 
+    async def crashed(request: Request, exc: Exception) -> Response:
+        """Anything unexpected: JSON or a page saying so, never a traceback (the server logs it)."""
+        return _harden(request, _error(request, 500, "internal", "an unexpected error on the server"))
+
+    app.add_exception_handler(Exception, crashed)
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_env())
+
     @app.middleware("http")
     async def headers(request: Request, call_next) -> Response:
         request.state.nonce = secrets.token_urlsafe(16)
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if response.headers.get("content-type", "").startswith(
-            "text/html"
-        ) and not request.url.path.startswith(("/docs", "/redoc")):
-            response.headers.setdefault("Content-Security-Policy", CSP.format(nonce=request.state.nonce))
-        if _is_api(request) or request.url.path != "/login":
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return _harden(request, await call_next(request))
 
     app.include_router(api.public)
     app.include_router(api.router)

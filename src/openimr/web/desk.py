@@ -14,17 +14,14 @@ import hashlib
 import mimetypes
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from openimr.guidelines import load_rules, rules_for
 from openimr.letters.render import Format, render
-from openimr.models import Claimant, Letter
-from openimr.process import deadlines
+from openimr.models import Letter
 from openimr.process.intake import CaseIn, ReviewerIn
 from openimr.process.service import OPEN, NotFound, Process, ProcessError, open_assignments, record_audit
 from openimr.process.support import decision_support
@@ -40,7 +37,9 @@ from openimr.process.tables import (
 from openimr.process.workflow import Status
 from openimr.store.db import default_db_url
 from openimr.web import schemas as out
+from openimr.web import views
 from openimr.web.auth import Action, Principal
+from openimr.web.views import standing
 
 UNAVAILABLE = "decision support unavailable: no review engine is installed"
 
@@ -56,44 +55,6 @@ class Forbidden(ProcessError):
 
 class Unavailable(ProcessError):
     """A part of OpenIMR this needs is not installed."""
-
-
-def standing(
-    status: str, timeframe: str | None, received: dt.date, due: dt.date | None, today: dt.date
-) -> str | None:
-    """overdue / at_risk / on_time for an open case with a deadline, else None."""
-    if status not in OPEN or not due or not timeframe:
-        return None
-    return deadlines.Deadline(timeframe, received, due, "", True).standing(today)
-
-
-@lru_cache(maxsize=4096)
-def _governing(category: str, drug_class: str | None, region: str | None, text: str, postop: bool) -> Any:
-    rules = rules_for(category, drug_class, region, text=text, postoperative=postop)
-    if not rules:
-        return None
-    rule, vocabulary = rules[0], load_rules().conditions
-    return out.GuidelineOut(
-        rule=rule.id,
-        title=rule.title,
-        family=rule.family,
-        citation=f"{rule.citation.regulation}, {rule.citation.section}",
-        recommendation=str(rule.recommendation),
-        criteria=[
-            out.CriterionOut(id=c.id, role=str(c.role), description=vocabulary[c.id].description)
-            for c in rule.conditions
-        ],
-    )
-
-
-def governing_guideline(item: ItemRow) -> out.GuidelineOut | None:
-    """The best-fitting rule for the item's parsed request (MTUS first), or None."""
-    request = item.request or {}
-    drug = request.get("drug") or {}
-    regions = request.get("body_regions") or [None]
-    return _governing(
-        item.category, drug.get("drug_class"), regions[0], item.item, bool(request.get("postoperative"))
-    )
 
 
 def case_document(case: CaseRow) -> dict[str, Any]:
@@ -153,9 +114,12 @@ class Desk:
 
     # Checks and the audit log ---------------------------------------------------------------
 
-    @staticmethod
-    def require(who: Principal, action: Action) -> None:
+    def require(
+        self, who: Principal, action: Action, number: str | None = None, what: str = "access"
+    ) -> None:
+        """Refuse (403) unless *who*'s role may do *action*; the refusal is written to the audit log."""
         if not who.can(action):
+            self._refused(who, number, what, action)
             role = who.role_name.lower()
             article = "an" if role[0] in "aeiou" else "a"
             raise Forbidden(f"{article} {role} may not {action.value.replace('_', ' ')}")
@@ -166,18 +130,29 @@ class Desk:
     ) -> None:
         record_audit(s, who.username, case, entity, key, action, None, after or None)
 
+    def _refused(self, who: Principal, number: str | None, what: str, action: Action) -> None:
+        """Audit a refusal in a transaction of its own: it is kept although the request's is rolled back."""
+        with self.tx() as s:
+            self.audit(s, who, number, what, number or action.value, "denied", wanted=action.value)
+
     def _open(self, s: Session, who: Principal, number: str, action: Action, what: str = "case") -> CaseRow:
-        """The case, loaded whole, if *who* may do *action* on it; audits the access (or refusal)."""
-        self.require(who, action)
+        """The case, loaded whole, if *who* may do *action* on it; a refusal is audited.
+
+        A case that is not a reviewer's own answers exactly like a missing one (404), so that a
+        reviewer cannot tell which case numbers exist.
+        """
+        self.require(who, action, number, what)
         case = s.scalar(select(CaseRow).where(CaseRow.case_number == number).options(*_CASE_LOAD))
+        theirs = (
+            case is None
+            or who.role != "reviewer"
+            or (case.assignment is not None and case.assignment.reviewer.code == who.reviewer_code)
+        )
+        if not theirs:
+            self._refused(who, number, what, action)
+            case = None
         if case is None:
             raise NotFound(f"no case {number}")
-        if who.role == "reviewer" and (
-            case.assignment is None or case.assignment.reviewer.code != who.reviewer_code
-        ):
-            with self.tx() as other:  # the refusal is kept although this transaction is rolled back
-                self.audit(other, who, number, what, number, "denied", wanted=action.value)
-            raise Forbidden(f"case {number} is not assigned to you")
         return case
 
     # Cases ----------------------------------------------------------------------------------
@@ -247,84 +222,13 @@ class Desk:
         with self.tx() as s:
             case = self._open(s, who, number, Action.READ_CASE)
             self.audit(s, who, number, "case", number, "read")
-            return self._case_out(case, who, today)
-
-    def _case_out(self, case: CaseRow, who: Principal, today: dt.date) -> out.CaseOut:
-        full = who.can(Action.SEE_CLAIMANT)
-        assignment = None
-        if case.assignment:
-            why = case.assignment.explanation
-            assignment = out.AssignmentOut(
-                reviewer=case.assignment.reviewer.code,
-                reviewer_name=case.assignment.reviewer.name,
-                assigned_on=case.assignment.assigned_on,
-                why=why.get("why", []),
-                others=why.get("others", {}),
-            )
-        return out.CaseOut(
-            case_number=case.case_number,
-            status=case.status,
-            priority=case.priority,
-            formulary_dispute=case.formulary_dispute,
-            timeframe=case.timeframe,
-            application_received=case.application_received,
-            due_date=case.due_date,
-            standing=standing(case.status, case.timeframe, case.application_received, case.due_date, today),
-            ur_decision_date=case.ur_decision_date,
-            eligibility=case.eligibility,
-            condition_specialty=case.condition_specialty,
-            redacted=not full,
-            date_of_injury=case.date_of_injury if full else None,
-            claimant=Claimant(age=case.claimant_age, sex=case.claimant_sex) if full else None,
-            clinical_summary=case.clinical_summary if full else None,
-            parties=[out.PartyOut(role=p.role, name=p.name, specialty=p.specialty) for p in case.parties]
-            if full
-            else None,
-            documents=[self._document_out(d) for d in case.documents] if full else None,
-            items=[self._item_out(i) for i in case.items],
-            assignment=assignment,
-            letter_issued=case.letter is not None,
-        )
-
-    @staticmethod
-    def _document_out(d: DocumentRow) -> out.DocumentOut:
-        return out.DocumentOut(
-            id=d.id, name=d.name, doc_type=d.doc_type, received=d.received, sha256=d.sha256
-        )
-
-    @staticmethod
-    def _item_out(i: ItemRow) -> out.ItemOut:
-        decision = None
-        if i.decision:
-            d = i.decision
-            decision = out.DecisionOut(
-                decision=d.decision,
-                guideline=d.guideline,
-                evidence_level=d.evidence_level,
-                rationale=d.rationale,
-                reviewer=d.reviewer.code,
-                decided_at=d.decided_at,
-            )
-        return out.ItemOut(
-            position=i.position,
-            item=i.item,
-            original_request=i.original_request,
-            authorized=i.authorized,
-            claims_administrator_guideline=i.claims_administrator_guideline,
-            category=i.category,
-            request=i.request,
-            guideline=governing_guideline(i),
-            eligible=i.eligible,
-            eligibility_reason=i.eligibility_reason,
-            version=i.version,
-            decision=decision,
-        )
+            return views.case_out(case, views.Lens.of(who), today)
 
     def items(self, who: Principal, number: str) -> list[out.ItemOut]:
         with self.tx() as s:
             case = self._open(s, who, number, Action.READ_CASE)
             self.audit(s, who, number, "items", number, "read")
-            return [self._item_out(i) for i in case.items]
+            return [views.item_out(i) for i in case.items]
 
     def create_case(
         self, who: Principal, case: CaseIn, files: dict[str, bytes] | None = None
@@ -341,6 +245,8 @@ class Desk:
         return out.CaseCreated(case_number=number, created=created, status=str(status))
 
     # Documents ------------------------------------------------------------------------------
+
+    _document_out = staticmethod(views.document_out)
 
     def documents(self, who: Principal, number: str) -> list[out.DocumentOut]:
         with self.tx() as s:
@@ -384,10 +290,8 @@ class Desk:
 
     def assign(self, who: Principal, numbers: list[str] | None, today: dt.date) -> list[out.OutcomeOut]:
         self.require(who, Action.ASSIGN)
-        return [
-            out.OutcomeOut(case_number=o.case_number, reviewer=o.reviewer, why=o.reasons, others=o.others)
-            for o in self.acting(who).assign(numbers, today)
-        ]
+        lens = views.Lens.of(who)
+        return [views.outcome_out(o, lens) for o in self.acting(who).assign(numbers, today)]
 
     def decide(self, who: Principal, number: str, position: int, body: out.DecisionIn) -> out.DecisionResult:
         with self.tx() as s:
@@ -481,19 +385,7 @@ class Desk:
             total = s.scalar(select(func.count()).select_from(ReviewerRow)) or 0
             busy = open_assignments(s)
             rows = s.scalars(select(ReviewerRow).order_by(ReviewerRow.code).limit(limit).offset(offset))
-            items = [
-                out.ReviewerOut(
-                    code=r.code,
-                    name=r.name,
-                    specialties=r.specialties,
-                    licenses=r.licenses,
-                    active_practice_since=r.active_practice_since,
-                    weekly_clinical_hours=r.weekly_clinical_hours,
-                    capacity=r.capacity,
-                    open_cases=busy.get(r.id, 0),
-                )
-                for r in rows
-            ]
+            items = [views.reviewer_out(r, busy.get(r.id, 0)) for r in rows]
         return out.ReviewerPage(items=items, total=total, limit=limit, offset=offset)
 
     def import_reviewers(self, who: Principal, roster: list[ReviewerIn]) -> out.ImportCounts:

@@ -13,11 +13,13 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from openimr.corpus.index import sync_index
@@ -27,14 +29,16 @@ from openimr.process.intake import CaseIn
 from openimr.process.tables import EVIDENCE_LEVELS
 from openimr.process.workflow import Status
 from openimr.web import auth
-from openimr.web.api import MAX_UPLOAD
+from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
 from openimr.web.auth import Action, Principal
 from openimr.web.desk import Desk, Forbidden, Unavailable
 from openimr.web.errors import TooLarge, Unauthenticated
 from openimr.web.schemas import CaseOut, DecisionIn
 
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-router = APIRouter(include_in_schema=False)
+# Every template is HTML: everything put into one is escaped unless it is Markup already.
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True)
+)
 STATUS_ORDER = list(Status)
 _QUOTED = re.compile(r"[\"“']([^\"”']{8,200})[\"”']")
 _UNMET = re.compile(r"\b(unmet|not met|not documented|no documentation|missing|exceeds?)\b", re.I)
@@ -68,15 +72,24 @@ def desk(request: Request) -> Desk:
     return request.app.state.desk
 
 
-def signed_in(request: Request, desk: Annotated[Desk, Depends(desk)]) -> Principal:
+def session(request: Request) -> Principal:
     """The account of the session cookie; without one, the error handler sends the browser to sign in."""
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
-        with desk.tx() as s:
+        with desk(request).tx() as s:
             who = auth.from_session(s, cookie)
         if who is not None:
             return who
     raise Unauthenticated("sign in first")
+
+
+async def _sign_in(request: Request) -> Principal:
+    return await run_in_threadpool(session, request)
+
+
+async def signed_in(request: Request) -> Principal:
+    """The account :func:`session` found before the form was read."""
+    return request.state.who
 
 
 def checked(
@@ -91,6 +104,7 @@ def checked(
 Who = Annotated[Principal, Depends(signed_in)]
 Poster = Annotated[Principal, Depends(checked)]
 DeskDep = Annotated[Desk, Depends(desk)]
+router = APIRouter(include_in_schema=False, route_class=signs_in_first(signed_in, _sign_in))
 
 
 def render(
@@ -112,6 +126,13 @@ def back(path: str, msg: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?msg={quote(msg)}", status_code=303)
 
 
+def local(path: str) -> str:
+    """*path* if it is a path on this site (``/...``), else ``/``: a sign-in never sends elsewhere."""
+    parts = urlsplit(path)
+    same_site = not (parts.scheme or parts.netloc) and path.startswith("/") and not path.startswith("//")
+    return path if same_site and path.isprintable() and "\\" not in path else "/"
+
+
 def home_of(who: Principal) -> str:
     return "/worklist" if who.role == "reviewer" else "/dashboard"
 
@@ -121,16 +142,17 @@ def home_of(who: Principal) -> str:
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
+    return _login_page(request, local(next), None)
+
+
+def _login_page(request: Request, next: str, error: str | None, code: int = 200) -> Response:
+    """The sign-in form, with a fresh CSRF token in its cookie."""
     token = secrets.token_urlsafe(32)
-    response = render(request, "login.html.j2", None, next=next, csrf=token, error=None)
+    response = render(request, "login.html.j2", None, code, next=next, csrf=token, error=error)
     response.set_cookie(
-        auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_https(request)
+        auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=auth.secure(request)
     )
     return response
-
-
-def _https(request: Request) -> bool:
-    return request.url.scheme == "https"
 
 
 @router.post("/login")
@@ -144,27 +166,26 @@ def login(
 ) -> Response:
     if not auth.same(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE)):
         raise Forbidden("the sign-in form is out of date: reload the page and try again")
+    cfg = auth.settings(request)
     with desk.tx() as s:
-        user = auth.check_password(s, username, password)
-        cookie = auth.open_session(s, user) if user else None
-    if cookie is None:
-        token = secrets.token_urlsafe(32)
-        response = render(
-            request, "login.html.j2", None, 401, next=next, csrf=token, error="Wrong username or password."
-        )
-        response.set_cookie(
-            auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_https(request)
-        )
+        attempt = auth.sign_in(s, username, password, auth.client_address(request), cfg, "form")
+        cookie = auth.open_session(s, attempt.user, cfg) if attempt.user else None
+    if attempt.retry_after:
+        wait = f"Too many failed sign-ins: try again in {attempt.retry_after} seconds."
+        response = _login_page(request, next, wait, 429)
+        response.headers["Retry-After"] = str(attempt.retry_after)
         return response
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    if cookie is None:
+        return _login_page(request, next, "Wrong username or password.", 401)
+    target = local(next)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         auth.SESSION_COOKIE,
         cookie,
-        max_age=auth.SESSION_HOURS * 3600,
+        max_age=int(cfg.session_hours * 3600),
         httponly=True,
         samesite="lax",
-        secure=_https(request),
+        secure=auth.secure(request),
     )
     response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
     return response
@@ -175,7 +196,7 @@ def logout(request: Request, who: Poster, desk: DeskDep) -> Response:
     with desk.tx() as s:
         auth.close_session(s, request.cookies.get(auth.SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(auth.SESSION_COOKIE)
+    response.delete_cookie(auth.SESSION_COOKIE, httponly=True, samesite="lax", secure=auth.secure(request))
     return response
 
 
@@ -242,14 +263,14 @@ def worklist(request: Request, who: Who, desk: DeskDep) -> Response:
 
 
 @router.get("/intake")
-def intake_form(request: Request, who: Who) -> Response:
-    Desk.require(who, Action.CREATE_CASE)
+def intake_form(request: Request, who: Who, desk: DeskDep) -> Response:
+    desk.require(who, Action.CREATE_CASE)
     return render(request, "intake.html.j2", who, today=dt.date.today(), errors=None, form={})
 
 
 @router.post("/intake")
 async def intake(request: Request, who: Poster, desk: DeskDep) -> Response:
-    Desk.require(who, Action.CREATE_CASE)
+    desk.require(who, Action.CREATE_CASE)
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     uploads = [f for f in form.getlist("documents") if not isinstance(f, str) and f.filename]
@@ -264,7 +285,7 @@ async def intake(request: Request, who: Poster, desk: DeskDep) -> Response:
         if len(content) > MAX_UPLOAD:
             raise TooLarge(f"{upload.filename} is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
         files[upload.filename] = content
-    created = desk.create_case(who, case, files)
+    created = await run_in_threadpool(desk.create_case, who, case, files)
     note = "taken in" if created.created else "already taken in"
     return back(f"/cases/{created.case_number}", f"Case {created.case_number} {note}: {created.status}.")
 
@@ -373,16 +394,14 @@ def decide(
 
 
 @router.post("/cases/{case_number}/documents")
-async def upload(
+def upload(
     case_number: str,
     who: Poster,
     desk: DeskDep,
     file: Annotated[UploadFile, File()],
     doc_type: Annotated[str, Form()] = "medical_records",
 ) -> Response:
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise TooLarge(f"{file.filename} is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
+    content = read_upload(file)
     doc = desk.upload(who, case_number, file.filename or "document", content, doc_type, dt.date.today())
     return back(f"/cases/{case_number}", f"Document {doc.name} added.")
 
