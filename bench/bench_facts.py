@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
-from openimr.facts import extract_facts
-from openimr.facts.pipeline import warm_up
+from openimr.core.facts import extract_facts
+from openimr.core.facts.pipeline import warm_up
 
 DEFAULT_GOLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "dwc-letters" / "dev" / "gold.jsonl"
 

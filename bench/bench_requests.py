@@ -1,4 +1,4 @@
-"""Benchmark ``openimr.requests.parse`` on one core: items/s, against a bare regex tokenization.
+"""Benchmark ``openimr.core.requests.parse`` on one core: items/s, against a bare regex tokenization.
 
 Usage: python bench/bench_requests.py [REQUESTS.jsonl] [--seconds S]
 Items come from the labeled dev items in ../shared when present, else from generic examples.
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from openimr.requests import parse
+from openimr.core.requests import parse
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/dwc-letters/dev/requests.jsonl"
 GENERIC = [
@@ -55,7 +55,7 @@ def main() -> None:
     rate = _rate(parse, items, a.seconds)
     print(f"items: {len(items)} distinct")
     print(f"baseline (regex \\w+ tokenization): {baseline:,.0f} items/s")
-    print(f"openimr.requests.parse:            {rate:,.0f} items/s (1 core)")
+    print(f"openimr.core.requests.parse:            {rate:,.0f} items/s (1 core)")
     print(f"ratio parse/baseline: {rate / baseline:.3f} (parse is {baseline / rate:.1f}x slower)")
 
 

@@ -12,11 +12,11 @@ import argparse
 import time
 from pathlib import Path
 
-from openimr.facts.pipeline import extract_facts
-from openimr.requests import parse as parse_request
-from openimr.review.case import case_from_letter
-from openimr.review.engine import review_case
-from openimr.review.train import load_records
+from openimr.core.facts.pipeline import extract_facts
+from openimr.core.requests import parse as parse_request
+from openimr.core.review.case import case_from_letter
+from openimr.core.review.engine import review_case
+from openimr.core.review.train import load_records
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "dwc-letters" / "dev" / "gold.jsonl"
 

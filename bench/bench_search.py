@@ -5,7 +5,7 @@
 
 Each (backend, size) runs in a subprocess of its own, so its peak memory (max RSS) is its own: a
 fresh database (a SQLite file, or a new schema in PostgreSQL ``test`` at 127.0.0.1:5432) is filled
-with the dev gold letters replicated under distinct keys (openimr.corpus.synthetic), the corpus
+with the dev gold letters replicated under distinct keys (openimr.services.corpus.synthetic), the corpus
 index is built (features, full text, embeddings), the first query loads the searcher's in-memory
 corpus (``load_s``), and a fixed set of filtered queries runs ``--rounds`` times each in text and
 hybrid mode. ``embed`` is the query embedding alone, part of every hybrid query. ``--ingest``
@@ -54,11 +54,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def one(backend: str, size: int, rounds: int, gold: Path) -> dict:
     """Build and query one synthetic corpus; the figures as a dict."""
-    from openimr.corpus import embeddings
-    from openimr.corpus.index import sync_index
-    from openimr.corpus.search import Filters, Mode, Searcher
-    from openimr.corpus.synthetic import synthesize
-    from openimr.models import Letter
+    from openimr.core.models import Letter
+    from openimr.services.corpus import embeddings
+    from openimr.services.corpus.index import sync_index
+    from openimr.services.corpus.search import Filters, Mode, Searcher
+    from openimr.services.corpus.synthetic import synthesize
     from openimr.store.db import make_engine, migrate
 
     letters = [Letter.model_validate_json(x) for x in gold.read_text(encoding="utf-8").splitlines()]
@@ -134,7 +134,7 @@ def one(backend: str, size: int, rounds: int, gold: Path) -> dict:
 
 
 def bench_ingest(letters: Path) -> None:
-    from openimr.corpus.distributed import ingest_dask
+    from openimr.services.corpus.distributed import ingest_dask
     from openimr.store.ingest import ingest_paths
 
     runs = {

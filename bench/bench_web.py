@@ -35,9 +35,9 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from openimr.process import demo as examples
-from openimr.web import demo
-from openimr.web.desk import Desk
+from openimr.services import demo as examples
+from openimr.services import web_demo as demo
+from openimr.services.desk import Desk
 
 PG_URL = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HOST = "127.0.0.1"

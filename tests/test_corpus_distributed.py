@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from openimr.corpus.distributed import ingest_dask
+from openimr.services.corpus.distributed import ingest_dask
 from openimr.store.db import make_engine, session_factory
 from openimr.store.ingest import ingest_paths
 from openimr.store.tables import LetterRow

@@ -13,15 +13,15 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from openimr.cli import app
-from openimr.corpus import embeddings
-from openimr.corpus.export import Format, export
-from openimr.corpus.features import records_from_letters
-from openimr.corpus.index import sync_index
-from openimr.corpus.schema import corpus_docs, corpus_embeddings, corpus_issues
-from openimr.corpus.search import Filters, Mode, Searcher
-from openimr.corpus.similar import SimilarIndex
-from openimr.corpus.stats import By, compute, wilson
-from openimr.models import Letter
+from openimr.core.models import Letter
+from openimr.services.corpus import embeddings
+from openimr.services.corpus.export import Format, export
+from openimr.services.corpus.features import records_from_letters
+from openimr.services.corpus.index import sync_index
+from openimr.services.corpus.search import Filters, Mode, Searcher
+from openimr.services.corpus.similar import SimilarIndex
+from openimr.services.corpus.stats import By, compute, wilson
+from openimr.store.corpus_tables import corpus_docs, corpus_embeddings, corpus_issues
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 from store_pg import pg_schema_url

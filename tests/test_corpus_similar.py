@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from openimr.corpus.similar import SimilarIndex, tokens
-from openimr.models import Letter
+from openimr.core.models import Letter
+from openimr.services.corpus.similar import SimilarIndex, tokens
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_similar_beats_token_overlap(setup) -> None:
 
 def test_similar_takes_text_request_and_exclusion(setup) -> None:
     index, _ = setup
-    from openimr.requests import parse
+    from openimr.core.requests import parse
 
     by_text = index.similar("Norco 10/325mg #120", k=5)
     assert len(by_text) == 5 and all(m.record.features.category == "drug" for m in by_text)

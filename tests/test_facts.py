@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openimr.facts import Fact, Facts, extract_facts
+from openimr.core.facts import Fact, Facts, extract_facts
 
 
 def only(facts: Facts, kind: str, value: str | None = None) -> Fact:

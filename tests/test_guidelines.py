@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from openimr.guidelines import LimitKind, RuleFileError, drug_classes_of, load_rules, parse_rules, rules_for
-from openimr.guidelines.rules import RULES_FILE, Category, Status, Tier, normalize_region
+from openimr.core.guidelines import (
+    LimitKind,
+    RuleFileError,
+    drug_classes_of,
+    load_rules,
+    parse_rules,
+    rules_for,
+)
+from openimr.core.guidelines.rules import RULES_FILE, Category, Status, Tier, normalize_region
 
 PRE_2017 = dt.date(2016, 6, 1)
 POST_2017 = dt.date(2018, 6, 1)
@@ -22,7 +29,7 @@ def ids(rules) -> list[str]:
 
 
 def raw_file() -> dict:
-    return yaml.safe_load((Path(__file__).parents[1] / "src/openimr/guidelines" / RULES_FILE).read_text())
+    return yaml.safe_load((Path(__file__).parents[1] / "src/openimr/core/guidelines" / RULES_FILE).read_text())
 
 
 # ---------------------------------------------------------------- the file

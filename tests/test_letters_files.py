@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from openimr.letters.errors import LetterError
-from openimr.letters.extract import MAX_TEXT
-from openimr.letters.parse import MAX_ISSUES, NO_FINAL_PERIOD, parse_file, read_file
-from openimr.models import Letter
+from openimr.core.letters.errors import LetterError
+from openimr.core.letters.extract import MAX_TEXT
+from openimr.core.letters.parse import MAX_ISSUES, NO_FINAL_PERIOD, parse_file, read_file
+from openimr.core.models import Letter
 from openimr.store import ingest
 from openimr.store.db import make_engine, session_factory
 from openimr.store.tables import LetterRow

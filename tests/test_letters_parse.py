@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from letter_metrics import score
 from openimr.cli import app
-from openimr.letters.dates import parse_date
-from openimr.letters.errors import LetterError
-from openimr.letters.extract import read_text
-from openimr.letters.parse import parse_file, parse_paths, parse_text
+from openimr.core.letters.dates import parse_date
+from openimr.core.letters.errors import LetterError
+from openimr.core.letters.extract import read_text
+from openimr.core.letters.parse import parse_file, parse_paths, parse_text
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +259,7 @@ def test_cli_formats_and_output_file(tmp_path: Path, letters_dir: Path) -> None:
 def test_claimant_age_and_sex_from_the_opening_sentences(
     summary: str, age: int | None, sex: str | None
 ) -> None:
-    from openimr.letters.header import claimant
+    from openimr.core.letters.header import claimant
 
     assert (claimant(summary).age, claimant(summary).sex) == (age, sex)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openimr.numbers import to_int
+from openimr.core.numbers import to_int
 
 
 @pytest.mark.parametrize(

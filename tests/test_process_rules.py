@@ -7,9 +7,9 @@ import itertools
 
 import pytest
 
-from openimr.process import deadlines, eligibility, workflow
-from openimr.process.intake import CaseIn
-from openimr.process.workflow import Status
+from openimr.core.process import deadlines, eligibility, workflow
+from openimr.core.process.intake import CaseIn
+from openimr.core.process.workflow import Status
 
 D = dt.date
 

@@ -17,14 +17,14 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-import openimr.process.tables as ptables
+import openimr.store.process_tables as ptables
 from openimr.cli import app
-from openimr.process import demo
-from openimr.process.service import ConflictError, Process
-from openimr.process.tables import AuditRow, ImmutableError, IssuedLetterRow
-from openimr.process.workflow import TransitionError
+from openimr.core.process.workflow import TransitionError
+from openimr.services import demo
+from openimr.services.cases import ConflictError, Process
 from openimr.store.base import Base
 from openimr.store.db import make_engine
+from openimr.store.process_tables import AuditRow, ImmutableError, IssuedLetterRow
 
 TODAY = dt.date.today()
 MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines."
@@ -145,7 +145,7 @@ def test_a_crash_between_decision_and_letter_leaves_a_consistent_state(db_url: s
     script = tmp_path / "crash.py"
     script.write_text(
         "import datetime as dt, os, signal, sys\n"
-        "from openimr.process import service\n"
+        "from openimr.core.process import service\n"
         "original = service.Process._move\n"
         "def move(self, s, case, target):\n"
         "    if target == 'letter_issued':\n"
@@ -264,7 +264,7 @@ def test_the_orm_refuses_to_touch_the_audit_log(process: Process) -> None:
 
 
 def test_items_without_a_category_are_classified_by_the_request_parser(process: Process) -> None:
-    pytest.importorskip("openimr.requests", reason="the request parser is not installed")
+    pytest.importorskip("openimr.core.requests", reason="the request parser is not installed")
     process.import_reviewers(demo.REVIEWERS)
     case = demo.examples(TODAY)[0].case.model_copy(deep=True)
     case.disputed_items[0].category = None

@@ -11,11 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from openimr.letters import layout
-from openimr.letters.parse import parse_file
-from openimr.letters.render import TXT_WIDTH, decision_line, render
-from openimr.letters.render_cli import register
-from openimr.models import Claimant, Issue, Letter, Reviewer
+from openimr.cli.render import register
+from openimr.core.letters import layout
+from openimr.core.letters.parse import parse_file
+from openimr.core.models import Claimant, Issue, Letter, Reviewer
+from openimr.services.render import TXT_WIDTH, decision_line, render
 
 
 def _letter(**changes: object) -> Letter:

@@ -1,4 +1,4 @@
-"""Accuracy of ``openimr.requests.parse`` on the dev letters' labeled items (every field >= 97%)."""
+"""Accuracy of ``openimr.core.requests.parse`` on the dev letters' labeled items (every field >= 97%)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from openimr.requests import parse
-from openimr.requests.cli import app
+from openimr.cli.requests import app
+from openimr.core.requests import parse
 
 FIELDS = [
     "category",

@@ -1,4 +1,4 @@
-"""Crafted edge cases of ``openimr.requests.parse`` (generic item strings, not taken from letters)."""
+"""Crafted edge cases of ``openimr.core.requests.parse`` (generic item strings, not taken from letters)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from openimr.requests import parse
-from openimr.requests.cli import app
+from openimr.cli.requests import app
+from openimr.core.requests import parse
 
 
 @pytest.mark.parametrize(

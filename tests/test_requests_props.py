@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openimr.requests import Request, parse
-from openimr.requests.resources import data
+from openimr.core.requests import Request, parse
+from openimr.core.requests.resources import data
 
 EMPTY = Request().model_dump(exclude={"category"})
 CANONICAL = set(data("anatomy")["parts"])

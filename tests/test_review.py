@@ -10,14 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from openimr.cli import app
-from openimr.models import Letter
-from openimr.review.analysis import support_score
-from openimr.review.case import Case, CaseError, DisputedItem, case_from_letter, load_case
-from openimr.review.criteria import Criterion
-from openimr.review.engine import load_models, review_case
-from openimr.review.evaluate import cross_validate
-from openimr.review.model import ItemInput, OverturnModel
-from openimr.review.train import examples, fit, load_records
+from openimr.core.models import Letter
+from openimr.core.review.analysis import support_score
+from openimr.core.review.case import Case, CaseError, DisputedItem, case_from_letter, load_case
+from openimr.core.review.criteria import Criterion
+from openimr.core.review.engine import load_models, review_case
+from openimr.core.review.evaluate import cross_validate
+from openimr.core.review.model import ItemInput, OverturnModel
+from openimr.core.review.train import examples, fit, load_records
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 

@@ -14,12 +14,12 @@ from rich.console import Console
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openimr.models import Letter
+from openimr.core.families import guideline_family
+from openimr.core.models import Letter
+from openimr.services.store_stats import compute_stats, print_stats
 from openimr.store.base import Base
 from openimr.store.db import alembic_config, default_db_url, make_engine, migrate, session_factory
-from openimr.store.families import guideline_family
 from openimr.store.ingest import store_letter
-from openimr.store.stats import compute_stats, print_stats
 from openimr.store.tables import IssueRow, LetterRow, SpecialtyRow
 
 Sessions = sessionmaker[Session]

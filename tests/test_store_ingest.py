@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from openimr.letters.errors import LetterError
-from openimr.letters.parse import parse_paths
-from openimr.models import Letter
+from openimr.core.letters.errors import LetterError
+from openimr.core.letters.parse import parse_paths
+from openimr.core.models import Letter
 from openimr.store.db import make_engine, migrate, session_factory
 from openimr.store.ingest import file_hash
 from openimr.store.tables import IssueRow, LetterRow, letter_key

@@ -13,13 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 
-import openimr.web.tables as web_tables
-from openimr.letters.render import render
-from openimr.process import demo as examples
+import openimr.store.web_tables as web_tables
+from openimr.services import demo as examples
+from openimr.services import web_demo as demo
+from openimr.services.desk import Desk
+from openimr.services.render import render
 from openimr.store.base import Base
-from openimr.web import demo
 from openimr.web.app import create_app
-from openimr.web.desk import Desk
 from store_pg import pg_schema_url
 
 TODAY = dt.date.today()
@@ -241,12 +241,12 @@ def test_recommendations_say_when_decision_support_is_unavailable(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     number = first(api, "lac-01", "assigned")
-    monkeypatch.setattr("openimr.web.desk.decision_support", lambda: None)
+    monkeypatch.setattr("openimr.services.desk.decision_support", lambda: None)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 503 and "decision support unavailable" in answer.json()["message"]
     review = {"items": [{"item": "x", "recommendation": "Upheld", "p_overturn": 0.2, "guideline": {}}]}
     monkeypatch.setattr(
-        "openimr.web.desk.decision_support", lambda: lambda case, store=None: {**review, "case": case}
+        "openimr.services.desk.decision_support", lambda: lambda case, store=None: {**review, "case": case}
     )
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 200 and answer.json()["case"]["case_number"] == number
@@ -271,7 +271,7 @@ def test_letters_parse_ingest_and_search(api: Api, tmp_path: Path) -> None:
 
 def examples_letter():
     """The demo's first letter as the process issues it."""
-    from openimr.models import Claimant, Issue, Letter
+    from openimr.core.models import Claimant, Issue, Letter
 
     example = examples.examples(TODAY)[0]
     decision, guideline, _, rationale = example.decisions[0]

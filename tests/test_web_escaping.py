@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jinja2 import nodes
 
-from openimr.letters.render import render
+from openimr.services.render import render
 from openimr.web import pages
 from openimr.web.app import create_app
 from test_web_api import MTUS, SEED_CASE, Api, demo_db, examples_letter

@@ -9,6 +9,7 @@ import asyncio
 import json
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -17,8 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from openimr.letters.render import render
-from openimr.process.tables import AuditRow
+from openimr.services.render import render
+from openimr.store.process_tables import AuditRow
 from openimr.web.app import BodyLimits, create_app
 from test_web_api import Api, demo_db, examples_letter, first
 
@@ -78,7 +79,9 @@ def raw(app: FastAPI, path: str, headers: dict[str, str], chunks: list[bytes]) -
         else:
             answer["body"] += message.get("body", b"")
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: the browser tests may leave an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return answer["status"], answer["body"], read[0]
 
 
@@ -196,7 +199,7 @@ def test_an_unexpected_error_is_json_on_the_api_and_a_page_elsewhere(
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("openimr.web.desk.Desk.list_cases", broken)
+    monkeypatch.setattr("openimr.services.desk.Desk.list_cases", broken)
     answer = api.call("coordinator", "GET", "/api/cases")
     assert answer.status_code == 500
     assert answer.json() == {

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from openimr.letters.render import render
-from openimr.process.demo import REVIEWERS
+from openimr.services.demo import REVIEWERS
+from openimr.services.render import render
 from openimr.web.app import create_app
 from test_web_api import MTUS, SEED_CASE, Api, demo_db, examples_letter
 
@@ -125,7 +125,9 @@ def actions(c: dict) -> list[tuple[str, str, str, dict, set[str]]]:
 
 @pytest.fixture
 def role_api(matrix_db: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    monkeypatch.setattr("openimr.web.desk.decision_support", lambda: lambda case, store=None: {"items": []})
+    monkeypatch.setattr(
+        "openimr.services.desk.decision_support", lambda: lambda case, store=None: {"items": []}
+    )
     path = tmp_path / "web.db"
     shutil.copy(matrix_db["path"], path)
     app = create_app(f"sqlite:///{path}")

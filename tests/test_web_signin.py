@@ -17,13 +17,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from openimr.process.tables import AuditRow
+from openimr.services import web_demo as demo
+from openimr.services.accounts import SignInSettings, hash_password
 from openimr.store.base import Base
 from openimr.store.db import alembic_config, make_engine, migrate
-from openimr.web import demo
+from openimr.store.process_tables import AuditRow
+from openimr.store.web_tables import SignInFailureRow, TokenRow, UserRow
 from openimr.web.app import create_app
-from openimr.web.auth import SignInSettings, hash_password
-from openimr.web.tables import SignInFailureRow, TokenRow, UserRow
 from test_web_api import demo_db
 
 __all__ = ["demo_db"]  # the shared fixture

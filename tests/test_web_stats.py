@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from openimr.models import Issue
+from openimr.core.models import Issue
 from openimr.store.db import make_engine
 from openimr.store.ingest import store_letter
 from openimr.web.app import create_app

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from openimr.web import demo
+from openimr.services import web_demo as demo
+from openimr.services.desk import Desk
 from openimr.web.app import create_app
-from openimr.web.desk import Desk
 
 ARTIFACTS = (
     Path(os.environ.get("OPENIMR_ARTIFACTS", Path(tempfile.gettempdir()) / "openimr-artifacts")) / "e2e"

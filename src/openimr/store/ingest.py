@@ -17,10 +17,10 @@ from sqlalchemy import Connection, Engine, Insert, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
-from openimr.letters.errors import LetterError
-from openimr.letters.extract import read_text, scan_paths, text_hash
-from openimr.letters.parse import Parsed, read_or_error, read_paths
-from openimr.models import Letter
+from openimr.core.letters.errors import LetterError
+from openimr.core.letters.extract import read_text, scan_paths, text_hash
+from openimr.core.letters.parse import Parsed, read_or_error, read_paths
+from openimr.core.models import Letter
 from openimr.store.db import default_db_url, make_engine, migrate
 from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
 

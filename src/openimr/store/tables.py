@@ -1,7 +1,7 @@
 """The letter tables: one row per letter, its issues and its reviewer's credentials in order.
 
 A letter's ``key`` is its case number, else ``sha256:<hash of the source file>``; it makes
-ingestion idempotent. ``store.ingest.store_letter`` writes a :class:`~openimr.models.Letter`
+ingestion idempotent. ``store.ingest.store_letter`` writes a :class:`~openimr.core.models.Letter`
 and :meth:`LetterRow.to_letter` reads it back exactly.
 """
 
@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from openimr.models import Claimant, Issue, Letter, Reviewer
+from openimr.core.models import Claimant, Issue, Letter, Reviewer
 from openimr.store.base import Base
 
 HASH_PREFIX = "sha256:"
@@ -59,7 +59,7 @@ class LetterRow(Base):
     )
 
     def to_letter(self) -> Letter:
-        """The stored letter as a :class:`~openimr.models.Letter`."""
+        """The stored letter as a :class:`~openimr.core.models.Letter`."""
         return Letter(
             file=self.file,
             case_number=self.case_number,
@@ -98,7 +98,7 @@ class IssueRow(Base):
     letter: Mapped[LetterRow] = relationship(back_populates="issues")
 
     def to_issue(self) -> Issue:
-        """The stored issue as an :class:`~openimr.models.Issue`."""
+        """The stored issue as an :class:`~openimr.core.models.Issue`."""
         return Issue(
             item=self.item,
             original_request=self.original_request,

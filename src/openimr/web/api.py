@@ -18,19 +18,19 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
-from openimr.corpus.index import sync_index
-from openimr.corpus.search import Filters, Mode, Searcher
-from openimr.letters.errors import LetterError
-from openimr.letters.parse import parse_file
-from openimr.models import Letter
-from openimr.process.intake import CaseIn
-from openimr.process.service import NotFound
-from openimr.process.workflow import Status
+from openimr.core.letters.errors import LetterError
+from openimr.core.letters.parse import parse_file
+from openimr.core.models import Letter
+from openimr.core.process.intake import CaseIn
+from openimr.core.process.workflow import Status
+from openimr.services import accounts as auth
+from openimr.services import schemas as out
+from openimr.services.accounts import Action, Principal
+from openimr.services.cases import NotFound
+from openimr.services.corpus.index import sync_index
+from openimr.services.corpus.search import Filters, Mode, Searcher
+from openimr.services.desk import Desk, Forbidden
 from openimr.store.ingest import ingest_paths
-from openimr.web import auth
-from openimr.web import schemas as out
-from openimr.web.auth import Action, Principal
-from openimr.web.desk import Desk, Forbidden
 from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
 
 MAX_UPLOAD = 20 * 1024 * 1024

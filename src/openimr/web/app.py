@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openimr.web import api, auth, pages
-from openimr.web.desk import Desk
+from openimr.services import accounts as auth
+from openimr.services.desk import Desk
+from openimr.web import api, pages
 from openimr.web.errors import STATUS, classify
 
 HERE = Path(__file__).resolve().parent

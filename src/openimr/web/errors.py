@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from openimr.process.service import ConflictError, NotFound, ProcessError
-from openimr.process.tables import ImmutableError
-from openimr.process.workflow import TransitionError
-from openimr.web.desk import Forbidden, Unavailable
+from openimr.core.process.workflow import TransitionError
+from openimr.services.cases import ConflictError, NotFound, ProcessError
+from openimr.services.desk import Forbidden, Unavailable
+from openimr.store.process_tables import ImmutableError
 
 
 class Unauthenticated(Exception):

@@ -22,18 +22,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
-from openimr.corpus.index import sync_index
-from openimr.corpus.stats import By, chart, compute, total
-from openimr.guidelines import load_rules
-from openimr.process.intake import CaseIn
-from openimr.process.tables import EVIDENCE_LEVELS
-from openimr.process.workflow import Status
-from openimr.web import auth
+from openimr.core.guidelines import load_rules
+from openimr.core.process.intake import CaseIn
+from openimr.core.process.workflow import Status
+from openimr.services import accounts as auth
+from openimr.services.accounts import Action, Principal
+from openimr.services.corpus.index import sync_index
+from openimr.services.corpus.stats import By, chart, compute, total
+from openimr.services.desk import Desk, Forbidden, Unavailable
+from openimr.services.schemas import CaseOut, DecisionIn
+from openimr.store.process_tables import EVIDENCE_LEVELS
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
-from openimr.web.auth import Action, Principal
-from openimr.web.desk import Desk, Forbidden, Unavailable
 from openimr.web.errors import TooLarge, Unauthenticated
-from openimr.web.schemas import CaseOut, DecisionIn
 
 # Every template is HTML: everything put into one is escaped unless it is Markup already.
 templates = Jinja2Templates(

@@ -1,0 +1,193 @@
+"""``openimr search``, ``openimr similar``, ``openimr stats`` and ``openimr export``.
+
+Each command first brings the corpus index up to date with the store (see
+:func:`openimr.services.corpus.index.sync_index`), so it sees every letter ingested so far.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from openimr.cli.store import DbOption
+from openimr.services.corpus import embeddings
+from openimr.services.corpus.export import Format as ExportFormat
+from openimr.services.corpus.export import export as export_corpus
+from openimr.services.corpus.index import sync_index
+from openimr.services.corpus.search import Filters, Hit, Mode, Searcher
+from openimr.services.corpus.similar import SimilarIndex
+from openimr.services.corpus.stats import By, chart, compute, print_table, write_csv
+from openimr.store.db import default_db_url, make_engine, migrate
+
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of results.")]
+
+
+def _open(db: str | None, embed: bool = False) -> Engine:
+    url = db or default_db_url()
+    migrate(url)
+    engine = make_engine(url)
+    sync_index(engine, embed=embed)
+    return engine
+
+
+def _console() -> Console:
+    out = Console()
+    return out if out.is_terminal else Console(width=200)
+
+
+def _print_hits(hits: list[Hit], fmt: str) -> None:
+    if fmt == "jsonl":
+        for hit in hits:
+            sys.stdout.write(json.dumps(asdict(hit), ensure_ascii=False) + "\n")
+        return
+    table = Table("letter", "#", "item", "decision", "guideline", "category", "year", "score")
+    for hit in hits:
+        table.add_row(
+            hit.letter,
+            str(hit.item_number),
+            hit.item,
+            hit.decision,
+            hit.family,
+            hit.category,
+            str(hit.year or ""),
+            f"{hit.score:.4f}",
+        )
+    _console().print(table)
+
+
+def search(
+    query: Annotated[
+        str, typer.Argument(help="Words to look for, e.g. 'postoperative acupuncture 12 visits'.")
+    ],
+    decision: Annotated[str | None, typer.Option(help="Upheld or Overturned.")] = None,
+    family: Annotated[
+        str | None, typer.Option(help="Guideline family, e.g. 'MTUS Chronic Pain Medical Treatment'.")
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option(help="Request category, e.g. acupuncture, drug, imaging.")
+    ] = None,
+    body_part: Annotated[
+        str | None, typer.Option(help="Body part or region, e.g. 'lumbar spine', knee.")
+    ] = None,
+    drug_class: Annotated[str | None, typer.Option(help="Drug class, e.g. opioid.")] = None,
+    year: Annotated[int | None, typer.Option(help="Decision year.")] = None,
+    specialty: Annotated[
+        str | None, typer.Option(help="Reviewer specialty, e.g. 'Orthopaedic Surgery'.")
+    ] = None,
+    mode: Annotated[
+        Mode, typer.Option(help="hybrid: full text and semantic similarity together.")
+    ] = Mode.hybrid,
+    db: DbOption = None,
+    limit: LimitOption = 20,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
+) -> None:
+    """Search the stored decisions: one hit per line with its letter, item, decision and guideline."""
+    if fmt not in ("table", "jsonl"):
+        raise typer.BadParameter("use table or jsonl", param_hint="--format")
+    if mode is not Mode.text and not embeddings.available():
+        if mode is Mode.semantic:
+            typer.echo(f"error: {embeddings.INSTALL_HINT}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"note: full-text search only; {embeddings.INSTALL_HINT}", err=True)
+        mode = Mode.text
+    engine = _open(db, embed=mode is not Mode.text)
+    try:
+        filters = Filters(decision, family, category, body_part, drug_class, year, specialty)
+        hits = Searcher(engine).search(query, filters, limit, mode)
+    finally:
+        engine.dispose()
+    _print_hits(hits, fmt)
+
+
+def similar(
+    item: Annotated[
+        str, typer.Argument(help="A disputed item as a letter writes it, e.g. 'Norco 10/325mg #120'.")
+    ],
+    exclude_letter: Annotated[
+        str | None, typer.Option(help="Leave out this letter (case number, else file name).")
+    ] = None,
+    db: DbOption = None,
+    limit: LimitOption = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
+) -> None:
+    """Past decisions on items like ITEM: same category, drug or class, body part, amount and wording."""
+    url = db or default_db_url()
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        matches = SimilarIndex.from_db(engine).similar(item, limit, exclude_letter)
+    finally:
+        engine.dispose()
+    hits = [
+        Hit(
+            m.record.letter,
+            m.record.position + 1,
+            m.record.item,
+            m.record.decision,
+            m.record.family,
+            m.record.features.category,
+            m.record.year,
+            m.score,
+        )
+        for m in matches
+    ]
+    _print_hits(hits, fmt)
+
+
+def stats(
+    by: Annotated[By, typer.Option("--by", help="The dimension to group issues by.")] = By.family,
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, png or svg.")] = "table",
+    output: OutputOption = None,
+) -> None:
+    """Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, CSV or chart."""
+    if fmt not in ("table", "csv", "png", "svg"):
+        raise typer.BadParameter("use table, csv, png or svg", param_hint="--format")
+    engine = _open(db)
+    try:
+        groups = compute(engine, by)
+    finally:
+        engine.dispose()
+    if fmt in ("png", "svg"):
+        path = output or Path(f"openimr-stats-{by.value}.{fmt}")
+        chart(groups, by, path.with_suffix(f".{fmt}"))
+        typer.echo(f"wrote {path.with_suffix(f'.{fmt}')}", err=True)
+    elif fmt == "csv":
+        if output:
+            with output.open("w", encoding="utf-8", newline="") as out:
+                write_csv(groups, out)
+        else:
+            write_csv(groups, sys.stdout)
+    else:
+        print_table(groups, by, _console())
+
+
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv or parquet.")] = ExportFormat.csv,
+    db: DbOption = None,
+) -> None:
+    """Export the structured corpus, one row per issue, to CSV or Parquet."""
+    engine = _open(db)
+    try:
+        count = export_corpus(engine, output, fmt)
+    finally:
+        engine.dispose()
+    typer.echo(f"wrote {count} issues to {output}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the corpus commands to the root command."""
+    app.command("search")(search)
+    app.command("similar")(similar)
+    app.command("stats")(stats)
+    app.command("export")(export)

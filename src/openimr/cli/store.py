@@ -1,0 +1,106 @@
+"""``openimr letters ingest`` and ``openimr letters stats``: the store's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from openimr.core.letters.errors import NOTHING_TO_DO
+from openimr.core.letters.extract import scan_paths
+from openimr.services.corpus.distributed import IngestEngine, ingest_dask
+from openimr.services.store_stats import compute_stats, print_stats
+from openimr.store.db import default_db_url, make_engine, migrate, session_factory
+from openimr.store.ingest import Outcome, ingest_paths
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: $OPENIMR_DB, else the SQLite file ./openimr.db).",
+        show_default=False,
+    ),
+]
+
+
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Letter files (PDF or .txt) or folders of them (not their sub-folders)."),
+    ],
+    db: DbOption = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel parser processes.")] = 1,
+    engine: Annotated[IngestEngine, typer.Option(help="local, or dask (-j workers).")] = IngestEngine.local,
+    address: Annotated[str | None, typer.Option(help="Dask scheduler (default: a local cluster).")] = None,
+) -> None:
+    """Parse letters and store them with their issues; letters already stored are left as they are.
+
+    A letter is stored whole or not at all (one transaction each), keyed by its case number, else
+    by its text (the same letter in another encoding is stored once). Each file that fails gets an
+    "error: FILE: why" line, each folder entry not read a "skipped: FILE: why" line, and each
+    letter stored that may be incomplete a "warning: FILE: why" line; the batch goes on.
+
+    Exit status: 0 when every file was stored or already stored, 1 when some failed, 2 when the
+    paths hold no letter file.
+    """
+    err = Console(stderr=True)
+
+    def say(line: str) -> None:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    inputs = scan_paths(paths)
+    for line in inputs.lines():
+        say(line)
+    if nothing := inputs.nothing_found(paths):
+        say(nothing)
+        raise typer.Exit(NOTHING_TO_DO)
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("Ingesting", total=len(inputs.files))
+
+        def advance(_path: Path, outcome: Outcome, message: str | None) -> None:
+            if message:
+                say(f"{'error' if outcome == 'error' else 'warning'}: {message}")
+            bar.advance(task)
+
+        if engine is IngestEngine.dask:
+            report = ingest_dask(inputs.files, db or default_db_url(), address, jobs, advance)
+        else:
+            report = ingest_paths(inputs.files, db or default_db_url(), jobs, advance)
+    failed = len(report.errors) + len(inputs.errors)
+    err.print(
+        f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {failed} failed",
+        highlight=False,
+    )
+    raise typer.Exit(0 if not failed else 1)
+
+
+def stats(db: DbOption = None) -> None:
+    """Counts and Upheld/Overturned rates by guideline family, reviewer specialty and decision year."""
+    url = db or default_db_url()
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            result = compute_stats(session)
+    finally:
+        engine.dispose()
+    out = Console()
+    print_stats(result, out if out.is_terminal else Console(width=160))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ingest`` and ``stats`` to the ``letters`` command group."""
+    app.command("ingest")(ingest)
+    app.command("stats")(stats)

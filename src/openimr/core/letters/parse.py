@@ -1,0 +1,118 @@
+"""Reading IMR Final Determination letters (PDF or text) into :class:`~openimr.core.models.Letter`.
+
+A pipeline of small pure steps over the extracted text: split the sections, read the header,
+the credentials, the claimant, the summary and the issues. Only ``read_file`` touches files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from openimr.core.letters import layout
+from openimr.core.letters.errors import LetterError
+from openimr.core.letters.extract import expand_paths, normalize_text, read_text, text_hash
+from openimr.core.letters.header import claimant, collapse, credentials, header_fields
+from openimr.core.letters.issues import IssuesError, ends_a_sentence, parse_issues
+from openimr.core.letters.sections import drop_intro, split_sections
+from openimr.core.models import Letter
+
+__all__ = ["LetterError", "Parsed", "parse_file", "parse_paths", "parse_text", "read_file", "read_paths"]
+
+# The dev letters dispute at most 21 items; far more is not one letter (or a layout misread).
+MAX_ISSUES = 50
+NO_FINAL_PERIOD = "the last rationale has no final period: check that the letter is complete"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A letter read from a file, with its text's hash and what may be wrong with it."""
+
+    letter: Letter
+    source_hash: str  # SHA-256 of its text as words: the same for any encoding of the same letter
+    warnings: tuple[str, ...] = ()
+
+
+def organizations() -> tuple[str, ...]:
+    """Names that label the review organization's guideline line: MAXIMUS and the configured one."""
+    configured = os.environ.get("OPENIMR_ORGANIZATION", "").strip()
+    return tuple(dict.fromkeys(n for n in (configured, layout.DEFAULT_ORGANIZATION) if n))
+
+
+def parse_text(text: str, file: str) -> Letter:
+    """The letter in *text* (already extracted); ``LetterError`` when it is not a complete letter."""
+    sections = split_sections(normalize_text(text))
+    if sections.issues is None:
+        if sections.summary is None and not sections.how:
+            raise LetterError(file, "not an IMR Final Determination letter (no IMR headings found)")
+        raise LetterError(file, "no 'IMR ISSUES, DECISIONS AND RATIONALES' section (letter cut off?)")
+    try:
+        issues = parse_issues(drop_intro(sections.issues), organizations())
+    except IssuesError as exc:
+        raise LetterError(file, str(exc)) from None
+    if len(issues) > MAX_ISSUES:
+        problem = f"{len(issues)} disputed items: more than one letter holds (at most {MAX_ISSUES})"
+        raise LetterError(file, problem)
+    summary = collapse(drop_intro(sections.summary)) if sections.summary is not None else None
+    return Letter(
+        file=file,
+        **header_fields(sections.header),
+        reviewer=credentials(sections.how),
+        claimant=claimant(summary),
+        clinical_summary=summary,
+        issues=issues,
+    )
+
+
+def letter_warnings(letter: Letter) -> tuple[str, ...]:
+    """What looks wrong with a parsed letter but may be right (it is kept, with these)."""
+    last = letter.issues[-1].rationale if letter.issues else None
+    return () if last is None or ends_a_sentence(last) else (NO_FINAL_PERIOD,)
+
+
+def read_file(path: str | os.PathLike[str]) -> Parsed:
+    """Read and parse one letter file (PDF, including empty-password encrypted, or text)."""
+    path = Path(path)
+    text = read_text(path)
+    letter = parse_text(text, path.name)
+    return Parsed(letter, text_hash(text), letter_warnings(letter))
+
+
+def parse_file(path: str | os.PathLike[str]) -> Letter:
+    """The letter in one file (see :func:`read_file`)."""
+    return read_file(path).letter
+
+
+def read_or_error(path: Path) -> Parsed | LetterError:
+    """The letter in *path*, or the error that names why it cannot be read (never raises)."""
+    try:
+        return read_file(path)
+    except LetterError as exc:
+        return exc
+    except Exception as exc:  # one bad file never stops a batch: report it as this file's error
+        return LetterError(path.name, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def read_paths(
+    paths: Iterable[str | os.PathLike[str]], jobs: int = 1
+) -> Iterator[tuple[Path, Parsed | LetterError]]:
+    """Read files and folders (expanded to their letters) in input order, with *jobs* processes."""
+    files = expand_paths([Path(p) for p in paths])
+    if jobs <= 1 or len(files) < 2:
+        for path in files:
+            yield path, read_or_error(path)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        chunk = max(1, min(16, len(files) // (jobs * 4)))
+        yield from zip(files, pool.map(read_or_error, files, chunksize=chunk), strict=True)
+
+
+def parse_paths(
+    paths: Iterable[str | os.PathLike[str]], jobs: int = 1
+) -> Iterator[tuple[Path, Letter | LetterError]]:
+    """The letters at *paths* (see :func:`read_paths`), without their hashes or warnings."""
+    for path, result in read_paths(paths, jobs):
+        yield path, result if isinstance(result, LetterError) else result.letter

@@ -1,0 +1,155 @@
+"""The review engine: a case in, a review (``schemas/review.schema.json``) out, per disputed item."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import joblib
+from pydantic import BaseModel, Field
+
+from openimr.core.facts.models import Facts
+from openimr.core.facts.pipeline import extract_facts, warm_up
+from openimr.core.review.analysis import (
+    ItemAnalysis,
+    analyse_case,
+    distinct_requests,
+    family_features,
+    follow_operations,
+    rule_features,
+)
+from openimr.core.review.case import Case, case_from_json
+from openimr.core.review.criteria import Criterion
+from openimr.core.review.governing import NON_MTUS, Governing, governing
+from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ur_sentences
+from openimr.core.review.rationale import draft_rationale
+from openimr.services.similar_decisions import SimilarDecision, similar_decisions, similar_index
+
+MODEL_FILE = "data/model.joblib"
+
+
+class Guideline(BaseModel):
+    family: str
+    citation: str | None = None
+    level: str | None = None
+
+
+class ItemReview(BaseModel):
+    """Decision support for one disputed item."""
+
+    item: str
+    recommendation: str
+    p_overturn: float = Field(ge=0, le=1)
+    guideline: Guideline
+    reasons: list[str]
+    request: dict
+    criteria: list[Criterion] = Field(default_factory=list)
+    similar: list[SimilarDecision] = Field(default_factory=list)
+    draft_rationale: str | None = None
+
+
+class Review(BaseModel):
+    """Decision support for one case."""
+
+    case_number: str | None = None
+    items: list[ItemReview]
+
+
+@cache
+def load_models(path: str | None = None) -> tuple[OverturnModel, FamilyModel]:
+    """The fitted models shipped in the package (or at *path*), loaded once per process."""
+    source = Path(path) if path else resources.files("openimr.core.review").joinpath(MODEL_FILE)
+    with source.open("rb") as handle:
+        bundle = joblib.load(handle)
+    return bundle["overturn"], bundle["family"]
+
+
+def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
+    """What the learned models read of each analysed item of *case*."""
+    text, requests = ur_sentences(case.clinical_summary), distinct_requests(analyses)
+    return [ItemInput(text, rule_features(a, requests), family_features(a)) for a in analyses]
+
+
+def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[str]:
+    out: list[str] = []
+    if not (a.item.item or "").strip():
+        out.append("missing: the disputed item has no text; nothing could be parsed")
+    elif a.request.category == "other":
+        out.append(f"the item could not be classified into a request category: {a.item.item!r}")
+    if not case.clinical_summary.strip():
+        out.append(
+            "missing: the case has no clinical summary, so no criterion can be checked against the record"
+        )
+    if gov.rule is None:
+        out.append(
+            f"{gov.family}: not addressed by the encoded MTUS rules; "
+            "peer-reviewed and nationally recognized standards apply (LC 4610.5(c)(2)(B)-(C))"
+            if gov.family == NON_MTUS
+            else f"{gov.family}: chosen from past decisions; no encoded rule of it states criteria"
+        )
+    for c in a.criteria:
+        evidence = f"; evidence: {'; '.join(c.evidence)}" if c.evidence else ""
+        out.append(f"{c.rule_id} / {c.criterion}: {c.status.replace('_', ' ')} - {c.detail}{evidence}")
+    if a.rules and not a.criteria:
+        out.append(f"{a.rules[0].id}: no criteria of this rule could be checked against the request")
+    if not a.rules:
+        out.append("no encoded rule addresses this item: no limit is applied")
+    if facts.days_since_injury is not None:
+        out.append(f"record: about {facts.days_since_injury} days from the date of injury to the latest note")
+    return out
+
+
+def _similar_reason(similar: list[SimilarDecision]) -> str:
+    overturned = sum(d.decision == "Overturned" for d in similar)
+    closest = similar[0]
+    return (
+        f"similar past decisions: {overturned} of {len(similar)} overturned; closest: {closest.letter} "
+        f"{closest.item!r}: {closest.decision} ({closest.family})"
+    )
+
+
+def review_case(case: Case, model_path: str | None = None, store: str | None = None) -> Review:
+    """Review every disputed item of *case*, in input order; with *store* (a database URL), the
+    reasons also give the most similar past decisions stored there."""
+    overturn, family = load_models(model_path)
+    warm_up()
+    facts = extract_facts(case.clinical_summary)
+    analyses = analyse_case(case, facts)
+    inputs = item_inputs(analyses, case)
+    if not inputs:
+        return Review(case_number=case.case_number, items=[])
+    served = [a.operation for a in analyses]
+    probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
+    families = family.predict(inputs)
+    index = similar_index(store) if store else None
+    items = []
+    for a, p, fam, op in zip(analyses, probs, families, served, strict=True):
+        similar = similar_decisions(index, a.item.item, case.case_number) if index and a.item.item else []
+        gov = governing(a.rules, str(fam))
+        reasons = _reasons(a, gov, facts, case)
+        if op is not None:
+            reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
+        if similar:
+            reasons.append(_similar_reason(similar))
+        recommendation = "Overturned" if p >= overturn.threshold_ else "Upheld"
+        items.append(
+            ItemReview(
+                item=a.item.item,
+                recommendation=recommendation,
+                p_overturn=round(float(p), 4),
+                guideline=Guideline(family=gov.family, citation=gov.citation, level=gov.level),
+                reasons=reasons,
+                request=a.request.model_dump(mode="json"),
+                criteria=a.criteria,
+                similar=similar,
+                draft_rationale=draft_rationale(a, gov, recommendation),
+            )
+        )
+    return Review(case_number=case.case_number, items=items)
+
+
+def review_json(case: dict, store: str | None = None) -> dict:
+    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out;
+    *store* (a database URL) adds similar past decisions."""
+    return review_case(case_from_json(case, "<case>"), store=store).model_dump(mode="json")

@@ -1,0 +1,80 @@
+"""Which guideline governs a disputed item, by the evidence hierarchy of LC 4610.5(c)(2).
+
+The MTUS comes first (4610.5(c)(2)(A)); only when no encoded MTUS rule addresses the item does
+the engine fall to peer-reviewed and nationally recognized sources ("Non-MTUS", (B)-(C)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from openimr.core.families import NON_MTUS, guideline_family
+from openimr.core.guidelines.rules import Rule, Tier, drug_classes_of, rules_for
+from openimr.core.requests import Request
+
+# The request parser's class names, spelled as the rules file spells them.
+_CLASS_ALIASES = {"proton-pump inhibitor": "ppi", "topical analgesic or compound": "topical_analgesic"}
+
+
+def rule_drug_classes(request: Request) -> tuple[str, ...]:
+    """The rules file's drug classes of the requested drug (none for a non-drug request)."""
+    if request.drug is None:
+        return ()
+    classes = drug_classes_of(request.drug.name)
+    if classes:
+        return classes
+    named = request.drug.drug_class
+    if not named:
+        return ()
+    return (_CLASS_ALIASES.get(named, named.replace("-", "_").replace(" ", "_")),)
+
+
+def candidate_rules(request: Request, item: str, day: dt.date | None) -> list[Rule]:
+    """Every encoded rule that may govern the request, best fit first (MTUS before others)."""
+    region = request.body_parts[0] if request.body_parts else None
+    found: list[Rule] = []
+    for drug_class in rule_drug_classes(request) or (None,):
+        for rule in rules_for(
+            request.category, drug_class, region, day, text=item, postoperative=request.postoperative
+        ):
+            if rule not in found:
+                found.append(rule)
+    return sorted(found, key=lambda r: r.tier is not Tier.MTUS)
+
+
+def letter_family(rule: Rule) -> str:
+    """A rule's guideline family as the letters name it ("MTUS Low Back Complaints", "Non-MTUS")."""
+    if rule.tier is Tier.NON_MTUS:
+        return NON_MTUS
+    if rule.letter_label:
+        return guideline_family(f"Decision based on MTUS {rule.letter_label}")
+    return guideline_family(f"Decision based on {rule.family}")
+
+
+@dataclass(frozen=True)
+class Governing:
+    """The guideline an item's decision should rest on, and the encoded rule of it, if any."""
+
+    family: str
+    citation: str | None
+    level: str
+    rule: Rule | None
+
+
+MTUS_LEVEL = "MTUS (LC 4610.5(c)(2)(A))"
+OTHER_LEVEL = "peer-reviewed or nationally recognized standards (LC 4610.5(c)(2)(B)-(C))"
+
+
+def governing(rules: list[Rule], family: str | None = None) -> Governing:
+    """The governing guideline among *rules*: of *family* when given, else the best MTUS rule.
+
+    Without an MTUS rule (or when *family* is Non-MTUS) the next levels of the hierarchy apply.
+    """
+    if family is None:
+        mtus = [r for r in rules if r.tier is Tier.MTUS]
+        family = letter_family(mtus[0]) if mtus else NON_MTUS
+    rule = next((r for r in rules if letter_family(r) == family), None)
+    level = OTHER_LEVEL if family == NON_MTUS else MTUS_LEVEL
+    citation = f"{rule.citation.regulation}, {rule.citation.section}" if rule else None
+    return Governing(family, citation, level, rule)

@@ -1,0 +1,74 @@
+"""Fitting the review models on decided letters (letter.schema.json records)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+
+from openimr.core.facts.pipeline import extract_facts
+from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_family
+from openimr.core.review.analysis import analyse_case
+from openimr.core.review.case import case_from_letter
+from openimr.core.review.engine import item_inputs
+from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel
+
+_NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
+
+
+@dataclass
+class Examples:
+    """One row per decided item: model input, label, cited family (or None), letter index, and the
+    row of the disputed operation a perioperative service follows (or None)."""
+
+    inputs: list[ItemInput]
+    overturned: list[bool]
+    families: list[str | None]
+    claims_families: list[str]
+    groups: list[int]
+    texts: list[str]
+    operations: list[int | None]
+
+
+def load_records(path: Path) -> list[dict]:
+    """Letter records from a JSONL file (one per line)."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def examples(records: Iterable[dict]) -> Examples:
+    """Turn decided letters into training rows (the decisions are read only as labels)."""
+    out = Examples([], [], [], [], [], [], [])
+    for index, record in enumerate(records):
+        case = case_from_letter(record)
+        analyses = analyse_case(case, extract_facts(case.clinical_summary))
+        first = len(out.inputs)
+        out.operations += [None if a.operation is None else first + a.operation for a in analyses]
+        inputs = item_inputs(analyses, case)
+        for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
+            cited = guideline_family(issue.get("imro_guideline"))
+            out.inputs.append(x)
+            out.overturned.append(issue["decision"] == "Overturned")
+            out.families.append(None if cited in _NO_FAMILY else cited)
+            out.claims_families.append(guideline_family(item.claims_administrator_guideline))
+            out.groups.append(index)
+            out.texts.append(f"{item.item} {case.clinical_summary}")
+    return out
+
+
+def fit(data: Examples, rows: list[int] | None = None) -> tuple[OverturnModel, FamilyModel]:
+    """Fit both models on *rows* of *data* (all rows by default)."""
+    rows = list(range(len(data.inputs))) if rows is None else rows
+    overturn = OverturnModel().fit([data.inputs[i] for i in rows], [data.overturned[i] for i in rows])
+    labelled = [i for i in rows if data.families[i] is not None]
+    family = FamilyModel().fit([data.inputs[i] for i in labelled], [data.families[i] for i in labelled])
+    return overturn, family
+
+
+def save(overturn: OverturnModel, family: FamilyModel, path: Path) -> None:
+    """Write the fitted models where the engine loads them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"overturn": overturn, "family": family}, path, compress=3)

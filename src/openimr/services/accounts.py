@@ -1,0 +1,358 @@
+"""Who may do what: roles, password hashing, API tokens, sign-in sessions, CSRF tokens, and the
+throttling of repeated failed sign-ins.
+
+Four roles. An *admin* does everything but decide items and manages accounts; an *intake
+coordinator* takes cases in, assigns them, issues letters and reads the audit log; a *reviewer*
+sees and decides only the cases assigned to the reviewer code their account is bound to; an
+*analyst* reads case lists, items and decisions without any claimant detail, and the corpus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
+
+from openimr.services.cases import record_audit
+from openimr.store.base import utc_now
+from openimr.store.web_tables import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow
+
+SESSION_COOKIE = "openimr_session"
+LOGIN_CSRF_COOKIE = "openimr_login_csrf"
+TOKEN_PREFIX = "oimr_"
+HSTS = "max-age=31536000"
+LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale a token's last use may get before it is written
+
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so an unknown name costs as long as a bad password.
+_DUMMY_HASH = _hasher.hash("no such account")
+
+
+class Action(StrEnum):
+    """Everything the API and the pages let someone do."""
+
+    LIST_CASES = "list_cases"
+    READ_CASE = "read_case"
+    SEE_CLAIMANT = "see_claimant"
+    CREATE_CASE = "create_case"
+    UPLOAD_DOCUMENT = "upload_document"
+    READ_DOCUMENT = "read_document"
+    ASSIGN = "assign"
+    DECIDE = "decide"
+    READ_RECOMMENDATIONS = "read_recommendations"
+    ISSUE_LETTER = "issue_letter"
+    READ_LETTER = "read_letter"
+    WITHDRAW = "withdraw"
+    READ_AUDIT = "read_audit"
+    READ_REVIEWERS = "read_reviewers"
+    WRITE_REVIEWERS = "write_reviewers"
+    PARSE_LETTERS = "parse_letters"
+    INGEST_LETTERS = "ingest_letters"
+    SEARCH_CORPUS = "search_corpus"
+    MANAGE_USERS = "manage_users"
+
+
+_STAFF = frozenset(Action) - {Action.DECIDE, Action.MANAGE_USERS}
+PERMISSIONS: dict[str, frozenset[Action]] = {
+    "admin": _STAFF | {Action.MANAGE_USERS},
+    "coordinator": _STAFF,
+    "reviewer": frozenset(
+        {
+            Action.LIST_CASES,
+            Action.READ_CASE,
+            Action.SEE_CLAIMANT,
+            Action.READ_DOCUMENT,
+            Action.DECIDE,
+            Action.READ_RECOMMENDATIONS,
+            Action.READ_LETTER,
+            Action.PARSE_LETTERS,
+            Action.SEARCH_CORPUS,
+        }
+    ),
+    "analyst": frozenset(
+        {
+            Action.LIST_CASES,
+            Action.READ_CASE,
+            Action.READ_REVIEWERS,
+            Action.PARSE_LETTERS,
+            Action.SEARCH_CORPUS,
+        }
+    ),
+}
+ROLE_NAMES = {
+    "admin": "Administrator",
+    "coordinator": "Intake coordinator",
+    "reviewer": "Expert reviewer",
+    "analyst": "Analyst (read-only)",
+}
+assert set(PERMISSIONS) == set(ROLES) == set(ROLE_NAMES)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in account a request acts for, and how it proved it."""
+
+    id: int
+    username: str
+    role: str
+    reviewer_code: str | None
+    via: Literal["token", "session"]
+    csrf: str | None = None
+
+    def can(self, action: Action) -> bool:
+        return action in PERMISSIONS[self.role]
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES[self.role]
+
+
+@dataclass(frozen=True)
+class SignInSettings:
+    """How sign-ins are throttled, how long tokens and sessions last, and whether to insist on HTTPS.
+
+    :meth:`from_env` reads each from the environment (defaults in brackets):
+
+    - ``OPENIMR_LOGIN_MAX_FAILURES`` (5): failed sign-ins to one account within the window before
+      it is throttled; a successful sign-in clears the account's count.
+    - ``OPENIMR_LOGIN_MAX_ADDRESS_FAILURES`` (20): the same for one client address, whatever the
+      usernames tried (failures against an account that has since signed in no longer count).
+    - ``OPENIMR_LOGIN_WINDOW_S`` (3600): how long a failure counts, in seconds.
+    - ``OPENIMR_LOGIN_DELAY_S`` (1) and ``OPENIMR_LOGIN_MAX_DELAY_S`` (900): once throttled, every
+      attempt (even with the right password) is refused until this delay has passed since the
+      last failure; it doubles with each further failure, up to the maximum.
+    - ``OPENIMR_TOKEN_DAYS`` (30): how long a new API token is valid.
+    - ``OPENIMR_SESSION_HOURS`` (12): how long a browser sign-in lasts.
+    - ``OPENIMR_HTTPS`` (0): 1 when the app is served over HTTPS (say, behind a TLS-terminating
+      proxy): cookies are marked ``Secure`` and ``Strict-Transport-Security`` is sent. A request
+      that arrived as ``https`` gets both anyway (uvicorn takes the scheme and the client address
+      from ``X-Forwarded-Proto`` and ``X-Forwarded-For`` of the proxies it trusts).
+
+    The app reads them once, at start-up, into ``app.state.sign_in``; set that attribute to use
+    other values. *clock* dates failures, new tokens and new sessions (tests pass their own).
+    """
+
+    max_failures: int = 5
+    max_address_failures: int = 20
+    window_s: float = 3600
+    delay_s: float = 1
+    max_delay_s: float = 900
+    token_days: float = 30
+    session_hours: float = 12
+    https: bool = False
+    clock: Callable[[], dt.datetime] = utc_now
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
+        """The settings from ``OPENIMR_*`` variables; a malformed one is a ValueError naming it."""
+        values: dict[str, object] = {}
+        for field, (variable, kind) in _ENV.items():
+            if variable in env:
+                raw = env[variable]
+                try:
+                    value = kind(raw)
+                except ValueError:
+                    value = 0
+                if not 0 < value < math.inf:
+                    raise ValueError(f"{variable} must be a positive {kind.__name__}, not {raw!r}")
+                values[field] = value
+        https = env.get("OPENIMR_HTTPS", "0").strip().lower()
+        if https not in {"", "0", "1", "false", "true", "no", "yes"}:
+            raise ValueError(f"OPENIMR_HTTPS must be 1 or 0, not {https!r}")
+        return cls(**values, https=https in {"1", "true", "yes"})
+
+
+_ENV: dict[str, tuple[str, type[int] | type[float]]] = {
+    "max_failures": ("OPENIMR_LOGIN_MAX_FAILURES", int),
+    "max_address_failures": ("OPENIMR_LOGIN_MAX_ADDRESS_FAILURES", int),
+    "window_s": ("OPENIMR_LOGIN_WINDOW_S", float),
+    "delay_s": ("OPENIMR_LOGIN_DELAY_S", float),
+    "max_delay_s": ("OPENIMR_LOGIN_MAX_DELAY_S", float),
+    "token_days": ("OPENIMR_TOKEN_DAYS", float),
+    "session_hours": ("OPENIMR_SESSION_HOURS", float),
+}
+
+
+def settings(conn: HTTPConnection) -> SignInSettings:
+    """The app's sign-in settings (read from the environment the first time)."""
+    state = conn.app.state
+    if getattr(state, "sign_in", None) is None:
+        state.sign_in = SignInSettings.from_env()
+    return state.sign_in
+
+
+def secure(conn: HTTPConnection) -> bool:
+    """Whether the request is served over HTTPS: cookies get ``Secure`` and answers HSTS."""
+    return settings(conn).https or conn.url.scheme == "https"
+
+
+def client_address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """*moment* marked as UTC when it has no zone (SQLite hands timestamps back without one)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 (hex) under which a token or session id is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(s: Session, username: str, password: str) -> UserRow | None:
+    """The active account *username* if *password* is its password, else None."""
+    user = s.scalar(select(UserRow).where(UserRow.username == username, UserRow.active))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+def create_user(
+    s: Session, username: str, password: str, role: str, reviewer_code: str | None = None
+) -> UserRow:
+    """A new account; a reviewer account needs the roster code of the reviewer it acts as."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if (role == "reviewer") != bool(reviewer_code):
+        raise ValueError("a reviewer account needs a reviewer code, and only a reviewer account has one")
+    if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+        raise ValueError(f"the username {username!r} is taken")
+    user = UserRow(
+        username=username, role=role, password_hash=hash_password(password), reviewer_code=reviewer_code
+    )
+    s.add(user)
+    s.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in's outcome: the account, or none; when throttled, the seconds to wait."""
+
+    user: UserRow | None
+    retry_after: int = 0
+
+
+def _wait(s: Session, which: ColumnElement[bool], limit: int, cfg: SignInSettings, now: dt.datetime) -> int:
+    """Seconds until the failures matching *which* allow another attempt (0: now)."""
+    count, last = s.execute(select(func.count(), func.max(SignInFailureRow.at)).where(which)).one()
+    if count < limit:
+        return 0
+    delay = min(cfg.delay_s * 2 ** min(count - limit, 64), cfg.max_delay_s)
+    return max(0, math.ceil((aware(last) + dt.timedelta(seconds=delay) - now).total_seconds()))
+
+
+def sign_in(s: Session, username: str, password: str, address: str, cfg: SignInSettings, via: str) -> Attempt:
+    """Check *password* for *username* from *address*, unless either has failed too often lately.
+
+    Failures and throttled attempts are written to the audit log (with *via*: ``api`` or ``form``)
+    in the session's transaction, so the caller must commit it whatever the outcome.
+    """
+    now = cfg.clock()
+    name, address = username[:80], address[:64]
+    s.execute(delete(SignInFailureRow).where(SignInFailureRow.at < now - dt.timedelta(seconds=cfg.window_s)))
+    wait = max(
+        _wait(s, SignInFailureRow.username == name, cfg.max_failures, cfg, now),
+        _wait(s, SignInFailureRow.address == address, cfg.max_address_failures, cfg, now),
+    )
+    if wait:
+        record_audit(s, name, None, "sign_in", address, "throttled", None, {"via": via, "retry_after": wait})
+        return Attempt(None, wait)
+    user = check_password(s, username, password)
+    if user is None:
+        s.add(SignInFailureRow(at=now, username=name, address=address))
+        record_audit(s, name, None, "sign_in", address, "failed", None, {"via": via})
+        return Attempt(None)
+    s.execute(delete(SignInFailureRow).where(SignInFailureRow.username == name))
+    record_audit(s, name, None, "sign_in", address, "signed_in", None, {"via": via})
+    return Attempt(user)
+
+
+def issue_token(s: Session, user: UserRow, name: str, cfg: SignInSettings) -> str:
+    """A new API token for *user*, valid for ``cfg.token_days``; only its digest is kept, so this
+    is the one time it is seen."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = cfg.clock()
+    expires = now + dt.timedelta(days=cfg.token_days)
+    s.add(TokenRow(user_id=user.id, digest=digest(token), name=name, created_at=now, expires_at=expires))
+    return token
+
+
+def tokens_of(s: Session, user_id: int) -> list[TokenRow]:
+    """The account's tokens that are not revoked (expired ones included), oldest first."""
+    query = select(TokenRow).where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+    return list(s.scalars(query.order_by(TokenRow.id)))
+
+
+def revoke_token(s: Session, who: Principal, token_id: int, now: dt.datetime) -> bool:
+    """Revoke *who*'s token *token_id* (audited); False when they have no such live token."""
+    row = s.get(TokenRow, token_id)
+    if row is None or row.user_id != who.id or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    record_audit(s, who.username, None, "api_token", str(token_id), "revoked", None, {"name": row.name})
+    return True
+
+
+def _principal(user: UserRow, via: Literal["token", "session"], csrf: str | None = None) -> Principal:
+    return Principal(user.id, user.username, user.role, user.reviewer_code, via, csrf)
+
+
+def from_token(s: Session, token: str, now: dt.datetime | None = None) -> Principal | None:
+    """The account of a live token (not revoked, not expired, account active), noting its use."""
+    now = now or utc_now()
+    row = s.scalar(select(TokenRow).where(TokenRow.digest == digest(token), TokenRow.revoked_at.is_(None)))
+    if row is None or not row.user.active or aware(row.expires_at) <= now:
+        return None
+    if row.last_used_at is None or aware(row.last_used_at) < now - LAST_USED_EVERY:
+        row.last_used_at = now
+    return _principal(row.user, "token")
+
+
+def open_session(s: Session, user: UserRow, cfg: SignInSettings) -> str:
+    """Start a sign-in session lasting ``cfg.session_hours`` (and drop expired ones); returns the
+    cookie value."""
+    value = secrets.token_urlsafe(32)
+    now = cfg.clock()
+    s.execute(delete(SessionRow).where(SessionRow.expires_at <= now))
+    expires = now + dt.timedelta(hours=cfg.session_hours)
+    s.add(
+        SessionRow(digest=digest(value), user_id=user.id, csrf=secrets.token_urlsafe(32), expires_at=expires)
+    )
+    return value
+
+
+def from_session(s: Session, cookie: str) -> Principal | None:
+    row = s.get(SessionRow, digest(cookie))
+    if row is None or not row.user.active or aware(row.expires_at) <= utc_now():
+        return None
+    return _principal(row.user, "session", row.csrf)
+
+
+def close_session(s: Session, cookie: str) -> None:
+    s.execute(delete(SessionRow).where(SessionRow.digest == digest(cookie)))
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Constant-time equality of two secrets, False when either is missing."""
+    return bool(a and b) and hmac.compare_digest(str(a), str(b))

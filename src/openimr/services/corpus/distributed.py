@@ -1,0 +1,73 @@
+"""Bulk ingest on a Dask cluster: each worker parses letters and stores them in the database itself.
+
+Dask (``distributed``) rather than Ray: it is pure Python wheels that install anywhere the project
+does, a :class:`~distributed.LocalCluster` starts in a couple of seconds on a laptop or in CI, and a
+real cluster is two commands (``dask scheduler``, ``dask worker ADDR``) with no cluster services
+to run beside it. Each task is one file: parse, hash, and store it in one transaction through
+:func:`openimr.store.ingest.store_letter`, so the database holds exactly what the local path stores,
+and a rerun (or a task retried after a lost worker) leaves a stored letter as it is.
+
+Workers need to read the files (a shared file system, at the same paths) and reach the database:
+use PostgreSQL as the sink for a real cluster; SQLite works with a local cluster only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+
+from openimr.core.letters.extract import expand_paths
+from openimr.store.db import migrate
+from openimr.store.ingest import IngestReport, Progress, ingest_file
+
+
+class IngestEngine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+def ingest_dask(
+    paths: Iterable[Path],
+    db_url: str,
+    address: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest the letters at *paths* like :func:`~openimr.store.ingest.ingest_paths`, on Dask.
+
+    With *address* (``tcp://host:8786``) the scheduler there runs the tasks; without it, a local
+    cluster of *workers* processes (default: one per CPU) is started for the batch and shut down.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    migrate(db_url)
+    files = [str(p.resolve()) for p in expand_paths(list(paths))]
+    report = IngestReport()
+    if address:
+        client, cluster = Client(address), None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(ingest_file, files, db_url=db_url, pure=False)
+        for path, future in zip(files, futures, strict=True):
+            outcome, detail = future.result()
+            if outcome == "error":
+                report.errors.append(detail)
+            else:
+                (report.stored if outcome == "stored" else report.unchanged).append(detail)
+            if progress:
+                progress(Path(path), outcome, detail if outcome == "error" else None)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return report

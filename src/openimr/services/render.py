@@ -1,0 +1,255 @@
+"""Writing a :class:`~openimr.core.models.Letter` as a Final Determination letter (txt, HTML or PDF).
+
+All three formats come from one content model (:class:`LetterView`), laid out like the real
+letters: header block, how the determination was made with the reviewer's credentials, the
+clinical case summary, then each issue's decision line, guideline lines and rationale. Headings
+and labels come from :mod:`openimr.core.letters.layout`, so :mod:`openimr.core.letters.parse` reads the
+txt and PDF output back; the connecting prose is our own plain-English wording.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import textwrap
+from dataclasses import dataclass
+from typing import Any, Literal
+from xml.sax.saxutils import escape
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from openimr.core.letters import layout
+from openimr.core.models import Issue, Letter
+
+Format = Literal["txt", "html", "pdf"]
+FORMATS: tuple[Format, ...] = ("txt", "html", "pdf")
+ORGANIZATION_ENV = "OPENIMR_ORGANIZATION"
+TXT_WIDTH = 95
+
+# Our own wording for the letter's connecting prose ({organization} is the review organization).
+HOW_TEXT = (
+    "{organization} sent this dispute to an expert reviewer who has no ties to the employer, the "
+    "injured worker, the treating providers or the claims administrator. The reviewer read the "
+    "whole case file and decided each disputed item under the medical treatment standards that "
+    "California law sets for Independent Medical Review, weighing the evidence by its strength as "
+    "that law requires. The reviewer is in active clinical practice and was chosen for training "
+    "and experience with conditions and treatments like those in dispute."
+)
+SUMMARY_INTRO = "After reading all the medical records, the reviewer summarized the case as follows:"
+ISSUES_INTRO = "The reviewer's decision on each disputed item or service, and the reasons, follow:"
+
+# The header block's rows, as in the real letters: two fields a row after the case number.
+HEADER_ROWS: tuple[tuple[str, ...], ...] = (
+    ("case_number",),
+    ("date_assigned", "date_of_injury"),
+    ("decision_date", "ur_denial_date"),
+    ("priority", "application_received"),
+)
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """One issue as printed: the decision line (or paragraph), then (label, text) paragraphs."""
+
+    decision_line: str
+    paragraphs: list[tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class LetterView:
+    """What a rendered letter prints, in order; every format lays out this same content."""
+
+    title: str
+    header: list[list[tuple[str, str]]]
+    how: str
+    credentials: list[tuple[str, str]]
+    summary_intro: str
+    summary: str
+    issues_intro: str
+    issues: list[IssueView]
+
+
+def labeled(label: str, text: str | None) -> str:
+    """``label text``, or the bare label when the letter has no text for it."""
+    return f"{label} {text}" if text else label
+
+
+def decision_line(issue: Issue) -> str:
+    """``item: Decision``, or the partial-authorization paragraph when part was authorized."""
+    if issue.original_request is None and issue.authorized is None:
+        return f"{issue.item}: {issue.decision}"
+    parts = []
+    if issue.original_request is not None:
+        parts.append(f"{issue.original_request} {layout.ORIGINAL_REQUEST_TAIL}")
+    if issue.authorized is not None:
+        parts.append(f"{issue.authorized} {layout.AUTHORIZED_TAIL}")
+    parts.append(f"{layout.REMAINING_LEAD} {issue.item} is: {issue.decision}")
+    return " ".join(parts)
+
+
+def _value(letter: Letter, field: str) -> str | None:
+    value = getattr(letter, field)
+    if isinstance(value, dt.date):
+        return value.strftime("%m/%d/%Y")
+    return value
+
+
+def letter_view(letter: Letter, organization: str = layout.DEFAULT_ORGANIZATION) -> LetterView:
+    """Build the printed content of *letter* for review organization *organization*."""
+    header = [
+        [(layout.HEADER_LABELS[f], v) for f in row if (v := _value(letter, f)) is not None]
+        for row in HEADER_ROWS
+    ]
+    reviewer = letter.reviewer
+    credentials = [
+        (label, ", ".join(values))
+        for label, values in (
+            (layout.LICENSE_LABEL, reviewer.license_states),
+            (layout.SPECIALTY_LABEL, reviewer.specialties),
+        )
+        if values
+    ]
+    title = "Independent Medical Review Final Determination"
+    return LetterView(
+        title=f"{title}, case {letter.case_number}" if letter.case_number else title,
+        header=[row for row in header if row],
+        how=HOW_TEXT.format(organization=organization),
+        credentials=credentials,
+        summary_intro=SUMMARY_INTRO,
+        summary=letter.clinical_summary or "",
+        issues_intro=ISSUES_INTRO,
+        issues=[
+            IssueView(
+                decision_line=decision_line(issue),
+                paragraphs=[
+                    (layout.CA_GUIDELINE_LABEL, issue.claims_administrator_guideline),
+                    (f"{organization} guideline:", issue.imro_guideline),
+                    (layout.RATIONALE_LABEL, issue.rationale),
+                ],
+            )
+            for issue in letter.issues
+        ],
+    )
+
+
+def wrap(text: str, width: int = TXT_WIDTH) -> str:
+    """Wrap *text* at spaces to *width* columns, never ending a line with a word's hyphen."""
+    glued = text.replace("- ", "-\0")  # "pre- and" stays on one line: a line-end '-' reads as a split word
+    lines = textwrap.wrap(glued, width, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines).replace("\0", " ")
+
+
+_ENV = Environment(
+    loader=PackageLoader("openimr.services", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENV.filters["wrap"] = wrap
+_ENV.filters["labeled"] = labeled
+_ENV.globals["layout"] = layout
+
+
+def render(letter: Letter, fmt: Format, organization: str = layout.DEFAULT_ORGANIZATION) -> str | bytes:
+    """Render *letter* as a Final Determination letter: ``str`` for txt and html, ``bytes`` for pdf."""
+    view = letter_view(letter, organization)
+    if fmt == "pdf":
+        return _pdf(view)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return _ENV.get_template(f"letter.{fmt}.j2").render(view=view)
+
+
+_BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=10, leading=13, spaceAfter=6, splitLongWords=0)
+_HEADING = ParagraphStyle(
+    "heading", parent=_BODY, fontName="Helvetica-Bold", fontSize=11, spaceBefore=10, spaceAfter=6
+)
+_DECISION = ParagraphStyle("decision", parent=_BODY, fontName="Helvetica-Bold", spaceBefore=8)
+
+
+def _markup(text: str) -> str:
+    # A line-end '-' reads back as a split word, so keep "pre- and" together with a no-break space.
+    return escape(text).replace("- ", "-\u00a0")
+
+
+def _para(text: str, style: ParagraphStyle = _BODY) -> Paragraph:
+    return Paragraph(_markup(text), style)
+
+
+def _labeled_para(label: str, text: str | None) -> Paragraph:
+    """A paragraph opening with its label in bold."""
+    return Paragraph(
+        f"<b>{_markup(label)}</b> {_markup(text)}" if text else f"<b>{_markup(label)}</b>", _BODY
+    )
+
+
+class _NumberedCanvas(Canvas):
+    """A canvas that prints "Page N of M" at each page's foot once the page count is known."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 8)
+            self.drawCentredString(
+                LETTER[0] / 2, 0.5 * inch, f"Page {self._pageNumber} of {len(self._pages)}"
+            )
+            super().showPage()
+        super().save()
+
+
+def _pdf(view: LetterView) -> bytes:
+    """Lay out *view* on US-letter pages in Helvetica with reportlab's platypus."""
+    story: list = []
+    if view.header:
+        cells = [[_labeled_para(*cell) for cell in row] for row in view.header]
+        table = Table([row + [""] * (2 - len(row)) for row in cells], colWidths=["50%", "50%"])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("BOX", (0, 0), (-1, -1), 0.5, colors.grey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+                ]
+            )
+        )
+        story += [table, Spacer(1, 6)]
+    story += [_para(layout.HEADING_HOW, _HEADING), _para(view.how)]
+    if view.credentials:
+        story.append(_para(layout.CREDENTIALS_INTRO))
+        story += [_labeled_para(*cell) for cell in view.credentials]
+    story += [_para(layout.HEADING_SUMMARY, _HEADING), _para(view.summary_intro)]
+    if view.summary:
+        story.append(_para(view.summary))
+    story += [_para(layout.HEADING_ISSUES, _HEADING), _para(view.issues_intro)]
+    for issue in view.issues:
+        story.append(_para(issue.decision_line, _DECISION))
+        story += [_labeled_para(*paragraph) for paragraph in issue.paragraphs]
+    buffer = io.BytesIO()
+    margin = 0.9 * inch
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=view.title,
+        invariant=True,
+    )
+    doc.build(story, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()
