@@ -10,7 +10,7 @@ from sqlalchemy import select
 from openimr.services.corpus.distributed import ingest_dask
 from openimr.store.db import make_engine, session_factory
 from openimr.store.ingest import ingest_paths
-from openimr.store.tables import LetterRow
+from openimr.store.schema import LetterRow
 from store_pg import pg_schema_url
 
 

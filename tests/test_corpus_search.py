@@ -21,9 +21,9 @@ from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, Mode, Searcher
 from openimr.services.corpus.similar import SimilarIndex
 from openimr.services.corpus.stats import By, compute, wilson
-from openimr.store.corpus_tables import corpus_docs, corpus_embeddings, corpus_issues
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
+from openimr.store.schema import corpus_docs, corpus_embeddings, corpus_issues
 from store_pg import pg_schema_url
 
 

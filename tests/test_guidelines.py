@@ -29,7 +29,9 @@ def ids(rules) -> list[str]:
 
 
 def raw_file() -> dict:
-    return yaml.safe_load((Path(__file__).parents[1] / "src/openimr/core/guidelines" / RULES_FILE).read_text())
+    return yaml.safe_load(
+        (Path(__file__).parents[1] / "src/openimr/core/guidelines" / RULES_FILE).read_text()
+    )
 
 
 # ---------------------------------------------------------------- the file

@@ -21,7 +21,7 @@ from openimr.core.letters.parse import MAX_ISSUES, NO_FINAL_PERIOD, parse_file, 
 from openimr.core.models import Letter
 from openimr.store import ingest
 from openimr.store.db import make_engine, session_factory
-from openimr.store.tables import LetterRow
+from openimr.store.schema import LetterRow
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
 ISSUE = """Ergonomic chair number {n} for the office: Upheld

@@ -17,14 +17,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-import openimr.store.process_tables as ptables
+import openimr.store.schema as ptables
 from openimr.cli import app
 from openimr.core.process.workflow import TransitionError
 from openimr.services import demo
 from openimr.services.cases import ConflictError, Process
-from openimr.store.base import Base
 from openimr.store.db import make_engine
-from openimr.store.process_tables import AuditRow, ImmutableError, IssuedLetterRow
+from openimr.store.schema import AuditRow, Base, ImmutableError, IssuedLetterRow
 
 TODAY = dt.date.today()
 MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines."
@@ -145,7 +144,7 @@ def test_a_crash_between_decision_and_letter_leaves_a_consistent_state(db_url: s
     script = tmp_path / "crash.py"
     script.write_text(
         "import datetime as dt, os, signal, sys\n"
-        "from openimr.core.process import service\n"
+        "from openimr.services import cases as service\n"
         "original = service.Process._move\n"
         "def move(self, s, case, target):\n"
         "    if target == 'letter_issued':\n"

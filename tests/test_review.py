@@ -18,6 +18,7 @@ from openimr.core.review.engine import load_models, review_case
 from openimr.core.review.evaluate import cross_validate
 from openimr.core.review.model import ItemInput, OverturnModel
 from openimr.core.review.train import examples, fit, load_records
+from openimr.services.review import review as reviewed
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 
@@ -252,7 +253,7 @@ def test_similar_past_decisions_come_from_the_store_and_leave_out_the_case_itsel
             store_letter(conn, Letter.model_validate(record), f"h{k}")
     engine.dispose()
     own = next(r for r in records if r["case_number"] and any("MRI" in i["item"] for i in r["issues"]))
-    review = review_case(case_from_letter(own), store=url)
+    review = reviewed(case_from_letter(own), store=url)
     mri = next(i for i in review.items if "MRI" in i.item)
     assert len(mri.similar) == 10
     assert own["case_number"] not in {d.letter for d in mri.similar}

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from openimr.core.families import guideline_family
 from openimr.core.models import Letter
 from openimr.services.store_stats import compute_stats, print_stats
-from openimr.store.base import Base
 from openimr.store.db import alembic_config, default_db_url, make_engine, migrate, session_factory
 from openimr.store.ingest import store_letter
-from openimr.store.tables import IssueRow, LetterRow, SpecialtyRow
+from openimr.store.schema import Base, IssueRow, LetterRow, SpecialtyRow
 
 Sessions = sessionmaker[Session]
 TABLES = {"letters", "letter_issues", "letter_license_states", "letter_specialties"}

@@ -20,7 +20,7 @@ from openimr.core.letters.parse import parse_paths
 from openimr.core.models import Letter
 from openimr.store.db import make_engine, migrate, session_factory
 from openimr.store.ingest import file_hash
-from openimr.store.tables import IssueRow, LetterRow, letter_key
+from openimr.store.schema import IssueRow, LetterRow, letter_key
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
 

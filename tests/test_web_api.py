@@ -13,12 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 
-import openimr.store.web_tables as web_tables
+import openimr.store.schema as web_tables
 from openimr.services import demo as examples
 from openimr.services import web_demo as demo
 from openimr.services.desk import Desk
 from openimr.services.render import render
-from openimr.store.base import Base
+from openimr.store.schema import Base
 from openimr.web.app import create_app
 from store_pg import pg_schema_url
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from openimr.services.render import render
-from openimr.store.process_tables import AuditRow
+from openimr.store.schema import AuditRow
 from openimr.web.app import BodyLimits, create_app
 from test_web_api import Api, demo_db, examples_letter, first
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from openimr.core.process.reasons import WITHHELD
-from openimr.store.process_tables import AssignmentRow, CaseRow
+from openimr.store.schema import AssignmentRow, CaseRow
 from openimr.web import api as api_routes
 from openimr.web import pages as page_routes
 from openimr.web.app import create_app

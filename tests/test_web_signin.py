@@ -19,10 +19,8 @@ from sqlalchemy import insert, select
 
 from openimr.services import web_demo as demo
 from openimr.services.accounts import SignInSettings, hash_password
-from openimr.store.base import Base
 from openimr.store.db import alembic_config, make_engine, migrate
-from openimr.store.process_tables import AuditRow
-from openimr.store.web_tables import SignInFailureRow, TokenRow, UserRow
+from openimr.store.schema import AuditRow, Base, SignInFailureRow, TokenRow, UserRow
 from openimr.web.app import create_app
 from test_web_api import demo_db
 

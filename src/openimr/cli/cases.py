@@ -22,7 +22,7 @@ from openimr.services import demo as examples
 from openimr.services.cases import ConflictError, Process, ProcessError
 from openimr.services.render import FORMATS, render
 from openimr.store.db import default_db_url
-from openimr.store.process_tables import ImmutableError
+from openimr.store.schema import ImmutableError
 
 reviewers_app = typer.Typer(help="The expert reviewer roster.", no_args_is_help=True)
 cases_app = typer.Typer(

@@ -62,23 +62,23 @@ def review_command(
     A case file that cannot be read gets a one-line error on stderr; the others are still
     reviewed, and the exit status is 1 at the end.
     """
-    from openimr.core.review.engine import review_case  # scikit-learn loads only when reviewing
+    from openimr.services.review import review  # scikit-learn loads only when reviewing
 
     failed = 0
     reviews: list[dict] = []
     for path in cases:
         try:
-            review = review_case(load_case(path), str(model) if model else None, db)
+            result = review(load_case(path), str(model) if model else None, db)
         except CaseError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)
             continue
         if fmt is ReviewFormat.jsonl:
-            sys.stdout.write(review.model_dump_json() + "\n")
+            sys.stdout.write(result.model_dump_json() + "\n")
         elif fmt is ReviewFormat.text:
-            sys.stdout.write(worksheet(review, str(path)) + "\n")
+            sys.stdout.write(worksheet(result, str(path)) + "\n")
         else:
-            reviews.append(review.model_dump(mode="json"))
+            reviews.append(result.model_dump(mode="json"))
     if fmt is ReviewFormat.json:
         json.dump(reviews[0] if len(cases) == 1 and reviews else reviews, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from openimr.services.cases import record_audit
-from openimr.store.base import utc_now
-from openimr.store.web_tables import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow
+from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow, utc_now
 
 SESSION_COOKIE = "openimr_session"
 LOGIN_CSRF_COOKIE = "openimr_login_csrf"

@@ -30,7 +30,7 @@ from openimr.core.process.data import load
 from openimr.core.process.intake import CaseIn, License, Party, ReviewerIn
 from openimr.core.process.workflow import Status
 from openimr.store.db import make_engine, migrate, session_factory
-from openimr.store.process_tables import (
+from openimr.store.schema import (
     EVIDENCE_LEVELS,
     AssignmentRow,
     AuditRow,

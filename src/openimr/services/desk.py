@@ -31,7 +31,7 @@ from openimr.services.cases import OPEN, NotFound, Process, ProcessError, open_a
 from openimr.services.render import Format, render
 from openimr.services.views import standing
 from openimr.store.db import default_db_url
-from openimr.store.process_tables import (
+from openimr.store.schema import (
     AssignmentRow,
     AuditRow,
     BlobRow,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openimr.core.families import NOT_STATED, guideline_family
-from openimr.store.tables import IssueRow, LetterRow, SpecialtyRow
+from openimr.store.schema import IssueRow, LetterRow, SpecialtyRow
 
 
 @dataclass

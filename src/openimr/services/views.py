@@ -24,7 +24,7 @@ from openimr.core.process.reasons import words
 from openimr.services import schemas as out
 from openimr.services.accounts import Action, Principal
 from openimr.services.cases import OPEN
-from openimr.store.process_tables import AssignmentRow, CaseRow, DocumentRow, ItemRow, ReviewerRow
+from openimr.store.schema import AssignmentRow, CaseRow, DocumentRow, ItemRow, ReviewerRow
 
 
 @dataclass(frozen=True)

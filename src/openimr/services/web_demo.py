@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from openimr.services import accounts as auth
 from openimr.services import demo as examples
 from openimr.services.desk import Desk
-from openimr.store.process_tables import CaseRow
-from openimr.store.web_tables import UserRow
+from openimr.store.schema import CaseRow, UserRow
 
 PASSWORD = "demo"
 STAFF = (("admin", "admin"), ("coordinator", "coordinator"), ("analyst", "analyst"))

@@ -22,7 +22,7 @@ from openimr.core.letters.extract import read_text, scan_paths, text_hash
 from openimr.core.letters.parse import Parsed, read_or_error, read_paths
 from openimr.core.models import Letter
 from openimr.store.db import default_db_url, make_engine, migrate
-from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
+from openimr.store.schema import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
 
 # Letter fields stored in columns of the same name (the reviewer and claimant are split up).
 _LETTER_FIELDS = {

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from openimr.core.process.workflow import TransitionError
 from openimr.services.cases import ConflictError, NotFound, ProcessError
 from openimr.services.desk import Forbidden, Unavailable
-from openimr.store.process_tables import ImmutableError
+from openimr.store.schema import ImmutableError
 
 
 class Unauthenticated(Exception):

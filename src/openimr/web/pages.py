@@ -31,7 +31,7 @@ from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.stats import By, chart, compute, total
 from openimr.services.desk import Desk, Forbidden, Unavailable
 from openimr.services.schemas import CaseOut, DecisionIn
-from openimr.store.process_tables import EVIDENCE_LEVELS
+from openimr.store.schema import EVIDENCE_LEVELS
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
 from openimr.web.errors import TooLarge, Unauthenticated
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,14 +20,27 @@ from openimr.core.review.analysis import (
     follow_operations,
     rule_features,
 )
-from openimr.core.review.case import Case, case_from_json
+from openimr.core.review.case import Case
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
 from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ur_sentences
 from openimr.core.review.rationale import draft_rationale
-from openimr.services.similar_decisions import SimilarDecision, similar_decisions, similar_index
 
 MODEL_FILE = "data/model.joblib"
+
+
+class SimilarDecision(BaseModel):
+    """A decided item of a past letter that resembles the disputed item."""
+
+    letter: str
+    item: str
+    decision: str
+    family: str
+    score: float
+
+
+# (item text, the case's own case number to leave out) -> the most similar past decisions.
+SimilarFinder = Callable[[str, str | None], list[SimilarDecision]]
 
 
 class Guideline(BaseModel):
@@ -109,9 +123,10 @@ def _similar_reason(similar: list[SimilarDecision]) -> str:
     )
 
 
-def review_case(case: Case, model_path: str | None = None, store: str | None = None) -> Review:
-    """Review every disputed item of *case*, in input order; with *store* (a database URL), the
-    reasons also give the most similar past decisions stored there."""
+def review_case(case: Case, model_path: str | None = None, similar: SimilarFinder | None = None) -> Review:
+    """Review every disputed item of *case*, in input order; with *similar* (a finder of past
+    decisions, :func:`openimr.services.review.similar_finder`), the reasons also give the most
+    similar past decisions."""
     overturn, family = load_models(model_path)
     warm_up()
     facts = extract_facts(case.clinical_summary)
@@ -122,16 +137,15 @@ def review_case(case: Case, model_path: str | None = None, store: str | None = N
     served = [a.operation for a in analyses]
     probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
     families = family.predict(inputs)
-    index = similar_index(store) if store else None
     items = []
     for a, p, fam, op in zip(analyses, probs, families, served, strict=True):
-        similar = similar_decisions(index, a.item.item, case.case_number) if index and a.item.item else []
+        past = similar(a.item.item, case.case_number) if similar and a.item.item else []
         gov = governing(a.rules, str(fam))
         reasons = _reasons(a, gov, facts, case)
         if op is not None:
             reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
-        if similar:
-            reasons.append(_similar_reason(similar))
+        if past:
+            reasons.append(_similar_reason(past))
         recommendation = "Overturned" if p >= overturn.threshold_ else "Upheld"
         items.append(
             ItemReview(
@@ -142,14 +156,8 @@ def review_case(case: Case, model_path: str | None = None, store: str | None = N
                 reasons=reasons,
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,
-                similar=similar,
+                similar=past,
                 draft_rationale=draft_rationale(a, gov, recommendation),
             )
         )
     return Review(case_number=case.case_number, items=items)
-
-
-def review_json(case: dict, store: str | None = None) -> dict:
-    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out;
-    *store* (a database URL) adds similar past decisions."""
-    return review_case(case_from_json(case, "<case>"), store=store).model_dump(mode="json")

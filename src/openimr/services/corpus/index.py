@@ -19,8 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from openimr.core.families import guideline_family
 from openimr.services.corpus import embeddings
 from openimr.services.corpus.features import item_features, text_hash
-from openimr.store.corpus_tables import corpus_body_parts, corpus_docs, corpus_embeddings, corpus_issues
-from openimr.store.tables import IssueRow, LetterRow
+from openimr.store.schema import (
+    IssueRow,
+    LetterRow,
+    corpus_body_parts,
+    corpus_docs,
+    corpus_embeddings,
+    corpus_issues,
+)
 
 BATCH = 5000
 _family = lru_cache(maxsize=4096)(guideline_family)

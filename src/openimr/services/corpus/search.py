@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, func, select, text
 
 from openimr.services.corpus import embeddings
-from openimr.store.corpus_tables import corpus_embeddings
+from openimr.store.schema import corpus_embeddings
 
 RRF_K = 60
 SEMANTIC_TEXTS = 16

@@ -31,7 +31,7 @@ from openimr.services.corpus.features import (
     records_from_letters,
     request_features,
 )
-from openimr.store.tables import IssueRow, LetterRow, SpecialtyRow
+from openimr.store.schema import IssueRow, LetterRow, SpecialtyRow
 
 WEIGHTS = {
     "category": 4.0,

@@ -13,7 +13,7 @@ from itertools import count
 from sqlalchemy import Engine, func, insert, select, text
 
 from openimr.core.models import Letter
-from openimr.store.tables import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow
+from openimr.store.schema import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow
 
 BATCH_LETTERS = 2000
 

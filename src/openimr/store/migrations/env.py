@@ -15,10 +15,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-# Autogenerate compares Base.metadata with the database: import each module that defines tables.
-import openimr.store.tables  # noqa: F401
-from openimr.store.base import Base
 from openimr.store.db import migration_engine
+
+# Autogenerate compares Base.metadata, every table of the store, with the database.
+from openimr.store.schema import Base, include_object
 
 MIGRATION_LOCK = "openimr.store.migrate:"
 
@@ -39,6 +39,7 @@ with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         transactional_ddl=True,
         transaction_per_migration=False,

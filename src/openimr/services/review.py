@@ -1,4 +1,4 @@
-"""Similar past decisions from the letter store, for the review engine's reasons.
+"""The review engine over the letter store: similar past decisions in its reasons.
 
 The index is built once per database and rebuilt only when letters were added since (the
 corpus's own :class:`~openimr.services.corpus.similar.SimilarIndex` does the ranking).
@@ -9,25 +9,16 @@ from __future__ import annotations
 from functools import cache
 from threading import Lock
 
-from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
 
+from openimr.core.review.case import Case, case_from_json
+from openimr.core.review.engine import Review, SimilarDecision, SimilarFinder, review_case
 from openimr.services.corpus.similar import SimilarIndex
 from openimr.store.db import make_engine
-from openimr.store.tables import LetterRow
+from openimr.store.schema import LetterRow
 
 _BUILT: dict[str, tuple[int, SimilarIndex]] = {}
 _LOCK = Lock()
-
-
-class SimilarDecision(BaseModel):
-    """A decided item of a past letter that resembles the disputed item."""
-
-    letter: str
-    item: str
-    decision: str
-    family: str
-    score: float
 
 
 @cache
@@ -62,3 +53,20 @@ def similar_decisions(
         )
         for m in index.similar(item, k=k, exclude_letter=case_number)
     ]
+
+
+def similar_finder(db_url: str) -> SimilarFinder:
+    """A finder of the past decisions stored at *db_url* most like an item, for :func:`review`."""
+    index = similar_index(db_url)
+    return lambda item, case_number: similar_decisions(index, item, case_number)
+
+
+def review(case: Case, model_path: str | None = None, store: str | None = None) -> Review:
+    """Review *case*; with *store* (a database URL) the reasons give similar past decisions there."""
+    return review_case(case, model_path, similar_finder(store) if store else None)
+
+
+def review_json(case: dict, store: str | None = None) -> dict:
+    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out;
+    *store* (a database URL) adds similar past decisions."""
+    return review(case_from_json(case, "<case>"), store=store).model_dump(mode="json")
