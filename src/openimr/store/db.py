@@ -11,6 +11,8 @@ lock, so a process killed mid-upgrade leaves the store as it was and concurrent 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -112,3 +114,35 @@ def migrate(url: str | None = None) -> None:
         command.upgrade(alembic_config(engine), "head")
     finally:
         engine.dispose()
+
+
+class Store:
+    """One database, opened once per process: its URL, engine and sessions.
+
+    Opening never changes the schema: the adapters upgrade it at start-up (:meth:`open` with
+    ``upgrade=True``, or ``openimr db upgrade``), never a service's constructor.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_db_url()
+        self.engine = make_engine(self.url)
+        self.sessions = session_factory(self.engine)
+
+    @classmethod
+    def open(cls, url: str | None = None, upgrade: bool = True) -> Store:
+        """The store at *url* (default: :func:`default_db_url`), upgraded to the newest schema first
+        unless *upgrade* is false."""
+        url = url or default_db_url()
+        if upgrade:
+            migrate(url)
+        return cls(url)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on an error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
