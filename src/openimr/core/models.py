@@ -7,11 +7,43 @@ The models serialize (``model_dump(mode="json")``) to exactly the shape of
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Decision = Literal["Upheld", "Overturned"]
+
+class Decision(StrEnum):
+    """An expert reviewer's decision on one disputed item."""
+
+    UPHELD = "Upheld"  # the UR denial or modification stands
+    OVERTURNED = "Overturned"  # the treatment is medically necessary
+
+
+class EvidenceLevel(StrEnum):
+    """The standards of medical necessity of Labor Code 4610.5(c)(2), in the order they apply."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
+
+    @property
+    def standard(self) -> str:
+        """The standard as the Labor Code names it."""
+        return EVIDENCE_STANDARDS[self]
+
+
+EVIDENCE_STANDARDS: dict[EvidenceLevel, str] = {
+    EvidenceLevel.A: "MTUS guidelines adopted by the administrative director",
+    EvidenceLevel.B: "peer-reviewed scientific and medical evidence",
+    EvidenceLevel.C: "nationally recognized professional standards",
+    EvidenceLevel.D: "expert opinion",
+    EvidenceLevel.E: "generally accepted standards of medical practice",
+    EvidenceLevel.F: "treatments likely to benefit where other treatments are not clinically efficacious",
+}
 Priority = Literal["Standard", "Expedited"]
 Sex = Literal["male", "female"]
 

@@ -17,7 +17,6 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -26,6 +25,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
+from openimr.core.roles import Principal, Role
 from openimr.services.cases import record_audit
 from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow, utc_now
 
@@ -38,85 +38,6 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale a token's last use may ge
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so an unknown name costs as long as a bad password.
 _DUMMY_HASH = _hasher.hash("no such account")
-
-
-class Action(StrEnum):
-    """Everything the API and the pages let someone do."""
-
-    LIST_CASES = "list_cases"
-    READ_CASE = "read_case"
-    SEE_CLAIMANT = "see_claimant"
-    CREATE_CASE = "create_case"
-    UPLOAD_DOCUMENT = "upload_document"
-    READ_DOCUMENT = "read_document"
-    ASSIGN = "assign"
-    DECIDE = "decide"
-    READ_RECOMMENDATIONS = "read_recommendations"
-    ISSUE_LETTER = "issue_letter"
-    READ_LETTER = "read_letter"
-    WITHDRAW = "withdraw"
-    READ_AUDIT = "read_audit"
-    READ_REVIEWERS = "read_reviewers"
-    WRITE_REVIEWERS = "write_reviewers"
-    PARSE_LETTERS = "parse_letters"
-    INGEST_LETTERS = "ingest_letters"
-    SEARCH_CORPUS = "search_corpus"
-    MANAGE_USERS = "manage_users"
-
-
-_STAFF = frozenset(Action) - {Action.DECIDE, Action.MANAGE_USERS}
-PERMISSIONS: dict[str, frozenset[Action]] = {
-    "admin": _STAFF | {Action.MANAGE_USERS},
-    "coordinator": _STAFF,
-    "reviewer": frozenset(
-        {
-            Action.LIST_CASES,
-            Action.READ_CASE,
-            Action.SEE_CLAIMANT,
-            Action.READ_DOCUMENT,
-            Action.DECIDE,
-            Action.READ_RECOMMENDATIONS,
-            Action.READ_LETTER,
-            Action.PARSE_LETTERS,
-            Action.SEARCH_CORPUS,
-        }
-    ),
-    "analyst": frozenset(
-        {
-            Action.LIST_CASES,
-            Action.READ_CASE,
-            Action.READ_REVIEWERS,
-            Action.PARSE_LETTERS,
-            Action.SEARCH_CORPUS,
-        }
-    ),
-}
-ROLE_NAMES = {
-    "admin": "Administrator",
-    "coordinator": "Intake coordinator",
-    "reviewer": "Expert reviewer",
-    "analyst": "Analyst (read-only)",
-}
-assert set(PERMISSIONS) == set(ROLES) == set(ROLE_NAMES)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in account a request acts for, and how it proved it."""
-
-    id: int
-    username: str
-    role: str
-    reviewer_code: str | None
-    via: Literal["token", "session"]
-    csrf: str | None = None
-
-    def can(self, action: Action) -> bool:
-        return action in PERMISSIONS[self.role]
-
-    @property
-    def role_name(self) -> str:
-        return ROLE_NAMES[self.role]
 
 
 @dataclass(frozen=True)
@@ -314,7 +235,7 @@ def revoke_token(s: Session, who: Principal, token_id: int, now: dt.datetime) ->
 
 
 def _principal(user: UserRow, via: Literal["token", "session"], csrf: str | None = None) -> Principal:
-    return Principal(user.id, user.username, user.role, user.reviewer_code, via, csrf)
+    return Principal(user.id, user.username, Role(user.role), user.reviewer_code, via, csrf)
 
 
 def from_token(s: Session, token: str, now: dt.datetime | None = None) -> Principal | None:

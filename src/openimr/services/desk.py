@@ -24,9 +24,9 @@ from openimr.core.models import Letter
 from openimr.core.process.intake import CaseIn, ReviewerIn
 from openimr.core.process.support import decision_support
 from openimr.core.process.workflow import Status
+from openimr.core.roles import Action, Principal
 from openimr.services import schemas as out
 from openimr.services import views
-from openimr.services.accounts import Action, Principal
 from openimr.services.cases import OPEN, NotFound, Process, ProcessError, open_assignments, record_audit
 from openimr.services.render import Format, render
 from openimr.services.views import standing

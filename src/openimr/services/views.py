@@ -21,8 +21,8 @@ from openimr.core.models import Claimant
 from openimr.core.process import deadlines
 from openimr.core.process.assignment import Outcome
 from openimr.core.process.reasons import words
+from openimr.core.roles import Action, Principal
 from openimr.services import schemas as out
-from openimr.services.accounts import Action, Principal
 from openimr.services.cases import OPEN
 from openimr.store.schema import AssignmentRow, CaseRow, DocumentRow, ItemRow, ReviewerRow
 

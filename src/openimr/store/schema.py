@@ -32,7 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from openimr.core.models import Claimant, Issue, Letter, Reviewer
+from openimr.core.models import EVIDENCE_STANDARDS, Claimant, Issue, Letter, Reviewer
+from openimr.core.roles import Role
 
 # --- The declarative base every table of the store shares (one metadata, one Alembic history).
 
@@ -185,16 +186,7 @@ class SpecialtyRow(Base):
 # status changes and ``disputed_items.version`` (the number of decisions made on the item) guards
 # decisions, so concurrent writers cannot silently overwrite one another.
 
-DECISIONS = ("Upheld", "Overturned")
-# Labor Code 4610.5(c)(2): the standards of medical necessity, in the order they must be applied.
-EVIDENCE_LEVELS = {
-    "A": "MTUS guidelines adopted by the administrative director",
-    "B": "peer-reviewed scientific and medical evidence",
-    "C": "nationally recognized professional standards",
-    "D": "expert opinion",
-    "E": "generally accepted standards of medical practice",
-    "F": "treatments likely to benefit where other treatments are not clinically efficacious",
-}
+EVIDENCE_LEVELS = EVIDENCE_STANDARDS  # Labor Code 4610.5(c)(2), in the order they apply
 
 
 class CaseRow(Base):
@@ -327,7 +319,9 @@ class DecisionRow(Base):
     __tablename__ = "item_decisions"
     __table_args__ = (
         CheckConstraint("decision IN ('Upheld', 'Overturned')", name="decision"),
-        CheckConstraint(f"evidence_level IN ({', '.join(repr(k) for k in EVIDENCE_LEVELS)})", name="level"),
+        CheckConstraint(
+            f"evidence_level IN ({', '.join(repr(k.value) for k in EVIDENCE_LEVELS)})", name="level"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -395,7 +389,7 @@ for _table, _kind in ((IssuedLetterRow, "an issued letter"), (AuditRow, "the aud
 #
 # Secrets are never stored: passwords as argon2 hashes, tokens and session ids as SHA-256 digests.
 
-ROLES = ("admin", "coordinator", "reviewer", "analyst")
+ROLES = tuple(Role)
 
 
 class UserRow(Base):

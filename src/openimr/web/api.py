@@ -23,9 +23,9 @@ from openimr.core.letters.parse import parse_file
 from openimr.core.models import Letter
 from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
+from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
-from openimr.services.accounts import Action, Principal
 from openimr.services.cases import NotFound
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, Mode, Searcher

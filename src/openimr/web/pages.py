@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 from openimr.core.guidelines import load_rules
 from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
+from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
-from openimr.services.accounts import Action, Principal
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.stats import By, chart, compute, total
 from openimr.services.desk import Desk, Forbidden, Unavailable
