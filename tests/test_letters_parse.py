@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from letter_metrics import score
 from openimr.cli import app
-from openimr.core.letters.dates import parse_date
+from openimr.core.dates import parse_date
 from openimr.core.letters.errors import LetterError
 from openimr.core.letters.extract import read_text
 from openimr.core.letters.parse import parse_file, parse_paths, parse_text
@@ -154,6 +154,25 @@ def test_crafted_letter_with_another_organization_and_wrapped_lines() -> None:
         "four visits of physical therapy",
     )
     assert second.rationale == "Six visits were enough. The rest is not needed."
+
+
+def test_the_organization_is_passed_in_not_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = CRAFTED.replace("ACME Review guideline:", "eReview guideline:")  # not a capitalized name
+    monkeypatch.setenv("OPENIMR_ORGANIZATION", "eReview")
+    assert parse_text(text, "crafted.txt").issues[0].imro_guideline is None
+    first = parse_text(text, "crafted.txt", organization="eReview").issues[0]
+    assert first.imro_guideline == "Decision based on MTUS Forearm, Wrist, and Hand Complaints 2004."
+    assert first.claims_administrator_guideline == first.imro_guideline
+
+    (tmp_path / "a.txt").write_text(text)
+    (tmp_path / "b.txt").write_text(text)
+    for args in (["--organization", "eReview", "--jobs", "2"], []):  # the option, or its variable
+        result = CliRunner().invoke(app, ["letters", "parse", str(tmp_path), *args])
+        assert result.exit_code == 0, result.output
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [r["issues"][0]["imro_guideline"] for r in records] == [first.imro_guideline] * 2
 
 
 @pytest.mark.parametrize(

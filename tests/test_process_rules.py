@@ -7,14 +7,14 @@ import itertools
 
 import pytest
 
+from openimr.core.case import Application
 from openimr.core.process import deadlines, eligibility, workflow
-from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
 
 D = dt.date
 
 
-def case(**changes) -> CaseIn:
+def case(**changes) -> Application:
     data = {
         "application_received": "2024-03-20",
         "date_of_injury": "2023-05-01",
@@ -23,7 +23,7 @@ def case(**changes) -> CaseIn:
         "clinical_summary": "Hand pain after a crush injury.",
         "disputed_items": [{"item": "Acupuncture 2 x week for 6 weeks", "category": "acupuncture"}],
     }
-    return CaseIn.model_validate(data | changes)
+    return Application.model_validate(data | changes)
 
 
 def test_a_timely_application_is_eligible() -> None:

@@ -7,16 +7,19 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
 from typer.testing import CliRunner
 
 from openimr.cli import app
+from openimr.core.case import Application, Case, CaseError, DisputedItem, case_from_letter, load_case
 from openimr.core.models import Letter
 from openimr.core.review.analysis import support_score
-from openimr.core.review.case import Case, CaseError, DisputedItem, case_from_letter, load_case
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.engine import load_models, review_case
 from openimr.core.review.evaluate import cross_validate
-from openimr.core.review.model import ItemInput, OverturnModel
+from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel
 from openimr.core.review.train import examples, fit, load_records
 from openimr.services.review import review as reviewed
 from openimr.store.db import make_engine, migrate
@@ -108,6 +111,32 @@ def test_a_case_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
         load_case(path)
 
 
+def test_one_case_model_with_the_application_as_its_strict_form() -> None:
+    assert issubclass(Application, Case) and Application.model_fields.keys() == Case.model_fields.keys()
+    submitted = {
+        "application_received": "2016-12-01",
+        "ur_denial_date": "2016-11-20",
+        "clinical_summary": SUMMARY,
+        "parties": [{"role": "requesting_provider", "name": "Dr. Lee", "specialty": "Pain Medicine"}],
+        "disputed_items": [{"item": "Acupuncture 6 sessions"}],
+    }
+    application = Application.model_validate(submitted)
+    assert application.ur_decision_date == Case.model_validate(submitted).ur_decision_date
+    assert application.priority == "Standard" and application.specialty_of_condition() == "Pain Medicine"
+    assert [i.recommendation for i in review_case(application).items] == [
+        i.recommendation for i in review_case(Case.model_validate(submitted)).items
+    ]
+    # What review accepts and intake refuses.
+    for missing in ("application_received", "ur_denial_date", "clinical_summary"):
+        assert Case.model_validate({k: v for k, v in submitted.items() if k != missing})
+        with pytest.raises(ValidationError, match=missing.replace("ur_denial_date", "ur_decision_date")):
+            Application.model_validate({k: v for k, v in submitted.items() if k != missing})
+    for changes in ({"disputed_items": []}, {"disputed_items": [{"item": ""}]}, {"unknown": 1}):
+        assert Case.model_validate(submitted | changes)
+        with pytest.raises(ValidationError):
+            Application.model_validate(submitted | changes)
+
+
 @pytest.fixture(scope="module")
 def dev_examples(gold_path: Path):
     return examples(load_records(gold_path))
@@ -145,6 +174,41 @@ def test_support_raises_and_a_crowded_application_lowers_p_overturn() -> None:
     p = model.predict_proba([item(-2, 1), item(0, 1), item(2, 1), item(2, 8)])[:, 1]
     assert p[0] < p[1] < p[2]
     assert p[3] < p[2]
+
+
+def _items(n: int) -> list[ItemInput]:
+    return [ItemInput(f"utilization review denied {k % 3}", {"support": k % 2}, {"f": 1.0}) for k in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("model", "parameter"),
+    [
+        (OverturnModel(C=-1), "'C' parameter"),
+        (OverturnModel(C=0), "'C' parameter"),
+        (OverturnModel(items_weight=-0.5), "'items_weight' parameter"),
+        (OverturnModel(rule_weight="heavy"), "'rule_weight' parameter"),
+        (FamilyModel(C=-1), "'C' parameter"),
+    ],
+)
+def test_hyperparameters_out_of_range_are_refused_at_fit(model, parameter: str) -> None:
+    with pytest.raises(InvalidParameterError, match=parameter):
+        model.fit(_items(6), [True, False] * 3)
+
+
+@pytest.mark.parametrize("model", [OverturnModel(), FamilyModel()])
+def test_an_unfitted_model_says_so(model) -> None:
+    with pytest.raises(NotFittedError, match=f"This {type(model).__name__} instance is not fitted yet"):
+        model.predict(_items(2))
+    with pytest.raises(NotFittedError):
+        model.predict_proba(_items(2))
+
+
+def test_recommend_is_the_one_cut() -> None:
+    model = OverturnModel().fit(_items(8), [True, False, False, False] * 2)
+    assert model.threshold_ == 0.25
+    assert list(model.recommend([0.1, 0.25, 0.9])) == [False, True, True]
+    with pytest.raises(NotFittedError):
+        OverturnModel().recommend([0.5])
 
 
 def test_a_perioperative_service_follows_its_disputed_operation() -> None:

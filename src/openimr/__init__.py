@@ -1,3 +1,5 @@
 """OpenIMR: California workers' compensation Independent Medical Review, end to end."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("openimr")  # pyproject.toml is the one place the version is written

@@ -1,4 +1,5 @@
-"""Numbers as clinical text writes them: digits, or words up to ninety-nine ("twenty-four")."""
+"""Numbers as clinical text writes them: digits, or words up to ninety-nine ("twenty-four", "forty
+two") and "a dozen". Every reader of numbers in words (letters, facts, requests) uses these."""
 
 from __future__ import annotations
 
@@ -37,9 +38,11 @@ TENS = {
     "ninety": 90,
 }
 _ONE_WORDS = "|".join(ONES[1:10])
-# A number in words: a tens word with an optional unit ("forty-two"), or one to nineteen.
+# A number in words (lower case): a tens word with an optional unit ("forty-two"), one to nineteen
+# (the longer first: "seventeen" before "seven"), or "a dozen".
 WORDS = (
-    rf"(?:(?:{'|'.join(TENS)})(?:[- ](?:{_ONE_WORDS}))?|{'|'.join(sorted(ONES[1:], key=len, reverse=True))})"
+    rf"(?:(?:{'|'.join(TENS)})(?:[- ](?:{_ONE_WORDS}))?"
+    rf"|{'|'.join(sorted(ONES[1:], key=len, reverse=True))}|a[- ]dozen)"
 )
 
 

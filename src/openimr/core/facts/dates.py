@@ -7,36 +7,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from openimr.core.dates import DATE as CALENDAR_DATE
+from openimr.core.dates import MONTH, date_of, make_date, month
 from openimr.core.facts.doc import Doc
 from openimr.core.facts.models import Fact
 from openimr.core.facts.rules import NUMBER, matcher
 from openimr.core.numbers import to_int
 
-_MONTHS = {
-    m: i + 1
-    for i, name in enumerate(
-        (
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        )
-    )
-    for m in (name, name[:3], name[:4])
-}
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE = re.compile(
-    rf"(?<![\w/-])(?:(?P<m>\d{{1,2}})[-/](?P<d>\d{{1,2}})[-/] ?(?P<y>\d{{4}}|\d{{2}})"
-    rf"|(?P<iy>\d{{4}})-(?P<im>\d{{2}})-(?P<id>\d{{2}})"
-    rf"|(?P<tm>{_MONTH}) (?:(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,? )?(?P<ty>\d{{4}})"
+    rf"(?<![\w/-])(?:{CALENDAR_DATE}|(?P<tm>{MONTH}) (?P<ty>\d{{4}})"
     rf"|(?:in|since|of|from) (?P<yy>(?:19|20)\d{{2}}))(?![\w/])",
     re.IGNORECASE,
 )
@@ -67,11 +46,6 @@ class DateMention:
     end: int
 
 
-def _year(y: str) -> int:
-    n = int(y)
-    return n if n >= 100 else 2000 + n if n < 70 else 1900 + n
-
-
 @lru_cache(maxsize=4)
 def dates(text: str) -> tuple[DateMention, ...]:
     """Every calendar date in *text* (month-day-year, ISO, 'October 10, 2015', 'March 2015', 'in 2014').
@@ -79,21 +53,14 @@ def dates(text: str) -> tuple[DateMention, ...]:
     Cached for the few components that read the dates of the same summary."""
     found: list[DateMention] = []
     for m in DATE.finditer(text):
-        g = m.groupdict()
         start = m.start()
-        try:
-            if g["m"]:
-                date = dt.date(_year(g["y"]), int(g["m"]), int(g["d"]))
-            elif g["iy"]:
-                date = dt.date(int(g["iy"]), int(g["im"]), int(g["id"]))
-            elif g["tm"]:
-                date = dt.date(int(g["ty"]), _MONTHS[g["tm"].lower().rstrip(".")[:4]], int(g["td"] or 1))
-            else:
-                date = dt.date(int(g["yy"]), 7, 1)
-                start = m.start("yy")
-        except (ValueError, KeyError):
-            continue
-        if 1950 <= date.year <= 2100:
+        if m["tm"]:
+            date = make_date(int(m["ty"]), month(m["tm"]), 1)
+        elif m["yy"]:
+            date, start = dt.date(int(m["yy"]), 7, 1), m.start("yy")
+        else:
+            date = date_of(m)
+        if date and 1950 <= date.year <= 2100:
             found.append(DateMention(date, start, m.end()))
     return tuple(found)
 

@@ -10,11 +10,9 @@ from typing import Any
 
 import yaml
 
-NUMBER = (
-    r"\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
-    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty(?:[- ](?:one|two|three|four|five|six|"
-    r"seven|eight|nine))?|thirty|thirty-six|forty|forty-eight|fifty|sixty|a dozen"
-)
+from openimr.core.numbers import WORDS
+
+NUMBER = rf"\d{{1,3}}|{WORDS}"
 
 
 @cache

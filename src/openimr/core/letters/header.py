@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from openimr.core.dates import DATE, date_of
 from openimr.core.letters import layout
-from openimr.core.letters.dates import DATE_PATTERN, parse_date
 from openimr.core.models import Claimant, Reviewer
 from openimr.core.numbers import WORDS as NUMBER_WORDS
 from openimr.core.numbers import to_int
@@ -26,7 +26,7 @@ def _label(label: str) -> str:
 
 _DATE_FIELDS = ("date_assigned", "date_of_injury", "decision_date", "ur_denial_date", "application_received")
 _DATE_RES = {
-    field: re.compile(_label(layout.HEADER_LABELS[field]) + r"\s*(" + DATE_PATTERN + ")", re.IGNORECASE)
+    field: re.compile(_label(layout.HEADER_LABELS[field]) + r"\s*" + DATE, re.IGNORECASE)
     for field in _DATE_FIELDS
 }
 _CASE_RE = re.compile(_label(layout.HEADER_LABELS["case_number"]) + r"\s*([A-Z]{2}\d{2}-\d{4,})", re.I)
@@ -37,7 +37,7 @@ def header_fields(header: str) -> dict[str, str | dt.date | None]:
     """Case number, the five dates and the priority named in the header block (absent: ``None``)."""
     text = " ".join(header.split())
     out: dict[str, str | dt.date | None] = {
-        field: parse_date(m[1]) if (m := rx.search(text)) else None for field, rx in _DATE_RES.items()
+        field: date_of(m) if (m := rx.search(text)) else None for field, rx in _DATE_RES.items()
     }
     out["case_number"] = m[1].upper() if (m := _CASE_RE.search(text)) else None
     out["priority"] = m[1].capitalize() if (m := _PRIORITY_RE.search(text)) else None

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from openimr.core.letters import layout
@@ -36,21 +37,23 @@ class Parsed:
     warnings: tuple[str, ...] = ()
 
 
-def organizations() -> tuple[str, ...]:
-    """Names that label the review organization's guideline line: MAXIMUS and the configured one."""
-    configured = os.environ.get("OPENIMR_ORGANIZATION", "").strip()
-    return tuple(dict.fromkeys(n for n in (configured, layout.DEFAULT_ORGANIZATION) if n))
+def organizations(organization: str = layout.DEFAULT_ORGANIZATION) -> tuple[str, ...]:
+    """Names that label the review organization's guideline line: *organization* and MAXIMUS."""
+    return tuple(dict.fromkeys(n for n in (organization.strip(), layout.DEFAULT_ORGANIZATION) if n))
 
 
-def parse_text(text: str, file: str) -> Letter:
-    """The letter in *text* (already extracted); ``LetterError`` when it is not a complete letter."""
+def parse_text(text: str, file: str, organization: str = layout.DEFAULT_ORGANIZATION) -> Letter:
+    """The letter in *text* (already extracted); ``LetterError`` when it is not a complete letter.
+
+    *organization* is the review organization whose name labels its guideline line (MAXIMUS is
+    always read too); the adapter passes its setting in."""
     sections = split_sections(normalize_text(text))
     if sections.issues is None:
         if sections.summary is None and not sections.how:
             raise LetterError(file, "not an IMR Final Determination letter (no IMR headings found)")
         raise LetterError(file, "no 'IMR ISSUES, DECISIONS AND RATIONALES' section (letter cut off?)")
     try:
-        issues = parse_issues(drop_intro(sections.issues), organizations())
+        issues = parse_issues(drop_intro(sections.issues), organizations(organization))
     except IssuesError as exc:
         raise LetterError(file, str(exc)) from None
     if len(issues) > MAX_ISSUES:
@@ -73,23 +76,23 @@ def letter_warnings(letter: Letter) -> tuple[str, ...]:
     return () if last is None or ends_a_sentence(last) else (NO_FINAL_PERIOD,)
 
 
-def read_file(path: str | os.PathLike[str]) -> Parsed:
+def read_file(path: str | os.PathLike[str], organization: str = layout.DEFAULT_ORGANIZATION) -> Parsed:
     """Read and parse one letter file (PDF, including empty-password encrypted, or text)."""
     path = Path(path)
     text = read_text(path)
-    letter = parse_text(text, path.name)
+    letter = parse_text(text, path.name, organization)
     return Parsed(letter, text_hash(text), letter_warnings(letter))
 
 
-def parse_file(path: str | os.PathLike[str]) -> Letter:
+def parse_file(path: str | os.PathLike[str], organization: str = layout.DEFAULT_ORGANIZATION) -> Letter:
     """The letter in one file (see :func:`read_file`)."""
-    return read_file(path).letter
+    return read_file(path, organization).letter
 
 
-def read_or_error(path: Path) -> Parsed | LetterError:
+def read_or_error(path: Path, organization: str = layout.DEFAULT_ORGANIZATION) -> Parsed | LetterError:
     """The letter in *path*, or the error that names why it cannot be read (never raises)."""
     try:
-        return read_file(path)
+        return read_file(path, organization)
     except LetterError as exc:
         return exc
     except Exception as exc:  # one bad file never stops a batch: report it as this file's error
@@ -97,22 +100,23 @@ def read_or_error(path: Path) -> Parsed | LetterError:
 
 
 def read_paths(
-    paths: Iterable[str | os.PathLike[str]], jobs: int = 1
+    paths: Iterable[str | os.PathLike[str]], jobs: int = 1, organization: str = layout.DEFAULT_ORGANIZATION
 ) -> Iterator[tuple[Path, Parsed | LetterError]]:
     """Read files and folders (expanded to their letters) in input order, with *jobs* processes."""
     files = expand_paths([Path(p) for p in paths])
+    read = partial(read_or_error, organization=organization)
     if jobs <= 1 or len(files) < 2:
         for path in files:
-            yield path, read_or_error(path)
+            yield path, read(path)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, min(16, len(files) // (jobs * 4)))
-        yield from zip(files, pool.map(read_or_error, files, chunksize=chunk), strict=True)
+        yield from zip(files, pool.map(read, files, chunksize=chunk), strict=True)
 
 
 def parse_paths(
-    paths: Iterable[str | os.PathLike[str]], jobs: int = 1
+    paths: Iterable[str | os.PathLike[str]], jobs: int = 1, organization: str = layout.DEFAULT_ORGANIZATION
 ) -> Iterator[tuple[Path, Letter | LetterError]]:
     """The letters at *paths* (see :func:`read_paths`), without their hashes or warnings."""
-    for path, result in read_paths(paths, jobs):
+    for path, result in read_paths(paths, jobs, organization):
         yield path, result if isinstance(result, LetterError) else result.letter

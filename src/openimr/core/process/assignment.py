@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from openimr.core.case import Party
 from openimr.core.process.data import load
-from openimr.core.process.intake import License, Party, norm
+from openimr.core.process.intake import License, norm
 from openimr.core.process.reasons import Reason
 
 UNASSIGNED_COST = 10.0

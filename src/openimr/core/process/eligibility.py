@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from openimr.core.case import Application
 from openimr.core.process.data import load
-from openimr.core.process.intake import CaseIn, norm
+from openimr.core.process.intake import norm
 from openimr.core.process.reasons import Reason, words
 
 
@@ -74,7 +75,7 @@ def _finding(rule: str, passed: bool, code: str, **facts: object) -> Finding:
     return Finding(rule, passed, Reason(code, facts), spec["citation"], bool(spec["verified"]))
 
 
-def _applicability(case: CaseIn) -> Finding:
+def _applicability(case: Application) -> Finding:
     spec = load("eligibility")["rules"]["applicability"]
     injury_from: dt.date = spec["injury_on_or_after"]
     decision_from: dt.date = spec["decision_on_or_after"]
@@ -89,7 +90,7 @@ def _applicability(case: CaseIn) -> Finding:
     return _finding("applicability", False, "both_before", ur_decision=ur_decision, **dates)
 
 
-def _timely(case: CaseIn) -> Finding:
+def _timely(case: Application) -> Finding:
     days = load("eligibility")["rules"]["timely"]["days_after_service"]
     served = case.ur_decision_served or case.ur_decision_date
     basis = "served" if case.ur_decision_served else "dated (no service date given)"
@@ -112,7 +113,7 @@ def _timely(case: CaseIn) -> Finding:
     )
 
 
-def _outcomes(case: CaseIn) -> dict[str, str]:
+def _outcomes(case: Application) -> dict[str, str]:
     """Each UR item's outcome by normalized item; taken from the disputed items when not given."""
     if case.ur_items:
         return {norm(u.item): u.outcome for u in case.ur_items}
@@ -135,7 +136,7 @@ def _item(item: str, outcomes: dict[str, str]) -> Finding:
     return _finding("items_within_decision", outcome in allowed, "item_outcome", item=item, outcome=outcome)
 
 
-def check(case: CaseIn) -> Eligibility:
+def check(case: Application) -> Eligibility:
     """Apply every eligibility rule to *case*."""
     outcomes = _outcomes(case)
     findings = [_applicability(case), _timely(case), _ur_outcome(outcomes)]

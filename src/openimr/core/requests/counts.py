@@ -12,8 +12,9 @@ import re
 from functools import cache
 from typing import NamedTuple
 
+from openimr.core.numbers import WORDS
 from openimr.core.requests.regexes import trie
-from openimr.core.requests.resources import number_words, tidy, to_number
+from openimr.core.requests.resources import tidy, times_words, to_number
 
 
 class Counts(NamedTuple):
@@ -46,8 +47,7 @@ class _Rules(NamedTuple):
 
 @cache
 def _rules() -> _Rules:
-    words = [w for w in number_words() if w not in {"once", "twice", "thrice", "single"}]
-    n = rf"(?:\d+(?:\.\d+)?|{trie(words)})"
+    n = rf"(?:\d+(?:\.\d+)?|{WORDS})"
     rng = rf"(?P<a>{n})(?:\s*(?:-|to|or)\s*(?P<b>{n}))?"
     rng2 = rng.replace("<a>", "<c>").replace("<b>", "<d>")
     visit = r"(?:sessions?|visits?|treatments?|appointments?)"
@@ -59,7 +59,7 @@ def _rules() -> _Rules:
         rf"|(?:{middle}\s*)?(?:(?:a|per|each|every|in a)\s+{week}|weekly\b|/\s*{week}))"
     )
     return _Rules(
-        any_number=re.compile(rf"\d|\b(?:{trie([*number_words(), 'daily', 'every day'])})\b", re.A),
+        any_number=re.compile(rf"\d|\b(?:{WORDS}|{trie([*times_words(), 'daily', 'every day'])})\b", re.A),
         paren_dup=re.compile(rf"\b({n})\s*\((\d+)\)", re.A),
         frequency=re.compile(rf"\b{rng}\s*{per}", re.A),
         frequency_word=re.compile(
@@ -106,7 +106,7 @@ def read(low: str) -> Counts:
     if m := r.frequency.search(text):
         freq, text = _upper(m), _blank(text, m)
     elif m := r.frequency_word.search(text):
-        freq, text = float(number_words()[m[1]]), _blank(text, m)
+        freq, text = float(times_words()[m[1]]), _blank(text, m)
     elif m := r.by.search(text):
         freq, weeks, text = _upper(m), _upper(m, "c", "d"), _blank(text, m)
     elif r.daily.search(text):

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from openimr.core.numbers import to_int
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -21,17 +23,21 @@ def data(name: str) -> dict[str, Any]:
 
 
 @cache
-def number_words() -> dict[str, int]:
-    """Number words ("two", "twice", "twelve") and their values."""
-    return {str(k): int(v) for k, v in data("lexicon")["numbers"].items()}
+def times_words() -> dict[str, int]:
+    """Words for how many times ("once", "twice", "single") and their values."""
+    return {str(k): int(v) for k, v in data("lexicon")["times"].items()}
 
 
 def to_number(token: str) -> float | None:
-    """The value of a digit string or number word; ``None`` when it is neither."""
+    """The value of a digit string, a number word (:mod:`openimr.core.numbers`) or a times word
+    ("twice"); ``None`` when it is none of them."""
     token = token.strip().lower()
-    value = number_words().get(token)
-    if value is not None:
+    if (value := times_words().get(token)) is not None:
         return value
+    try:
+        return to_int(token)
+    except ValueError:
+        pass
     try:
         return float(token)
     except ValueError:

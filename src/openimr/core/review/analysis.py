@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from openimr.core.case import Case, DisputedItem
 from openimr.core.facts.models import Facts
 from openimr.core.guidelines.rules import Rule, Tier
 from openimr.core.requests import Request
 from openimr.core.requests import parse as parse_request
-from openimr.core.review.case import Case, DisputedItem
 from openimr.core.review.criteria import Criterion, evaluate
 from openimr.core.review.governing import NON_MTUS, candidate_rules, letter_family, rule_drug_classes
 
@@ -34,7 +34,7 @@ class ItemAnalysis:
 
 def reference_date(case: Case) -> dt.date | None:
     """The day whose rules apply: the UR decision, else the application, else unknown."""
-    return case.ur_denial_date or case.application_received
+    return case.ur_decision_date or case.application_received
 
 
 def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:

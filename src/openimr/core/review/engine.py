@@ -10,6 +10,7 @@ from pathlib import Path
 import joblib
 from pydantic import BaseModel, Field
 
+from openimr.core.case import Case
 from openimr.core.facts.models import Facts
 from openimr.core.facts.pipeline import extract_facts, warm_up
 from openimr.core.review.analysis import (
@@ -20,7 +21,6 @@ from openimr.core.review.analysis import (
     follow_operations,
     rule_features,
 )
-from openimr.core.review.case import Case
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
 from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ur_sentences
@@ -137,8 +137,9 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     served = [a.operation for a in analyses]
     probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
     families = family.predict(inputs)
+    overturned = overturn.recommend(probs)
     items = []
-    for a, p, fam, op in zip(analyses, probs, families, served, strict=True):
+    for a, p, over, fam, op in zip(analyses, probs, overturned, families, served, strict=True):
         past = similar(a.item.item, case.case_number) if similar and a.item.item else []
         gov = governing(a.rules, str(fam))
         reasons = _reasons(a, gov, facts, case)
@@ -146,7 +147,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
             reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
         if past:
             reasons.append(_similar_reason(past))
-        recommendation = "Overturned" if p >= overturn.threshold_ else "Upheld"
+        recommendation = "Overturned" if over else "Upheld"
         items.append(
             ItemReview(
                 item=a.item.item,

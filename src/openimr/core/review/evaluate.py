@@ -8,7 +8,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, brier_score_loss, roc_auc_score
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    brier_score_loss,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import GroupKFold
 
 from openimr.core.review.analysis import follow_operations
@@ -30,15 +37,11 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 
 def scores(probs: np.ndarray, pred: np.ndarray, labels: np.ndarray, family_ok: float | None) -> dict:
     """The issue's figures for one method."""
-    tp = float(np.sum(pred & labels))
-    precision = tp / pred.sum() if pred.sum() else 0.0
-    recall = tp / labels.sum() if labels.sum() else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "auc": float(roc_auc_score(labels, probs)) if 0 < labels.sum() < len(labels) else float("nan"),
-        "f1": f1,
-        "precision": precision,
-        "recall": recall,
+        "f1": float(f1_score(labels, pred, zero_division=0.0)),
+        "precision": float(precision_score(labels, pred, zero_division=0.0)),
+        "recall": float(recall_score(labels, pred, zero_division=0.0)),
         "balanced_accuracy": float(balanced_accuracy_score(labels, pred)),
         "family_top1": family_ok,
         "ece": expected_calibration_error(probs, labels),
@@ -69,7 +72,7 @@ def cross_validate(data: Examples, folds: int = 5, seed: int = 0) -> dict[str, d
         position = {row: k for k, row in enumerate(test)}
         served = [None if data.operations[i] is None else position[data.operations[i]] for i in test]
         engine_p[test] = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
-        engine_pred[test] = engine_p[test] >= overturn.threshold_
+        engine_pred[test] = overturn.recommend(engine_p[test])
         family_hit[test] = family.predict(inputs) == np.array([data.families[i] for i in test], dtype=object)
         p, cut = _tfidf_fold(data.texts, labels, train, test)
         tfidf_p[test], tfidf_pred[test] = p, p >= cut

@@ -16,15 +16,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 # Rule results the overturn model weighs besides the text (all are 0/1 or counts).
 RULE_FEATURES = ("limits_unmet", "not_recommended", "partial_authorization")
@@ -67,7 +71,15 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
     ``threshold_`` is the training overturn rate: an item is recommended Overturned when the record
     makes an overturn likelier than for the average disputed item. The cut at the best out-of-fold
     F1 was tried first; with 28 overturns it swung from 0.075 to 0.35 between training sets.
+    :meth:`recommend` is the one place the cut is applied.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "rule_weight": [Interval(Real, 0, None, closed="left")],
+        "support_weight": [Interval(Real, 0, None, closed="left")],
+        "items_weight": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -100,8 +112,10 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         log_items = np.log([max(i.features.get("case_items", 1.0), 1.0) for i in items])
         return self.support_weight * support - self.items_weight * log_items
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, items: Sequence[ItemInput], y: Sequence[bool]):
-        """Fit on items and their labels (True = Overturned)."""
+        """Fit on items and their labels (True = Overturned); ``InvalidParameterError`` for
+        hyperparameters out of range."""
         labels = np.asarray(y, dtype=bool)
         self.threshold_ = float(labels.mean())
         # Imported here: glum (with pandas and formulaic) takes ~2 s to import and only fitting needs
@@ -116,22 +130,32 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
-        """Columns: p(Upheld), p(Overturned)."""
+        """Columns: p(Upheld), p(Overturned); ``NotFittedError`` before :meth:`fit`."""
+        check_is_fitted(self)
         p = expit(self._matrix(items, fit=False) @ self.coef_ + self.intercept_ + self._offset(items))
         return np.column_stack([1.0 - p, p])
 
+    def recommend(self, p_overturn: Sequence[float] | np.ndarray) -> np.ndarray:
+        """True where a probability of an overturn makes the item recommended Overturned."""
+        check_is_fitted(self)
+        return np.asarray(p_overturn, dtype=float) >= self.threshold_
+
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
         """True where the item is recommended Overturned."""
-        return self.predict_proba(items)[:, 1] >= self.threshold_
+        return self.recommend(self.predict_proba(items)[:, 1])
 
 
 class FamilyModel(ClassifierMixin, BaseEstimator):
     """The guideline family a reviewer would cite, from the request and its candidate rules."""
 
+    _parameter_constraints: ClassVar[dict[str, list]] = {"C": [Interval(Real, 0, None, closed="neither")]}
+
     def __init__(self, C: float = 1.0) -> None:
         self.C = C
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, items: Sequence[ItemInput], families: Sequence[str]):
+        """Fit on items and the families their reviewers cited."""
         self.vec_ = DictVectorizer()
         x = self.vec_.fit_transform([i.family_features for i in items])
         self.lr_ = LogisticRegression(C=self.C, max_iter=5000).fit(x, list(families))
@@ -139,7 +163,11 @@ class FamilyModel(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
+        """One column per family in ``classes_``; ``NotFittedError`` before :meth:`fit`."""
+        check_is_fitted(self)
         return self.lr_.predict_proba(self.vec_.transform([i.family_features for i in items]))
 
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(items), axis=1)]
+        """The likeliest family of each item."""
+        proba = self.predict_proba(items)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import joblib
 
+from openimr.core.case import case_from_letter
 from openimr.core.facts.pipeline import extract_facts
 from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_family
 from openimr.core.review.analysis import analyse_case
-from openimr.core.review.case import case_from_letter
 from openimr.core.review.engine import item_inputs
 from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel
 
