@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import typing
 from pathlib import Path
 
@@ -14,14 +15,21 @@ from openimr.core.guidelines import (
     LimitKind,
     RuleFileError,
     drug_classes_of,
+    formulary,
     load_rules,
     parse_rules,
     rules_for,
 )
+from openimr.core.guidelines.quotes import candidate_statements, mine_quotes
 from openimr.core.guidelines.rules import RULES_FILE, Category, Status, Tier, normalize_region
 
 PRE_2017 = dt.date(2016, 6, 1)
 POST_2017 = dt.date(2018, 6, 1)
+TODAY = dt.date(2026, 6, 1)
+
+SRC = Path(__file__).parents[1] / "src/openimr/core"
+FORMULARY = SRC / "guidelines" / formulary.FORMULARY_FILE
+DRUGS = SRC / "requests" / "data" / "drugs.yaml"
 
 
 def ids(rules) -> list[str]:
@@ -338,3 +346,156 @@ def test_a_file_that_is_not_a_rules_mapping_is_rejected(text):
 
 def test_the_packaged_text_round_trips_through_parse_rules():
     assert parse_rules(yaml.safe_dump(raw_file())).rules == load_rules().rules
+
+
+# ---------------------------------------------------------------- loader: new fields
+
+
+def _quoted(cases: list[str]) -> dict:
+    return {
+        "status": "quoted",
+        "source": "odg_document",
+        "locator": "x",
+        "evidence": "crafted",
+        "quotes": [{"case_number": c, "text": "five visits over two weeks"} for c in cases],
+    }
+
+
+def test_loader_accepts_quoted_limits_and_chapters_without_criteria():
+    data = raw_file()
+    _rule(data, "cpmtg-massage")["limits"][0]["verification"] = _quoted(["CM00-1", "CM00-2"])
+    _rule(data, "cpmtg-nmes").update(criteria_encoded=False, note="governs; criteria not encoded")
+    rules = {r.id: r for r in parse_rules(yaml.safe_dump(data)).rules}
+    massage = rules["cpmtg-massage"].limits[0]
+    assert massage.verification.status is Status.QUOTED and massage.verified
+    assert [q.case_number for q in massage.verification.quotes] == ["CM00-1", "CM00-2"]
+    assert rules["cpmtg-nmes"].criteria_encoded is False
+    assert rules["cpmtg-interferential"].criteria_encoded is True
+    assert rules["cpmtg-interferential"].note is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: _rule(d, "cpmtg-massage")["limits"][0].update(
+                verification=_quoted(["CM00-1", "CM00-1"])
+            ),
+            "status quoted needs quotes from 2 or more decisions, got 1",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage").update(criteria_encoded=False),
+            "criteria_encoded is false but the rule has limits or conditions",
+        ),
+        (
+            lambda d: _rule(d, "cpmtg-massage")["limits"][0]["verification"].update(
+                quotes=[{"case_number": ""}]
+            ),
+            "rule 'cpmtg-massage'",
+        ),
+    ],
+)
+def test_loader_rejects_bad_quotes_and_contradictions(mutate, message):
+    data = raw_file()
+    mutate(data)
+    with pytest.raises(RuleFileError, match=re.escape(message)):
+        parse_rules(yaml.safe_dump(data))
+
+
+# ---------------------------------------------------------------- formulary
+
+
+def test_formulary_answers_tramadol_today_with_a_status_and_version():
+    answer = formulary.status("tramadol", TODAY)
+    assert answer.status == "non-exempt" and answer.list_version == "v.13"
+    assert answer.verification == "unverified"
+    assert any("prospective review" in c for c in answer.conditions)
+    assert formulary.status("Ultram 50mg #60", TODAY).ingredient == "tramadol"
+
+
+def test_formulary_dates_pick_the_list_version_and_the_entry():
+    assert formulary.status("Cymbalta 30mg", dt.date(2021, 1, 1)).status == "exempt"
+    before = formulary.status("duloxetine", dt.date(2019, 1, 1))
+    assert before.status == "not encoded" and before.list_version == "v.3"
+    assert formulary.status("tramadol", dt.date(2017, 12, 31)).status == "not in force"
+    assert formulary.list_version(dt.date(2024, 2, 14)).version == "v.10"
+    assert formulary.list_version(dt.date(2024, 2, 15)).version == "v.11.1"
+
+
+def test_formulary_drug_names_are_generics_of_the_drug_dictionary():
+    generics = set(yaml.safe_load(DRUGS.read_text())["generics"])
+    assert {e.ingredient for e in formulary.load_formulary().drugs} <= generics
+
+
+def _formulary_data() -> dict:
+    return yaml.safe_load(FORMULARY.read_text())
+
+
+def test_a_complete_formulary_calls_absent_drugs_unlisted():
+    data = _formulary_data()
+    data["complete"] = True
+    answer = formulary.status("naproxen", TODAY, formulary.parse_formulary(yaml.safe_dump(data)))
+    assert answer.status == "unlisted"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["drugs"].append(dict(d["drugs"][0], **{"from": dt.date(2020, 1, 1)})),
+            "tramadol: overlapping",
+        ),
+        (lambda d: d["drugs"][0]["verification"].update(source="nowhere"), "unknown sources ['nowhere']"),
+        (lambda d: d["drugs"][0].update(status="maybe"), "drugs.0.status"),
+    ],
+)
+def test_formulary_file_errors_name_the_entry(mutate, message):
+    data = _formulary_data()
+    mutate(data)
+    with pytest.raises(formulary.FormularyFileError, match=re.escape(message)):
+        formulary.parse_formulary(yaml.safe_dump(data), "f.yaml")
+
+
+# ---------------------------------------------------------------- quotes miner
+
+
+def _rationales() -> list[tuple[str, str]]:
+    # Crafted: a guideline figure pasted into three decisions, reviewer prose around it.
+    return [
+        (
+            "C-1",
+            "Per MTUS, splinting for thumb strain allows 5-7 visits over 3 weeks. The request exceeds it.",
+        ),
+        ("C-2", "Guidelines state that thumb strain warrants 5-7 visits over 3 weeks, plus home exercise."),
+        ("C-2", "Repeated: 5-7 visits over 3 weeks."),
+        ("C-3", "For thumb strain, 5-7 visits over 3 weeks are advised; the patient had 10 visits."),
+        ("C-4", "Only this decision says 11 visits over 9 weeks for thumb strain."),
+        ("C-5", "The patient had 12 visits over 6 weeks of therapy."),
+        ("C-6", "The patient had 12 visits over 6 weeks of therapy."),
+    ]
+
+
+def test_quotes_miner_counts_decisions_and_assigns_rules():
+    base = {r.id: r for r in load_rules().rules}
+    thumb = base["cpmtg-massage"].model_copy(
+        update={
+            "id": "thumb",
+            "applies_to": base["cpmtg-massage"].applies_to.model_copy(
+                update={"categories": ("physical_therapy",), "diagnoses": ("thumb strain",)}
+            ),
+        }
+    )
+    report = mine_quotes(_rationales(), rules=[thumb, base["acupuncture-9792.24.1"]])
+    texts = {q.text: q.case_numbers for q in report.by_rule["thumb"]}
+    assert texts["5-7 visits over 3 weeks"] == ("C-1", "C-2", "C-3")
+    assert not any("11 visits" in t for t in texts)  # one decision only
+    assert "acupuncture-9792.24.1" not in report.by_rule
+    assert all("12 visits over 6 weeks" not in q.text for q in report.unmatched)  # the case, not a guideline
+
+
+def test_quotes_miner_threshold_and_unmatched():
+    report = mine_quotes(_rationales(), rules=[load_rules().rules[1]], min_decisions=3)
+    found = [q for qs in report.by_rule.values() for q in qs] + list(report.unmatched)
+    assert [q.text for q in found] == ["5-7 visits over 3 weeks"]
+    assert "5-7 visits over 3 weeks" in candidate_statements("Guidelines allow “5–7 visits over 3 weeks”.")
+    assert candidate_statements("The patient had 5-7 visits over 3 weeks.") == []

@@ -69,10 +69,18 @@ class RuleFileError(ValueError):
 
 
 class Status(StrEnum):
-    """Whether a figure or statement was read in its named source."""
+    """Whether a figure or statement was read in its named source.
+
+    ``quoted``: not read in the guideline itself but found word for word in the rationales of at
+    least two published decisions, listed in the verification's ``quotes``.
+    """
 
     VERIFIED = "verified"
+    QUOTED = "quoted"
     UNVERIFIED = "unverified"
+
+
+MIN_QUOTING_DECISIONS = 2
 
 
 class Tier(StrEnum):
@@ -156,6 +164,13 @@ class DrugClass(_Model):
     members: tuple[str, ...] = Field(min_length=1)
 
 
+class Quote(_Model):
+    """The guideline's words as one published decision quotes them."""
+
+    case_number: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
 class Verification(_Model):
     """Where a statement or number comes from and whether it was seen there."""
 
@@ -163,6 +178,21 @@ class Verification(_Model):
     source: str = Field(min_length=1)
     locator: str = Field(min_length=1)
     evidence: str = Field(min_length=1)
+    quotes: tuple[Quote, ...] = ()
+
+    @model_validator(mode="after")
+    def _quoted_twice(self) -> Verification:
+        cases = {q.case_number for q in self.quotes}
+        if self.status is Status.QUOTED and len(cases) < MIN_QUOTING_DECISIONS:
+            raise ValueError(
+                f"status quoted needs quotes from {MIN_QUOTING_DECISIONS} or more decisions, got {len(cases)}"
+            )
+        return self
+
+    @property
+    def established(self) -> bool:
+        """Read in the source, or quoted verbatim by enough decisions."""
+        return self.status in (Status.VERIFIED, Status.QUOTED)
 
 
 class Limit(_Model):
@@ -183,7 +213,8 @@ class Limit(_Model):
 
     @property
     def verified(self) -> bool:
-        return self.verification.status is Status.VERIFIED
+        """The figure is established: verified in its source or quoted by decisions."""
+        return self.verification.established
 
 
 class Condition(_Model):
@@ -257,6 +288,14 @@ class Rule(_Model):
     limits: tuple[Limit, ...] = ()
     conditions: tuple[Condition, ...] = ()
     verification: Verification
+    criteria_encoded: bool = True
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _encoded(self) -> Rule:
+        if not self.criteria_encoded and (self.limits or self.conditions):
+            raise ValueError("criteria_encoded is false but the rule has limits or conditions")
+        return self
 
     def limit(self, kind: LimitKind | str) -> Limit | None:
         """The rule's limit of that kind, if it has one."""
@@ -313,12 +352,20 @@ def _check_references(ruleset: RuleSet, origin: str) -> None:
             raise RuleFileError(f"{where}: a limit kind appears twice")
 
 
+def yaml_error_line(origin: str, exc: yaml.YAMLError) -> str:
+    """A YAML syntax error as one line: file, line, column and what is wrong."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{origin}: not valid YAML{where}: {what}"
+
+
 def parse_rules(text: str, origin: str = RULES_FILE) -> RuleSet:
     """Parse and validate a rules file; raise RuleFileError naming the file and the rule at fault."""
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RuleFileError(f"{origin}: not valid YAML: {exc}") from exc
+        raise RuleFileError(yaml_error_line(origin, exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleFileError(f"{origin}: expected a mapping with a 'rules' list")
     rules = []

@@ -32,6 +32,20 @@ THERAPY_OF = {
     "massage": "massage",
     "psychological": "psychotherapy",
 }
+# The limit kinds :func:`evaluate` compares with a request; a rule's other limits are carried, not checked.
+EVALUATED_LIMITS = frozenset(
+    {
+        LimitKind.MAX_VISITS,
+        LimitKind.MAX_VISITS_PER_INJURY,
+        LimitKind.INITIAL_TRIAL_VISITS,
+        LimitKind.TIME_TO_EFFECT_VISITS,
+        LimitKind.FREQUENCY_PER_WEEK,
+        LimitKind.DURATION_WEEKS,
+        LimitKind.DURATION_MONTHS,
+        LimitKind.MAX_USE_WEEKS,
+        LimitKind.MAX_USE_DAYS,
+    }
+)
 
 
 class Criterion(BaseModel):

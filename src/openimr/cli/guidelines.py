@@ -1,0 +1,289 @@
+"""``openimr guidelines ...`` (the encoded MTUS rules) and ``openimr formulary DRUG`` (the MTUS Drug List).
+
+``--rules FILE`` (or ``$OPENIMR_RULES``) points the guideline commands at another rules file, a
+draft to check before it replaces the packaged ``mtus.yaml``; the review itself always uses the
+packaged file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openimr.cli.store import DbOption
+from openimr.core.guidelines import formulary as drug_list
+from openimr.core.guidelines.formulary import FormularyFileError
+from openimr.core.guidelines.rules import Limit, Rule, RuleFileError, RuleSet
+from openimr.services import guidelines as service
+
+app = typer.Typer(
+    help="The encoded MTUS rules: list, show, check, and the quotes decisions make.", no_args_is_help=True
+)
+RULES_ENV = "OPENIMR_RULES"
+
+
+class Format(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+class FormularyFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        envvar=RULES_ENV,
+        metavar="FILE",
+        help="A rules file to read instead of the packaged MTUS rules (default: $OPENIMR_RULES, if set).",
+        show_default=False,
+    ),
+]
+DateOption = Annotated[
+    str | None,
+    typer.Option("--date", "-d", metavar="DATE", help="Date of service, YYYY-MM-DD.", show_default=False),
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _day(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--date: {value!r} is not a date (use YYYY-MM-DD)", 2) from None
+
+
+def _rules(path: Path | None) -> RuleSet:
+    try:
+        return service.load(path)
+    except RuleFileError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _console() -> Console:
+    out = Console()
+    return out if out.is_terminal else Console(width=200)
+
+
+def _dates(rule: Rule) -> str:
+    start, end = rule.effective.from_, rule.effective.to
+    return f"{start or 'no start date'} to {end or 'open'}"
+
+
+def _figure(lim: Limit) -> str:
+    if lim.min is not None and lim.max is not None and lim.min != lim.max:
+        return f"{lim.min:g}-{lim.max:g}"
+    return f"{lim.max if lim.max is not None else lim.min:g}"
+
+
+@app.command("list")
+def list_command(
+    date: DateOption = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="table, or jsonl (one rule a line).")
+    ] = Format.table,
+    rules: RulesOption = None,
+) -> None:
+    """The rules in force on a date of service (all of them without --date), in file order.
+
+    jsonl gives each rule in full: id, family, citation, effective dates, limits with each one's
+    verification status (verified, quoted or unverified), conditions and sources.
+    """
+    found = service.in_force(_rules(rules), _day(date))
+    if fmt is Format.jsonl:
+        for rule in found:
+            typer.echo(json.dumps(rule.model_dump(mode="json", by_alias=True), ensure_ascii=False))
+        return
+    table = Table("rule", "family", "in force", "limits (status)", "citation")
+    for rule in found:
+        limits = "\n".join(
+            f"{lim.kind.value} {_figure(lim)} ({lim.verification.status.value})" for lim in rule.limits
+        )
+        if not rule.criteria_encoded:
+            limits = "criteria not encoded"
+        citation = f"{rule.citation.regulation}, {rule.citation.section}"
+        table.add_row(rule.id, rule.family, _dates(rule), limits, citation)
+    _console().print(table)
+    typer.echo(f"{len(found)} rules" + (f" in force on {date}" if date else ""), err=True)
+
+
+def _describe(rule: Rule, ruleset: RuleSet) -> list[str]:
+    scope = rule.applies_to
+    lines = [
+        f"{rule.id}: {rule.title}",
+        f"  family: {rule.family} ({rule.tier.value})",
+        f"  citation: {rule.citation.regulation}, {rule.citation.section}",
+        f"  in force: {_dates(rule)}" + (f" ({rule.effective.note})" if rule.effective.note else ""),
+        f"  recommendation: {rule.recommendation.value.replace('_', ' ')}",
+        f"  applies to: {', '.join(scope.categories)}",
+    ]
+    for label, values in (
+        ("drug classes", scope.drug_classes),
+        ("body regions", scope.body_regions),
+        ("keywords", scope.keywords),
+        ("diagnoses", scope.diagnoses),
+    ):
+        if values:
+            lines.append(f"    {label}: {', '.join(values)}")
+    if scope.postoperative is not None:
+        lines.append(f"    postoperative: {'yes' if scope.postoperative else 'no'}")
+    source = ruleset.sources[rule.verification.source]
+    lines.append(f"  source: {source.title}" + (f" <{source.url}>" if source.url else ""))
+    lines.append(f"    {rule.verification.status.value}: {rule.verification.locator}")
+    if not rule.criteria_encoded:
+        lines.append("  criteria: not encoded")
+    for lim in rule.limits:
+        ver = lim.verification
+        lines.append(f"  limit {lim.kind.value}: {_figure(lim)} ({ver.status.value})")
+        lines.append(f"    {ruleset.sources[ver.source].title}, {ver.locator}")
+        lines.append(f"    evidence: {ver.evidence}")
+        lines += [f'    quoted in {q.case_number}: "{q.text}"' for q in ver.quotes]
+    for cond in rule.conditions:
+        what = cond.note or ruleset.conditions[cond.id].description
+        lines.append(f"  condition {cond.id} ({cond.role.value.replace('_', ' ')}): {what}")
+    if rule.note:
+        lines.append(f"  note: {rule.note}")
+    return lines
+
+
+@app.command("show")
+def show_command(
+    rule_id: Annotated[str, typer.Argument(metavar="RULE", help="A rule id, as guidelines list shows it.")],
+    rules: RulesOption = None,
+) -> None:
+    """One rule in full: scope, citation, dates, each limit with its source and evidence, conditions."""
+    ruleset = _rules(rules)
+    rule = service.find(ruleset, rule_id)
+    if rule is None:
+        near = difflib.get_close_matches(rule_id, [r.id for r in ruleset.rules], n=1)
+        raise _fail(f"no rule {rule_id!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    typer.echo("\n".join(_describe(rule, ruleset)))
+
+
+@app.command("check")
+def check_command(rules: RulesOption = None) -> None:
+    """Check the rules file beyond what loading it checks.
+
+    One line per problem: two versions of one chapter (same family and scope) in force on the same
+    day, a limit of a kind the review engine does not evaluate, a citation without a source (or with
+    a web source that has no URL). Exit status 1 when there is any (or the file does not load), else
+    0 with a one-line summary.
+    """
+    ruleset = _rules(rules)
+    problems = service.check(ruleset)
+    for line in problems:
+        typer.echo(line)
+    if problems:
+        raise _fail(f"{len(problems)} problems in {rules or 'the packaged rules'}")
+    limits = sum(len(r.limits) for r in ruleset.rules)
+    typer.echo(f"ok: {len(ruleset.rules)} rules, {limits} limits, version {ruleset.version}")
+
+
+@app.command("quotes")
+def quotes_command(
+    db: DbOption = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="table, or jsonl (one rule a line).")
+    ] = Format.table,
+    min_decisions: Annotated[
+        int,
+        typer.Option("--min-decisions", min=2, help="Decisions that must quote a statement word for word."),
+    ] = 2,
+    rules: RulesOption = None,
+) -> None:
+    """Guideline statements the stored decisions quote word for word, grouped by the rule they fit.
+
+    Reads the rationales of every letter ingested so far; statements that fit no rule come last
+    (rule "-" in the table, null in jsonl).
+    """
+    ruleset = _rules(rules)
+    try:
+        rationales = service.stored_rationales(db)
+    except service.StoreUnreadable as exc:
+        raise _fail(str(exc)) from None
+    report = service.mine_quotes(rationales, ruleset, min_decisions)
+    groups = [*report.by_rule.items(), *([(None, report.unmatched)] if report.unmatched else [])]
+    if fmt is Format.jsonl:
+        for rule_id, found in groups:
+            rows = [{"text": q.text, "case_numbers": list(q.case_numbers)} for q in found]
+            typer.echo(json.dumps({"rule": rule_id, "quotes": rows}, ensure_ascii=False))
+    else:
+        table = Table("rule", "decisions", "statement", "case numbers", show_lines=True)
+        for rule_id, found in groups:
+            for q in found:
+                table.add_row(rule_id or "-", str(len(q.case_numbers)), q.text, ", ".join(q.case_numbers))
+        _console().print(table)
+    decisions = len({case for case, _ in rationales})
+    statements = len({q.text for _, found in groups for q in found})
+    typer.echo(
+        f"{statements} statements quoted by {min_decisions}+ decisions;"
+        f" {len(rationales)} rationales from {decisions} decisions read",
+        err=True,
+    )
+
+
+def formulary(
+    drug: Annotated[str, typer.Argument(help="A drug as written (generic or brand, strength optional).")],
+    date: DateOption = None,
+    fmt: Annotated[
+        FormularyFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = FormularyFormat.table,
+) -> None:
+    """A drug's MTUS Drug List status on a date of service (default today).
+
+    Status: exempt, non-exempt, unlisted, not encoded (not among the entries encoded so far) or
+    not in force (before 2018-01-01); with its conditions (special fill, perioperative fill), the
+    list version, the entry's effective dates and its source.
+    """
+    day = _day(date) or dt.date.today()
+    try:
+        answer = drug_list.status(drug, day)
+    except FormularyFileError as exc:
+        raise _fail(str(exc)) from None
+    if fmt is FormularyFormat.json:
+        typer.echo(answer.model_dump_json(indent=2))
+        return
+    fill = {True: "yes", False: "no", None: "not encoded"}
+    rows = [
+        ("drug", answer.drug),
+        ("ingredient", answer.ingredient or ""),
+        ("date of service", str(answer.date)),
+        ("status", answer.status),
+        ("special fill", fill[answer.special_fill]),
+        ("perioperative fill", fill[answer.perioperative_fill]),
+        (
+            "list version",
+            f"{answer.list_version or '-'}"
+            + (f" (from {answer.list_version_from})" if answer.list_version_from else ""),
+        ),
+        (
+            "entry in force",
+            f"{answer.effective_from} to {answer.effective_to or 'now'}" if answer.effective_from else "-",
+        ),
+        ("citation", answer.citation or ""),
+        ("source", f"{answer.source or '-'}" + (f" <{answer.source_url}>" if answer.source_url else "")),
+        ("verification", answer.verification or "-"),
+    ]
+    table = Table("", "", show_header=False)
+    for key, value in rows:
+        table.add_row(key, value)
+    for condition in answer.conditions:
+        table.add_row("condition", condition)
+    _console().print(table)

@@ -1,0 +1,238 @@
+"""The MTUS Drug Formulary as data: list versions by date, fill policies and sourced Drug List entries.
+
+``formulary.yaml`` (beside this module) holds what a source was found for; :func:`status` answers a
+drug on a date of service with its status ("exempt", "non-exempt", "unlisted"), the conditions that
+go with it, and the list version in force. The encoded entries are a small part of the list, so a drug
+absent from them is "not encoded" (prospective review is the safe reading), not "unlisted", unless
+the file declares itself complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from openimr.core.guidelines.rules import yaml_error_line
+from openimr.core.requests.drug import read as read_drug
+
+FORMULARY_FILE = "formulary.yaml"
+FORMULARY_START = dt.date(2018, 1, 1)
+
+ListStatus = Literal["exempt", "non-exempt"]
+Answer = Literal["exempt", "non-exempt", "unlisted", "not encoded", "not in force"]
+
+
+class FormularyFileError(ValueError):
+    """The formulary file is malformed; the message names the file and the entry."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Source(_Model):
+    title: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+
+
+class Policy(_Model):
+    text: str = Field(min_length=1)
+    citation: str = Field(min_length=1)
+    source: str
+    window_days_after_injury: int | None = None
+    days_before_surgery: int | None = None
+    days_after_surgery: int | None = None
+
+
+class ListVersion(_Model):
+    version: str = Field(min_length=1)
+    from_: dt.date | None = Field(alias="from")
+    source: str
+    note: str | None = None
+
+
+class EntryVerification(_Model):
+    status: Literal["verified", "unverified"]
+    source: str
+    evidence: str = Field(min_length=1)
+
+
+class Entry(_Model):
+    """One MTUS Drug List row (by active ingredient) over the dates its status is known for."""
+
+    ingredient: str = Field(min_length=1)
+    status: ListStatus
+    special_fill: bool | None = None
+    perioperative_fill: bool | None = None
+    from_: dt.date = Field(alias="from")
+    to: dt.date | None = None
+    citation: str = Field(min_length=1)
+    brands: tuple[str, ...] = ()
+    verification: EntryVerification
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Entry:
+        if self.to is not None and self.to < self.from_:
+            raise ValueError(f"{self.ingredient}: from {self.from_} is after to {self.to}")
+        return self
+
+    def covers(self, day: dt.date) -> bool:
+        return self.from_ <= day and (self.to is None or day <= self.to)
+
+
+class Formulary(_Model):
+    version: str = Field(min_length=1)
+    complete: bool = False
+    sources: dict[str, Source]
+    policies: dict[str, Policy]
+    list_versions: tuple[ListVersion, ...] = Field(min_length=1)
+    drugs: tuple[Entry, ...] = ()
+
+
+class DrugStatus(BaseModel):
+    """The answer for one drug on one date of service."""
+
+    drug: str
+    ingredient: str | None
+    date: dt.date
+    status: Answer
+    list_version: str | None
+    conditions: list[str]
+    special_fill: bool | None = None
+    perioperative_fill: bool | None = None
+    list_version_from: dt.date | None = None
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    citation: str | None = None
+    verification: str | None = None
+    source: str | None = None
+    source_url: str | None = None
+
+
+def parse_formulary(text: str, origin: str = FORMULARY_FILE) -> Formulary:
+    """Parse and validate a formulary file; raise FormularyFileError naming the file and the entry."""
+    try:
+        data: Any = yaml.safe_load(text)
+        formulary = Formulary.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise FormularyFileError(yaml_error_line(origin, exc)) from exc
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise FormularyFileError(f"{origin}: {where}") from exc
+    named = [p.source for p in formulary.policies.values()]
+    named += [v.source for v in formulary.list_versions] + [d.verification.source for d in formulary.drugs]
+    unknown = sorted(set(named) - set(formulary.sources))
+    if unknown:
+        raise FormularyFileError(f"{origin}: unknown sources {unknown}")
+    seen: dict[str, list[Entry]] = {}
+    for entry in formulary.drugs:
+        for other in seen.setdefault(entry.ingredient, []):
+            if entry.from_ <= (other.to or dt.date.max) and other.from_ <= (entry.to or dt.date.max):
+                raise FormularyFileError(f"{origin}: {entry.ingredient}: overlapping dates")
+        seen[entry.ingredient].append(entry)
+    return formulary
+
+
+@cache
+def load_formulary() -> Formulary:
+    """The packaged formulary (validated once, then cached)."""
+    text = resources.files(__package__).joinpath(FORMULARY_FILE).read_text(encoding="utf-8")
+    return parse_formulary(text, FORMULARY_FILE)
+
+
+def list_version(day: dt.date, formulary: Formulary | None = None) -> ListVersion | None:
+    """The latest list version with a known effective date on or before *day*."""
+    dated = [v for v in (formulary or load_formulary()).list_versions if v.from_ and v.from_ <= day]
+    return max(dated, key=lambda v: v.from_ or dt.date.min) if dated else None
+
+
+def _ingredients(drug: str) -> list[str]:
+    parsed = read_drug(drug)
+    found = list(parsed.ingredients) if parsed and parsed.ingredients else []
+    return found or [" ".join(drug.lower().split())]
+
+
+def _conditions(entry: Entry, formulary: Formulary) -> list[str]:
+    policies = formulary.policies
+    out = [policies["exempt" if entry.status == "exempt" else "non_exempt"].text]
+    for flag, name in (
+        (entry.special_fill, "special_fill"),
+        (entry.perioperative_fill, "perioperative_fill"),
+    ):
+        label = name.replace("_", " ")
+        if flag:
+            out.append(policies[name].text)
+        elif flag is None and entry.status == "non-exempt":
+            out.append(f"Whether {entry.ingredient} is {label} eligible is not encoded.")
+    return out
+
+
+def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugStatus:
+    """The MTUS Drug List status of *drug* (a name as written) for a date of service *day*."""
+    formulary = formulary or load_formulary()
+    version = list_version(day, formulary)
+    label = version.version if version else None
+    since = version.from_ if version else None
+    if day < FORMULARY_START:
+        return DrugStatus(
+            drug=drug,
+            ingredient=None,
+            date=day,
+            status="not in force",
+            list_version=None,
+            conditions=[
+                "The MTUS Drug Formulary applies to drugs dispensed from 2018-01-01 (8 CCR 9792.27.3)."
+            ],
+        )
+    ingredients = _ingredients(drug)
+    entries = [e for e in formulary.drugs if e.covers(day)]
+    for ingredient in ingredients:
+        low = ingredient.lower()
+        entry = next((e for e in entries if low in (e.ingredient, *e.brands)), None)
+        if entry is not None:
+            source = formulary.sources[entry.verification.source]
+            return DrugStatus(
+                drug=drug,
+                ingredient=entry.ingredient,
+                date=day,
+                status=entry.status,
+                list_version=label,
+                conditions=_conditions(entry, formulary),
+                special_fill=entry.special_fill,
+                perioperative_fill=entry.perioperative_fill,
+                list_version_from=since,
+                effective_from=entry.from_,
+                effective_to=entry.to,
+                citation=entry.citation,
+                verification=entry.verification.status,
+                source=source.title,
+                source_url=source.url,
+            )
+    policy = formulary.policies["unlisted"]
+    unlisted = policy.text
+    if formulary.complete:
+        answer: Answer = "unlisted"
+        conditions = [unlisted]
+    else:
+        answer = "not encoded"
+        conditions = [
+            "Not among the encoded MTUS Drug List entries: on the list it is exempt or non-exempt;"
+            f" off it, {unlisted[:1].lower()}{unlisted[1:]}"
+        ]
+    return DrugStatus(
+        drug=drug,
+        ingredient=ingredients[0],
+        date=day,
+        status=answer,
+        list_version=label,
+        conditions=conditions,
+        list_version_from=since,
+        citation="8 CCR 9792.27.15 (MTUS Drug List)",
+        source=formulary.sources[policy.source].title,
+        source_url=formulary.sources[policy.source].url,
+    )

@@ -1,0 +1,141 @@
+"""The guideline rules as the commands see them: a rules file, what is in force, its checks, and the
+guideline statements the stored decisions quote.
+
+:func:`check` finds what the loader lets through but the review cannot use: two versions of one
+chapter in force on the same day, limit kinds the review engine never compares, and citations
+without a source to find them in. :func:`mine_quotes` reads the rationales of the stored letters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import make_url
+
+from openimr.core.guidelines import quotes
+from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_rules, parse_rules
+from openimr.core.review.criteria import EVALUATED_LIMITS
+from openimr.store.db import Store, default_db_url
+from openimr.store.schema import IssueRow, LetterRow
+
+
+class StoreUnreadable(ValueError):
+    """The store holds no letters to read; the message names it."""
+
+
+def load(path: Path | None = None) -> RuleSet:
+    """The rules of *path*, else the packaged ``mtus.yaml``; RuleFileError names a bad file."""
+    if path is None:
+        return load_rules()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleFileError(f"{path}: cannot read: {exc}") from exc
+    return parse_rules(text, str(path))
+
+
+def in_force(ruleset: RuleSet, day: dt.date | None = None) -> list[Rule]:
+    """The rules governing dates of service on *day* (all of them without a day), in file order."""
+    return [r for r in ruleset.rules if day is None or r.effective.covers(day)]
+
+
+def find(ruleset: RuleSet, rule_id: str) -> Rule | None:
+    """The rule with id *rule_id*, if there is one."""
+    return next((r for r in ruleset.rules if r.id == rule_id), None)
+
+
+def _chapter(rule: Rule) -> tuple[object, ...]:
+    """Rules with the same family and scope are versions of one chapter."""
+    return (rule.family, rule.applies_to.model_dump_json())
+
+
+def _span(rule: Rule) -> tuple[dt.date, dt.date]:
+    return rule.effective.from_ or dt.date.min, rule.effective.to or dt.date.max
+
+
+def _overlaps(ruleset: RuleSet) -> list[str]:
+    chapters: dict[tuple[object, ...], list[Rule]] = {}
+    for rule in ruleset.rules:
+        chapters.setdefault(_chapter(rule), []).append(rule)
+    return [
+        f"rule {a.id!r} overlaps rule {b.id!r} ({a.family}, same scope): both in force"
+        f" {max(_span(a)[0], _span(b)[0])} to {min(_span(a)[1], _span(b)[1])}"
+        for rules in chapters.values()
+        for a, b in itertools.combinations(rules, 2)
+        if _span(a)[0] <= _span(b)[1] and _span(b)[0] <= _span(a)[1]
+    ]
+
+
+def _unevaluated(ruleset: RuleSet) -> list[str]:
+    return [
+        f"rule {rule.id!r}: limit kind {lim.kind.value!r} is not evaluated by the review engine"
+        for rule in ruleset.rules
+        for lim in rule.limits
+        if lim.kind not in EVALUATED_LIMITS
+    ]
+
+
+def _sourceless(ruleset: RuleSet) -> list[str]:
+    """Citations naming no source, or a web source (primary, secondary) without an address."""
+    problems = [
+        f"condition {name!r}: citation {cond.citation!r} has no source"
+        for name, cond in ruleset.conditions.items()
+        if cond.citation and cond.source is None
+    ]
+    named = [(f"condition {n!r}", c.source) for n, c in ruleset.conditions.items() if c.source]
+    for rule in ruleset.rules:
+        named.append((f"rule {rule.id!r}", rule.verification.source))
+        named += [
+            (f"rule {rule.id!r} limit {lim.kind.value}", lim.verification.source) for lim in rule.limits
+        ]
+    for where, name in named:
+        source = ruleset.sources[name]
+        if source.kind != "document" and not source.url:
+            problems.append(f"{where}: cited source {name!r} ({source.kind}) has no URL")
+    return problems
+
+
+def check(ruleset: RuleSet) -> list[str]:
+    """One line per problem: overlapping chapter versions, unevaluated limit kinds, sourceless citations."""
+    return _overlaps(ruleset) + _unevaluated(ruleset) + _sourceless(ruleset)
+
+
+def _rationales(store: Store) -> list[tuple[str, str]]:
+    query = (
+        select(LetterRow.case_number, LetterRow.key, IssueRow.rationale)
+        .join(IssueRow, IssueRow.letter_id == LetterRow.id)
+        .where(IssueRow.rationale.is_not(None))
+        .order_by(LetterRow.id, IssueRow.position)
+    )
+    with store.sessions() as session:
+        return [(case or key, text) for case, key, text in session.execute(query)]
+
+
+def stored_rationales(url: str | None = None) -> list[tuple[str, str]]:
+    """``(case number, rationale)`` of every stored issue with a rationale (the letter key when the
+    letter has no case number). StoreUnreadable when *url* holds no letters table."""
+    url = url or default_db_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        raise StoreUnreadable(
+            f"{parsed.database}: no such store (ingest letters first: openimr letters ingest)"
+        )
+    store = Store(url)
+    try:
+        if not inspect(store.engine).has_table(IssueRow.__tablename__):
+            raise StoreUnreadable(f"{url}: no letters stored (ingest letters first: openimr letters ingest)")
+        return _rationales(store)
+    finally:
+        store.close()
+
+
+def mine_quotes(
+    rationales: Iterable[tuple[str, str]], ruleset: RuleSet | None = None, min_decisions: int = 2
+) -> quotes.QuoteReport:
+    """Guideline statements quoted verbatim by at least *min_decisions* decisions, by rule."""
+    rules = (ruleset or load_rules()).rules
+    return quotes.mine_quotes(rationales, rules=rules, min_decisions=min_decisions)
