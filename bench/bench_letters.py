@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from openimr.store.db import migrate
-from openimr.store.ingest import ingest_paths
+from openimr.store.db import Store, migrate
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "dwc-letters" / "dev" / "letters"
 
@@ -71,7 +70,8 @@ def main() -> None:
             url = f"sqlite:///{tmp}/bench.db"
             migrate(url)
             start = time.perf_counter()
-            report = ingest_paths(files, url, jobs=jobs)
+            with Store.open(url) as store:
+                report = ingest(files, store, jobs=jobs)
             elapsed = time.perf_counter() - start
             assert len(report.stored) == n and not report.errors, report.errors[:3]
             return elapsed

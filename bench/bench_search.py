@@ -134,13 +134,15 @@ def one(backend: str, size: int, rounds: int, gold: Path) -> dict:
 
 
 def bench_ingest(letters: Path) -> None:
-    from openimr.services.corpus.distributed import ingest_dask
-    from openimr.store.ingest import ingest_paths
+    from openimr.services.corpus.ingest import ingest, ingest_dask
+    from openimr.store.db import Store
 
     runs = {
-        "--jobs 1": lambda url: ingest_paths([letters], url, jobs=1),
-        "--jobs 2": lambda url: ingest_paths([letters], url, jobs=2),
-        "--engine dask (2 workers, incl. cluster start)": lambda url: ingest_dask([letters], url, workers=2),
+        "--jobs 1": lambda url: ingest([letters], Store.open(url), jobs=1),
+        "--jobs 2": lambda url: ingest([letters], Store.open(url), jobs=2),
+        "--engine dask (2 workers, incl. cluster start)": lambda url: ingest_dask(
+            [letters], Store.open(url), workers=2
+        ),
     }
     for name, run in runs.items():
         with tempfile.TemporaryDirectory() as tmp:

@@ -37,7 +37,8 @@ from sqlalchemy.engine import make_url
 
 from openimr.services import demo as examples
 from openimr.services import web_demo as demo
-from openimr.services.desk import Desk
+from openimr.services.cases import CaseService, operator
+from openimr.store.db import Store
 
 PG_URL = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HOST = "127.0.0.1"
@@ -45,11 +46,12 @@ HOST = "127.0.0.1"
 
 def populate(url: str, cases: int) -> None:
     """The web demo plus about *cases* more open cases, assigned where a reviewer qualifies."""
-    desk = Desk(url)
+    store = Store.open(url)
+    cases, who = CaseService(store), operator("openimr-web")
     try:
         today = dt.date.today()
-        demo.load(desk, today)
-        with desk.engine.begin() as conn:  # room for every bench case
+        demo.load(cases, today)
+        with store.engine.begin() as conn:  # room for every bench case
             conn.execute(text("UPDATE reviewers SET capacity = 100"))
         made, day = 0, 30
         while made < cases:
@@ -57,12 +59,12 @@ def populate(url: str, cases: int) -> None:
                 case = example.case.model_copy(
                     update={"clinical_summary": f"{example.case.clinical_summary} (bench {made})"}
                 )
-                desk.process.create_case(case)
+                cases.create_case(who, case)
                 made += 1
             day += 1
-        desk.process.assign(None, today)
+        cases.assign(who, None, today)
     finally:
-        desk.close()
+        store.close()
 
 
 @contextmanager

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from openimr.services.corpus.distributed import ingest_dask
-from openimr.store.db import make_engine, session_factory
+from openimr.services.corpus.ingest import ingest_dask
+from openimr.store.db import Store, make_engine, session_factory
 from openimr.store.ingest import ingest_paths
 from openimr.store.schema import LetterRow
 from store_pg import pg_schema_url
@@ -39,13 +39,16 @@ def test_dask_matches_local(letters_dir: Path, tmp_path: Path, db_urls) -> None:
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.4 not really")
     local_url, dask_url = db_urls
-    local = ingest_paths([*files, bad], local_url)
+    with Store.open(local_url) as store:
+        local = ingest_paths([*files, bad], store.engine)
     seen: list[str] = []
-    report = ingest_dask([*files, bad], dask_url, workers=2, progress=lambda p, o, m: seen.append(o))
+    with Store.open(dask_url) as store:
+        report = ingest_dask([*files, bad], store, workers=2, progress=lambda p, o, m: seen.append(o))
     assert sorted(report.stored) == sorted(local.stored) and len(report.stored) == 12
     assert len(report.errors) == len(local.errors) == 1 and "broken.pdf" in report.errors[0]
     assert seen.count("stored") == 12 and seen.count("error") == 1
     assert stored(dask_url) == stored(local_url)
-    again = ingest_dask(files, dask_url, workers=1)
+    with Store.open(dask_url) as store:
+        again = ingest_dask(files, store, workers=1)
     assert not again.stored and sorted(again.unchanged) == sorted(local.stored)
     assert stored(dask_url) == stored(local_url)

@@ -20,7 +20,7 @@ from openimr.services.corpus.features import records_from_letters
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, Mode, Searcher
 from openimr.services.corpus.similar import SimilarIndex
-from openimr.services.corpus.stats import By, compute, wilson
+from openimr.services.stats import By, compute, wilson
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 from openimr.store.schema import corpus_docs, corpus_embeddings, corpus_issues

@@ -20,7 +20,7 @@ from openimr.core.letters.extract import MAX_TEXT
 from openimr.core.letters.parse import MAX_ISSUES, NO_FINAL_PERIOD, parse_file, read_file
 from openimr.core.models import Letter
 from openimr.store import ingest
-from openimr.store.db import make_engine, session_factory
+from openimr.store.db import Store, make_engine, session_factory
 from openimr.store.schema import LetterRow
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
@@ -250,7 +250,8 @@ def test_a_letter_the_database_refuses_is_rolled_back_and_the_batch_goes_on(
 
     monkeypatch.setattr(ingest, "store_letter", refuse_the_second)
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    report = ingest.ingest_paths([folder], url)
+    with Store.open(url) as store:
+        report = ingest.ingest_paths([folder], store.engine)
     assert report.stored == ["CM99-0000200", "CM99-0000202"]
     assert report.errors == [
         f"{folder / '1.txt'}: the database refused the letter (ValueError: CHECK constraint failed)"

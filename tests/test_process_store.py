@@ -19,11 +19,13 @@ from typer.testing import CliRunner
 
 import openimr.store.schema as ptables
 from openimr.cli import app
+from openimr.core.errors import ImmutableError
 from openimr.core.process.workflow import TransitionError
+from openimr.core.roles import Principal
 from openimr.services import demo
-from openimr.services.cases import ConflictError, Process
-from openimr.store.db import make_engine
-from openimr.store.schema import AuditRow, Base, ImmutableError, IssuedLetterRow
+from openimr.services.cases import CaseService, ConflictError, operator
+from openimr.store.db import Store, make_engine
+from openimr.store.schema import AuditRow, Base, IssuedLetterRow
 
 TODAY = dt.date.today()
 MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines."
@@ -32,35 +34,41 @@ PROCESS_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "assignments", "item_decisions", "issued_letters", "audit_log"}}  # fmt: skip
 
 
+TESTER = operator("tester")
+
+
 @pytest.fixture
 def process(db_url: str):
-    p = Process(db_url, actor="tester")
-    yield p
-    p.close()
+    store = Store.open(db_url)
+    yield CaseService(store)
+    store.close()
 
 
-def _assigned_seed_case(process: Process) -> str:
+def _assigned_seed_case(process: CaseService) -> str:
     """The seed-like example case, taken in and assigned; returns its number."""
-    process.import_reviewers(demo.REVIEWERS)
-    number, created = process.create_case(demo.examples(TODAY)[0].case)
-    assert created
-    (outcome,) = process.assign([number], TODAY)
+    process.import_reviewers(TESTER, demo.REVIEWERS)
+    created = process.create_case(TESTER, demo.examples(TODAY)[0].case)
+    assert created.created
+    number = created.case_number
+    (outcome,) = process.assign(TESTER, [number], TODAY)
     assert outcome.reviewer == "LAC-01"
     return number
 
 
-def _decided(process: Process) -> str:
+def _decided(process: CaseService) -> str:
     number = _assigned_seed_case(process)
-    process.decide(number, 1, "Upheld", MTUS, "Twelve visits exceed the trial the guidelines support.")
+    process.decide(
+        TESTER, number, 1, "Upheld", MTUS, "Twelve visits exceed the trial the guidelines support."
+    )
     return number
 
 
-def _status(process: Process, number: str) -> str:
-    return next(c.status for c in process.list_cases(TODAY) if c.case_number == number)
+def _status(process: CaseService, number: str) -> str:
+    return next(c.status for c in process.list_cases(TESTER, TODAY).items if c.case_number == number)
 
 
-def test_migration_matches_the_models(process: Process) -> None:
-    with process.engine.connect() as conn:
+def test_migration_matches_the_models(process: CaseService) -> None:
+    with process.store.engine.connect() as conn:
         diff = compare_metadata(
             MigrationContext.configure(
                 conn, opts={"include_object": lambda _o, n, k, _r, _c: k != "table" or n in PROCESS_TABLES}
@@ -71,19 +79,24 @@ def test_migration_matches_the_models(process: Process) -> None:
 
 
 def test_racing_decisions_one_wins_the_other_conflicts_and_both_are_audited(db_url: str) -> None:
-    first, second = Process(db_url, actor="reviewer-a"), Process(db_url, actor="reviewer-b")
+    store = Store.open(db_url)
+    first = second = CaseService(store)
     number = _assigned_seed_case(first)
     # Both read the undecided item (version 0) and decide it at once.
     barrier, results = threading.Barrier(2), {}
 
-    def decide(p: Process, decision: str) -> None:
+    def decide(who: Principal, decision: str) -> None:
         barrier.wait()
         try:
-            results[p.actor] = p.decide(number, 1, decision, MTUS, f"{decision} by {p.actor}.", None, 0)
+            done = first.decide(who, number, 1, decision, MTUS, f"{decision} by {who.username}.", None, 0)
+            results[who.username] = done.version
         except ConflictError as exc:
-            results[p.actor] = exc
+            results[who.username] = exc
 
-    threads = [threading.Thread(target=decide, args=a) for a in ((first, "Upheld"), (second, "Overturned"))]
+    reviewer_a, reviewer_b = operator("reviewer-a"), operator("reviewer-b")
+    threads = [
+        threading.Thread(target=decide, args=a) for a in ((reviewer_a, "Upheld"), (reviewer_b, "Overturned"))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -91,36 +104,37 @@ def test_racing_decisions_one_wins_the_other_conflicts_and_both_are_audited(db_u
     outcomes = sorted(results.values(), key=lambda r: isinstance(r, ConflictError))
     assert outcomes[0] == 1 and isinstance(outcomes[1], ConflictError)
     assert "someone else decided it" in str(outcomes[1])
-    actions = [(a.actor, a.action) for a in first.audit(number) if a.entity == "decision"]
+    actions = [(a.actor, a.action) for a in first.audit_log(TESTER, number).items if a.entity == "decision"]
     winner = next(actor for actor, r in results.items() if r == 1)
     loser = next(actor for actor in results if actor != winner)
     assert actions == [(winner, "decide"), (loser, "decide_conflict")]
     assert _status(first, number) == "decided"
     # With the version it now has, the loser may replace the decision.
-    assert second.decide(number, 1, "Overturned", MTUS, "Reconsidered.", None, 1) == 2
-    first.close()
-    second.close()
+    assert second.decide(reviewer_b, number, 1, "Overturned", MTUS, "Reconsidered.", None, 1).version == 2
+    store.close()
 
 
-def test_the_same_decision_again_is_a_no_op(process: Process) -> None:
+def test_the_same_decision_again_is_a_no_op(process: CaseService) -> None:
     number = _decided(process)
-    before = len(process.audit(number))
+    before = process.audit_log(TESTER, number).total
     assert (
-        process.decide(number, 1, "Upheld", MTUS, "Twelve visits exceed the trial the guidelines support.")
+        process.decide(
+            TESTER, number, 1, "Upheld", MTUS, "Twelve visits exceed the trial the guidelines support."
+        ).version
         == 1
     )
-    assert len(process.audit(number)) == before
+    assert process.audit_log(TESTER, number).total == before
 
 
-def test_an_issued_letter_cannot_be_changed(process: Process, db_url: str) -> None:
+def test_an_issued_letter_cannot_be_changed(process: CaseService, db_url: str) -> None:
     number = _decided(process)
-    letter, created = process.issue(number, TODAY)
+    letter, created = process.issue(TESTER, number, TODAY)
     assert created and letter.issues[0].decision == "Upheld" and letter.reviewer.specialties
-    again, created = process.issue(number, TODAY + dt.timedelta(days=3))
+    again, created = process.issue(TESTER, number, TODAY + dt.timedelta(days=3))
     assert not created and again == letter
     with pytest.raises(TransitionError):
-        process.decide(number, 1, "Overturned", MTUS, "Too late.", None, 1)
-    with process.sessions() as s:
+        process.decide(TESTER, number, 1, "Overturned", MTUS, "Too late.", None, 1)
+    with process.store.sessions() as s:
         row = s.scalar(select(IssuedLetterRow))
         row.record = {**row.record, "issues": []}
         with pytest.raises(ImmutableError):
@@ -134,58 +148,62 @@ def test_an_issued_letter_cannot_be_changed(process: Process, db_url: str) -> No
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(sql))
     engine.dispose()
-    assert process.issue(number, TODAY)[0] == letter
+    assert process.issue(TESTER, number, TODAY)[0] == letter
 
 
 def test_a_crash_between_decision_and_letter_leaves_a_consistent_state(db_url: str, tmp_path: Path) -> None:
-    process = Process(db_url, actor="tester")
+    store = Store.open(db_url)
+    process = CaseService(store)
     number = _decided(process)
     # Issue in a child process that is killed after the letter row is written, before commit.
     script = tmp_path / "crash.py"
     script.write_text(
         "import datetime as dt, os, signal, sys\n"
         "from openimr.services import cases as service\n"
-        "original = service.Process._move\n"
-        "def move(self, s, case, target):\n"
+        "from openimr.store.db import Store\n"
+        "original = service.CaseService._move\n"
+        "def move(self, s, who, case, target):\n"
         "    if target == 'letter_issued':\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    original(self, s, case, target)\n"
-        "service.Process._move = move\n"
-        "service.Process(sys.argv[1], actor='crasher').issue(sys.argv[2], dt.date.today())\n"
+        "    original(self, s, who, case, target)\n"
+        "service.CaseService._move = move\n"
+        "cases = service.CaseService(Store.open(sys.argv[1]))\n"
+        "cases.issue(service.operator('crasher'), sys.argv[2], dt.date.today())\n"
     )
     done = subprocess.run([sys.executable, str(script), db_url, number], capture_output=True, timeout=120)
     assert done.returncode == -9, done.stderr.decode()
     assert _status(process, number) == "decided"
-    with process.sessions() as s:
+    with process.store.sessions() as s:
         assert s.scalar(select(IssuedLetterRow)) is None
         assert not s.scalars(select(AuditRow).where(AuditRow.actor == "crasher")).all()
-    assert process.issue(number, TODAY)[1] and _status(process, number) == "letter_issued"
-    process.close()
+    assert process.issue(TESTER, number, TODAY)[1] and _status(process, number) == "letter_issued"
+    store.close()
 
 
-def test_deciding_needs_a_guideline_and_a_rationale_and_a_level_outside_mtus(process: Process) -> None:
+def test_deciding_needs_a_guideline_and_a_rationale_and_a_level_outside_mtus(process: CaseService) -> None:
     number = _assigned_seed_case(process)
     with pytest.raises(Exception, match="guideline basis and its rationale"):
-        process.decide(number, 1, "Upheld", MTUS, " ")
+        process.decide(TESTER, number, 1, "Upheld", MTUS, " ")
     with pytest.raises(Exception, match="evidence level"):
-        process.decide(number, 1, "Upheld", "Decision based on ODG, Acupuncture.", "Reasons.")
+        process.decide(TESTER, number, 1, "Upheld", "Decision based on ODG, Acupuncture.", "Reasons.")
     with pytest.raises(TransitionError):
-        process.issue(number, TODAY)
-    assert process.decide(number, 1, "Upheld", "Decision based on ODG.", "Reasons.", "B") == 1
+        process.issue(TESTER, number, TODAY)
+    assert process.decide(TESTER, number, 1, "Upheld", "Decision based on ODG.", "Reasons.", "B").version == 1
 
 
-def test_intake_and_roster_import_are_idempotent(process: Process) -> None:
-    assert process.import_reviewers(demo.REVIEWERS)["created"] == len(demo.REVIEWERS)
-    assert process.import_reviewers(demo.REVIEWERS)["unchanged"] == len(demo.REVIEWERS)
+def test_intake_and_roster_import_are_idempotent(process: CaseService) -> None:
+    assert process.import_reviewers(TESTER, demo.REVIEWERS).created == len(demo.REVIEWERS)
+    assert process.import_reviewers(TESTER, demo.REVIEWERS).unchanged == len(demo.REVIEWERS)
     changed = demo.REVIEWERS[0].model_copy(update={"capacity": 9})
-    assert process.import_reviewers([changed])["updated"] == 1
+    assert process.import_reviewers(TESTER, [changed]).updated == 1
     cases = demo.examples(TODAY)
-    numbers = [process.create_case(e.case) for e in cases]
-    assert [process.create_case(e.case) for e in cases] == [(n, False) for n, _ in numbers]
-    assert {c.status for c in process.list_cases(TODAY)} == {"records_requested", "ineligible"}
-    assert process.assign(None, TODAY) and process.assign(None, TODAY) == []
-    late = numbers[-1][0]
-    assert "more than 30 days" in process.notice(late)
+    numbers = [process.create_case(TESTER, e.case).case_number for e in cases]
+    again = [process.create_case(TESTER, e.case) for e in cases]
+    assert [(c.case_number, c.created) for c in again] == [(n, False) for n in numbers]
+    assert {c.status for c in process.list_cases(TESTER, TODAY).items} == {"records_requested", "ineligible"}
+    assert process.assign(TESTER, None, TODAY) and process.assign(TESTER, None, TODAY) == []
+    late = numbers[-1]
+    assert "more than 30 days" in process.notice(TESTER, late)
 
 
 def test_cli_end_to_end(db_url: str, tmp_path: Path) -> None:
@@ -253,23 +271,23 @@ def test_demo_writes_letters_and_runs_again_unchanged(db_url: str, tmp_path: Pat
     assert second.exit_code == 0 and second.output == first.output
 
 
-def test_the_orm_refuses_to_touch_the_audit_log(process: Process) -> None:
+def test_the_orm_refuses_to_touch_the_audit_log(process: CaseService) -> None:
     number = _assigned_seed_case(process)
-    with process.sessions() as s:
+    with process.store.sessions() as s:
         row = s.scalars(select(AuditRow).where(AuditRow.case_number == number)).first()
         s.delete(row)
         with pytest.raises(ptables.ImmutableError):
             s.flush()
 
 
-def test_items_without_a_category_are_classified_by_the_request_parser(process: Process) -> None:
+def test_items_without_a_category_are_classified_by_the_request_parser(process: CaseService) -> None:
     pytest.importorskip("openimr.core.requests", reason="the request parser is not installed")
-    process.import_reviewers(demo.REVIEWERS)
+    process.import_reviewers(TESTER, demo.REVIEWERS)
     case = demo.examples(TODAY)[0].case.model_copy(deep=True)
     case.disputed_items[0].category = None
-    number, _ = process.create_case(case)
-    (outcome,) = process.assign([number], TODAY)
+    number = process.create_case(TESTER, case).case_number
+    (outcome,) = process.assign(TESTER, [number], TODAY)
     assert outcome.reviewer == "LAC-01"
-    with process.sessions() as s:
+    with process.store.sessions() as s:
         item = s.scalar(select(ptables.ItemRow))
         assert item.category == "acupuncture" and item.request["sessions"] == 12

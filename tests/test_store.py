@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openimr.core.families import guideline_family
 from openimr.core.models import Letter
-from openimr.services.store_stats import compute_stats, print_stats
+from openimr.services.stats import compute_stats, print_stats
 from openimr.store.db import alembic_config, default_db_url, make_engine, migrate, session_factory
 from openimr.store.ingest import store_letter
 from openimr.store.schema import Base, IssueRow, LetterRow, SpecialtyRow

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 import openimr.store.schema as web_tables
 from openimr.services import demo as examples
 from openimr.services import web_demo as demo
-from openimr.services.desk import Desk
+from openimr.services.cases import CaseService
 from openimr.services.render import render
+from openimr.store.db import Store
 from openimr.store.schema import Base
 from openimr.web.app import create_app
 from store_pg import pg_schema_url
@@ -42,11 +43,11 @@ MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines, 8 CCR 9
 
 
 def load_demo(url: str) -> None:
-    desk = Desk(url)
+    store = Store.open(url)
     try:
-        demo.load(desk, TODAY)
+        demo.load(CaseService(store), TODAY)
     finally:
-        desk.close()
+        store.close()
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +92,7 @@ def api(demo_db: Path, tmp_path: Path) -> Iterator[Api]:
     app = create_app(f"sqlite:///{path}")
     with TestClient(app) as client:
         yield Api(client)
-    app.state.desk.close()
+    app.state.store.close()
 
 
 def first(api: Api, username: str, status: str) -> str:
@@ -241,12 +242,12 @@ def test_recommendations_say_when_decision_support_is_unavailable(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     number = first(api, "lac-01", "assigned")
-    monkeypatch.setattr("openimr.services.desk.decision_support", lambda: None)
+    monkeypatch.setattr("openimr.services.cases.decision_support", lambda: None)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 503 and "decision support unavailable" in answer.json()["message"]
     review = {"items": [{"item": "x", "recommendation": "Upheld", "p_overturn": 0.2, "guideline": {}}]}
     monkeypatch.setattr(
-        "openimr.services.desk.decision_support", lambda: lambda case, store=None: {**review, "case": case}
+        "openimr.services.cases.decision_support", lambda: lambda case, store=None: {**review, "case": case}
     )
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 200 and answer.json()["case"]["case_number"] == number
@@ -308,15 +309,15 @@ def test_accounts_are_created_by_an_admin_only(api: Api) -> None:
 
 
 def test_the_web_migration_matches_the_models(demo_db: Path) -> None:
-    desk = Desk(f"sqlite:///{demo_db}")
+    store = Store.open(f"sqlite:///{demo_db}")
     try:
-        with desk.engine.connect() as conn:
+        with store.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn, opts={"include_object": lambda _o, n, k, _r, _c: k != "table" or n in WEB_TABLES}
             )
             assert compare_metadata(context, Base.metadata) == []
     finally:
-        desk.close()
+        store.close()
     assert {t.name for t in Base.metadata.sorted_tables} >= WEB_TABLES
     assert web_tables.ROLES == ("admin", "coordinator", "reviewer", "analyst")
 
@@ -342,7 +343,7 @@ def test_the_api_on_postgresql() -> None:
                     b"%PDF"
                 )
         finally:
-            app.state.desk.close()
+            app.state.store.close()
 
 
 def test_sessions_are_httponly_samesite_and_forms_need_their_csrf_token(api: Api) -> None:

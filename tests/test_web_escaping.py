@@ -38,7 +38,7 @@ def api(demo_db: Path, tmp_path: Path) -> Iterator[Api]:
     app = create_app(f"sqlite:///{path}")
     with TestClient(app) as client:
         yield Api(client)
-    app.state.desk.close()
+    app.state.store.close()
 
 
 def sign_in(client: TestClient, username: str) -> str:

@@ -40,7 +40,7 @@ def app(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     shutil.copy(demo_db, path)
     app = create_app(f"sqlite:///{path}")
     yield app
-    app.state.desk.close()
+    app.state.store.close()
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_an_unexpected_error_is_json_on_the_api_and_a_page_elsewhere(
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("openimr.services.desk.Desk.list_cases", broken)
+    monkeypatch.setattr("openimr.services.cases.CaseService.list_cases", broken)
     answer = api.call("coordinator", "GET", "/api/cases")
     assert answer.status_code == 500
     assert answer.json() == {
@@ -229,7 +229,7 @@ def test_a_case_that_is_not_the_reviewers_reads_as_missing_and_refusals_are_audi
     assert api.call("analyst", "POST", "/api/assignments", json={"case_numbers": [other]}).status_code == 403
     assert api.call("analyst", "GET", f"/api/cases/{other}/letter").status_code == 403
     assert api.call("lac-01", "GET", "/api/reviewers").status_code == 403
-    with app.state.desk.tx() as s:
+    with app.state.store.transaction() as s:
         denied = {
             (r.actor, r.case_number, r.after["wanted"])
             for r in s.scalars(select(AuditRow).where(AuditRow.action == "denied"))

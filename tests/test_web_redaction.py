@@ -38,7 +38,7 @@ def app(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fas
     shutil.copy(demo_db, path)
     app = create_app(f"sqlite:///{path}")
     yield app
-    app.state.desk.close()
+    app.state.store.close()
 
 
 def signed_in(app: FastAPI, username: str) -> TestClient:
@@ -153,7 +153,7 @@ def test_reasons_stored_as_sentences_go_only_to_who_may_see_them(
     shutil.copy(demo_db, tmp_path / "old.db")
     app = create_app(f"sqlite:///{tmp_path / 'old.db'}")
     old = "injury on 2020-02-02, employer Harbor Lines"
-    with app.state.desk.tx() as s:
+    with app.state.store.transaction() as s:
         case = s.scalar(select(CaseRow).where(CaseRow.case_number == number))
         finding = {
             "rule": "applicability",
@@ -173,4 +173,4 @@ def test_reasons_stored_as_sentences_go_only_to_who_may_see_them(
     coordinator = signed_in(app, "coordinator").get(f"/api/cases/{number}").json()
     assert coordinator["eligibility"]["findings"][0]["reason"] == old
     assert coordinator["assignment"]["why"] == [old]
-    app.state.desk.close()
+    app.state.store.close()

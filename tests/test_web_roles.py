@@ -56,7 +56,7 @@ def matrix_db(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         names["document"] = upload.json()["id"]
         decided = api.call("lac-01", "PUT", f"/api/cases/{names['decided']}/items/1/decision", json=DECISION)
         assert decided.json()["status"] == "decided"
-    app.state.desk.close()
+    app.state.store.close()
     return {"path": path, **names}
 
 
@@ -126,14 +126,14 @@ def actions(c: dict) -> list[tuple[str, str, str, dict, set[str]]]:
 @pytest.fixture
 def role_api(matrix_db: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setattr(
-        "openimr.services.desk.decision_support", lambda: lambda case, store=None: {"items": []}
+        "openimr.services.cases.decision_support", lambda: lambda case, store=None: {"items": []}
     )
     path = tmp_path / "web.db"
     shutil.copy(matrix_db["path"], path)
     app = create_app(f"sqlite:///{path}")
     with TestClient(app) as client:
         yield Api(client)
-    app.state.desk.close()
+    app.state.store.close()
 
 
 @pytest.mark.parametrize("role", ROLES, ids=[r or "anonymous" for r in ROLES])

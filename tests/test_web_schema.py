@@ -31,7 +31,7 @@ def app(demo_db: Path, tmp_path_factory: pytest.TempPathFactory):
     shutil.copy(demo_db, path)
     app = create_app(f"sqlite:///{path}")
     yield app
-    app.state.desk.close()
+    app.state.store.close()
 
 
 @pytest.mark.parametrize("who", ["admin", "lac-01"])

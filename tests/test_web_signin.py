@@ -55,7 +55,7 @@ def app(demo_db: Path, tmp_path: Path, clock: Clock) -> Iterator[FastAPI]:
     app = create_app(f"sqlite:///{path}")
     app.state.sign_in = SignInSettings(clock=clock)
     yield app
-    app.state.desk.close()
+    app.state.store.close()
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def form_login(client: TestClient, username: str, password: str):
 
 
 def audit(app: FastAPI, entity: str) -> list[AuditRow]:
-    with app.state.desk.tx() as s:
+    with app.state.store.transaction() as s:
         return list(s.scalars(select(AuditRow).where(AuditRow.entity == entity).order_by(AuditRow.id)))
 
 
@@ -156,7 +156,7 @@ def test_failures_older_than_the_window_no_longer_count(
     assert client.post("/api/tokens", json=WRONG).status_code == 429
     clock.advance(61)
     assert client.post("/api/tokens", json=WRONG).status_code == 401
-    with app.state.desk.tx() as s:
+    with app.state.store.transaction() as s:
         assert len(s.scalars(select(SignInFailureRow)).all()) == 1  # the old ones are pruned
 
 
@@ -199,7 +199,7 @@ def test_a_long_made_up_username_is_recorded_cut_to_the_column(app: FastAPI, cli
     long_name = "ü" * 500  # the form, unlike the API, does not limit it
     assert form_login(client, long_name, "guess").status_code == 401
     assert [r.actor for r in audit(app, "sign_in")] == [long_name[:80]]
-    with app.state.desk.tx() as s:
+    with app.state.store.transaction() as s:
         assert s.scalars(select(SignInFailureRow.username)).all() == [long_name[:80]]
 
 
@@ -325,7 +325,7 @@ def test_the_environment_configures_the_app(
             refused = client.post("/api/tokens", json=RIGHT)
             assert refused.status_code == 429 and refused.headers["retry-after"] == "120"
     finally:
-        app.state.desk.close()
+        app.state.store.close()
 
 
 def test_the_sign_in_migration_matches_the_models_and_dates_old_tokens(db_url: str) -> None:

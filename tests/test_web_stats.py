@@ -35,7 +35,7 @@ def client(demo_db: Path, tmp_path: Path):
     app = create_app(f"sqlite:///{path}")
     with TestClient(app) as test_client:
         yield test_client
-    app.state.desk.close()
+    app.state.store.close()
 
 
 def sign_in(client: TestClient, username: str) -> None:

@@ -21,7 +21,8 @@ import pytest
 import uvicorn
 
 from openimr.services import web_demo as demo
-from openimr.services.desk import Desk
+from openimr.services.cases import CaseService
+from openimr.store.db import Store
 from openimr.web.app import create_app
 
 ARTIFACTS = (
@@ -46,9 +47,9 @@ def artifacts() -> Path:
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo served on a free loopback port for the whole session."""
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'web.db'}"
-    desk = Desk(url)
-    demo.load(desk, dt.date.today())
-    desk.close()
+    store = Store.open(url)
+    demo.load(CaseService(store), dt.date.today())
+    store.close()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -63,7 +64,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join()
-    app.state.desk.close()
+    app.state.store.close()
 
 
 @pytest.fixture(scope="session")

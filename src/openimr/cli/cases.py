@@ -16,13 +16,14 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from openimr.core.errors import ImmutableError
 from openimr.core.process.intake import CaseIn, ReviewerIn
 from openimr.core.process.workflow import Status, TransitionError
+from openimr.core.roles import Principal
 from openimr.services import demo as examples
-from openimr.services.cases import ConflictError, Process, ProcessError
+from openimr.services.cases import CaseService, ConflictError, ProcessError, operator
 from openimr.services.render import FORMATS, render
-from openimr.store.db import default_db_url
-from openimr.store.schema import ImmutableError
+from openimr.store.db import Store, default_db_url
 
 reviewers_app = typer.Typer(help="The expert reviewer roster.", no_args_is_help=True)
 cases_app = typer.Typer(
@@ -38,15 +39,16 @@ EXIT_CONFLICT = 3
 
 
 @contextmanager
-def _process(db: str | None, actor: str | None = None) -> Iterator[Process]:
-    """A :class:`Process`, with its failures turned into one-line errors and exit codes."""
+def _service(db: str | None, actor: str | None = None) -> Iterator[tuple[CaseService, Principal]]:
+    """The case service on the store at *db* (opened once, upgraded first) and the command line's
+    actor, with their failures turned into one-line errors and exit codes."""
     try:
-        process = Process(db, actor)
+        store = Store.open(db)
     except Exception as exc:
         typer.echo(f"error: cannot open the database: {exc}", err=True)
         raise typer.Exit(1) from exc
     try:
-        yield process
+        yield CaseService(store), operator(actor)
     except ConflictError as exc:
         typer.echo(f"conflict: {exc}", err=True)
         raise typer.Exit(EXIT_CONFLICT) from exc
@@ -54,7 +56,7 @@ def _process(db: str | None, actor: str | None = None) -> Iterator[Process]:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
-        process.close()
+        store.close()
 
 
 def _today(value: dt.datetime | None) -> dt.date:
@@ -82,14 +84,14 @@ def import_reviewers(
     actor: Actor = None,
 ) -> None:
     """Create or update reviewers by code (importing the same file again changes nothing)."""
-    with _process(db, actor) as process:
+    with _service(db, actor) as (cases, who):
         if file.suffix.lower() == ".csv":
             with file.open(newline="", encoding="utf-8") as handle:
                 raw = [_roster_row(row) for row in csv.DictReader(handle)]
         else:
             raw = json.loads(file.read_text("utf-8"))
-        counts = process.import_reviewers([ReviewerIn.model_validate(r) for r in raw])
-        typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+        counts = cases.import_reviewers(who, [ReviewerIn.model_validate(r) for r in raw])
+        typer.echo(", ".join(f"{n} {what}" for what, n in counts.model_dump().items()))
 
 
 @cases_app.command("create")
@@ -101,11 +103,11 @@ def create(
     actor: Actor = None,
 ) -> None:
     """Take in a case: eligibility, due date, and records requested (or closed as ineligible)."""
-    with _process(db, actor) as process:
+    with _service(db, actor) as (cases, who):
         case = CaseIn.model_validate_json(file.read_bytes())
-        number, created = process.create_case(case, file.parent)
-        status = next(c.status for c in process.list_cases(dt.date.today()) if c.case_number == number)
-        typer.echo(f"{number}: {status}" + ("" if created else " (already taken in)"))
+        contents = {doc.path: (file.parent / doc.path).read_bytes() for doc in case.documents}
+        done = cases.create_case(who, case, contents)
+        typer.echo(f"{done.case_number}: {done.status}" + ("" if done.created else " (already taken in)"))
 
 
 @cases_app.command("list")
@@ -121,17 +123,17 @@ def list_cases(
     db: Db = None,
 ) -> None:
     """Cases by due date, with each open case's standing against its deadline."""
-    with _process(db) as process:
+    with _service(db) as (cases, who):
         wanted = {s for s, on in (("overdue", overdue), ("at_risk", at_risk)) if on}
-        rows = [c for c in process.list_cases(_today(today), status) if not wanted or c.standing in wanted]
+        page = cases.list_cases(who, _today(today), Status(status) if status else None, wanted)
         table = Table("case", "status", "priority", "timeframe", "due", "standing", "reviewer")
-        for c in rows:
+        for c in page.items:
             table.add_row(
                 c.case_number,
                 c.status,
                 c.priority,
                 c.timeframe,
-                str(c.due),
+                str(c.due_date),
                 c.standing or "",
                 c.reviewer or "",
             )
@@ -150,10 +152,10 @@ def assign(
     if not cases and not all_cases:
         typer.echo("error: name cases or pass --all", err=True)
         raise typer.Exit(1)
-    with _process(db, actor) as process:
-        for outcome in process.assign(None if all_cases else cases, _today(today)):
+    with _service(db, actor) as (service, who):
+        for outcome in service.assign(who, None if all_cases else cases, _today(today)):
             typer.echo(f"{outcome.case_number}: {outcome.reviewer or 'not assigned'}")
-            for reason in outcome.reasons:
+            for reason in outcome.why:
                 typer.echo(f"  why: {reason}")
             for code, reason in outcome.others.items():
                 typer.echo(f"  not {code}: {reason}")
@@ -176,9 +178,9 @@ def decide(
     actor: Actor = None,
 ) -> None:
     """Decide one disputed item; the case is decided once every eligible item is."""
-    with _process(db, actor) as process:
-        version = process.decide(case, item, decision, guideline, rationale, evidence_level, expect_version)
-        typer.echo(f"{case} item {item}: {decision} (version {version})")
+    with _service(db, actor) as (cases, who):
+        done = cases.decide(who, case, item, decision, guideline, rationale, evidence_level, expect_version)
+        typer.echo(f"{case} item {item}: {decision} (version {done.version})")
 
 
 def _write(body: str | bytes, out: Path | None) -> None:
@@ -202,8 +204,8 @@ def issue(
     actor: Actor = None,
 ) -> None:
     """Issue the Final Determination letter (frozen from then on) and write it; again: the same letter."""
-    with _process(db, actor) as process:
-        letter, _ = process.issue(case, _today(today))
+    with _service(db, actor) as (cases, who):
+        letter, _ = cases.issue(who, case, _today(today))
         _write(render(letter, fmt), out)
 
 
@@ -216,8 +218,8 @@ def notice(
     db: Db = None,
 ) -> None:
     """The notice an ineligible case closed with."""
-    with _process(db) as process:
-        _write(process.notice(case), out)
+    with _service(db) as (cases, who):
+        _write(cases.notice(who, case), out)
 
 
 @cases_app.command("withdraw")
@@ -230,21 +232,21 @@ def withdraw(
     actor: Actor = None,
 ) -> None:
     """Close an open case without a determination."""
-    with _process(db, actor) as process:
-        process.withdraw(case, reason)
+    with _service(db, actor) as (cases, who):
+        cases.withdraw(who, case, reason)
         typer.echo(f"{case}: withdrawn")
 
 
 @cases_app.command("audit")
 def audit(case: str, db: Db = None) -> None:
     """Every change to the case: when, who, what, before and after (one JSON object a line)."""
-    with _process(db) as process:
-        for row in process.audit(case):
+    with _service(db) as (cases, who):
+        for row in cases.audit_log(who, case).items:
             record = {
                 "at": row.at.isoformat(),
                 "actor": row.actor,
                 "entity": row.entity,
-                "key": row.entity_key,
+                "key": row.key,
                 "action": row.action,
                 "before": row.before,
                 "after": row.after,
@@ -257,10 +259,10 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the letters.")] = Path("demo-letters"),
 ) -> None:
     """Load example reviewers and cases and carry each through the whole IMR process."""
-    with _process(db, "openimr-demo") as process:
-        paths = examples.run(process, out, dt.date.today())
+    with _service(db, "openimr-demo") as (cases, who):
+        paths = examples.run(cases, who, out, dt.date.today())
         typer.echo(f"database: {db or default_db_url()}")
-        for case in process.list_cases(dt.date.today()):
+        for case in cases.list_cases(who, dt.date.today()).items:
             typer.echo(
                 f"{case.case_number}: {case.status}" + (f" ({case.reviewer})" if case.reviewer else "")
             )

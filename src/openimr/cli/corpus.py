@@ -1,21 +1,23 @@
 """``openimr search``, ``openimr similar``, ``openimr stats`` and ``openimr export``.
 
-Each command first brings the corpus index up to date with the store (see
-:func:`openimr.services.corpus.index.sync_index`), so it sees every letter ingested so far.
+Each command opens the store once (upgrading its schema) and first brings the corpus index up to
+date with it (see :func:`openimr.services.corpus.index.sync_index`), so it sees every letter
+ingested so far.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from openimr.cli.store import DbOption
 from openimr.services.corpus import embeddings
@@ -24,19 +26,18 @@ from openimr.services.corpus.export import export as export_corpus
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, Hit, Mode, Searcher
 from openimr.services.corpus.similar import SimilarIndex
-from openimr.services.corpus.stats import By, chart, compute, print_table, write_csv
-from openimr.store.db import default_db_url, make_engine, migrate
+from openimr.services.stats import By, breakdown, chart, print_table, write_csv, write_json
+from openimr.store.db import Store
 
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of results.")]
 
 
-def _open(db: str | None, embed: bool = False) -> Engine:
-    url = db or default_db_url()
-    migrate(url)
-    engine = make_engine(url)
-    sync_index(engine, embed=embed)
-    return engine
+def _open(db: str | None, embed: bool = False) -> Store:
+    """The store at *db*, upgraded, its corpus index synced (with embeddings when *embed*)."""
+    store = Store.open(db)
+    sync_index(store.engine, embed=embed)
+    return store
 
 
 def _console() -> Console:
@@ -99,12 +100,9 @@ def search(
             raise typer.Exit(2)
         typer.echo(f"note: full-text search only; {embeddings.INSTALL_HINT}", err=True)
         mode = Mode.text
-    engine = _open(db, embed=mode is not Mode.text)
-    try:
+    with _open(db, embed=mode is not Mode.text) as store:
         filters = Filters(decision, family, category, body_part, drug_class, year, specialty)
-        hits = Searcher(engine).search(query, filters, limit, mode)
-    finally:
-        engine.dispose()
+        hits = Searcher(store.engine).search(query, filters, limit, mode)
     _print_hits(hits, fmt)
 
 
@@ -120,13 +118,8 @@ def similar(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
 ) -> None:
     """Past decisions on items like ITEM: same category, drug or class, body part, amount and wording."""
-    url = db or default_db_url()
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        matches = SimilarIndex.from_db(engine).similar(item, limit, exclude_letter)
-    finally:
-        engine.dispose()
+    with Store.open(db) as store:
+        matches = SimilarIndex.from_db(store.engine).similar(item, limit, exclude_letter)
     hits = [
         Hit(
             m.record.letter,
@@ -143,32 +136,44 @@ def similar(
     _print_hits(hits, fmt)
 
 
+class StatsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    png = "png"
+    svg = "svg"
+
+
 def stats(
     by: Annotated[By, typer.Option("--by", help="The dimension to group issues by.")] = By.family,
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv, png or svg.")] = "table",
+    fmt: Annotated[
+        StatsFormat, typer.Option("--format", "-f", help="table, json, csv, or a png or svg chart.")
+    ] = StatsFormat.table,
     output: OutputOption = None,
 ) -> None:
-    """Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, CSV or chart."""
-    if fmt not in ("table", "csv", "png", "svg"):
-        raise typer.BadParameter("use table, csv, png or svg", param_hint="--format")
-    engine = _open(db)
-    try:
-        groups = compute(engine, by)
-    finally:
-        engine.dispose()
-    if fmt in ("png", "svg"):
-        path = output or Path(f"openimr-stats-{by.value}.{fmt}")
-        chart(groups, by, path.with_suffix(f".{fmt}"))
-        typer.echo(f"wrote {path.with_suffix(f'.{fmt}')}", err=True)
-    elif fmt == "csv":
+    """Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, JSON,
+    CSV or chart. By specialty an issue counts under each of its reviewer's specialties; the title
+    and the overall figures count it once."""
+    binary = fmt in (StatsFormat.png, StatsFormat.svg)
+    if binary and output is None and sys.stdout.isatty():
+        typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
+        raise typer.Exit(2)
+    with _open(db) as store:
+        result = breakdown(store.engine, by)
+    if fmt is StatsFormat.table:
+        print_table(result, _console())
+    elif binary:
+        target = output.with_suffix(f".{fmt.value}") if output else sys.stdout.buffer
+        chart(result.groups, by, target, result.overall, fmt.value)
         if output:
-            with output.open("w", encoding="utf-8", newline="") as out:
-                write_csv(groups, out)
-        else:
-            write_csv(groups, sys.stdout)
+            typer.echo(f"wrote {target}", err=True)
     else:
-        print_table(groups, by, _console())
+        with output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout) as out:
+            if fmt is StatsFormat.json:
+                write_json(result, out)
+            else:
+                write_csv(result.groups, out)
 
 
 def export(
@@ -177,11 +182,8 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Export the structured corpus, one row per issue, to CSV or Parquet."""
-    engine = _open(db)
-    try:
-        count = export_corpus(engine, output, fmt)
-    finally:
-        engine.dispose()
+    with _open(db) as store:
+        count = export_corpus(store.engine, output, fmt)
     typer.echo(f"wrote {count} issues to {output}", err=True)
 
 

@@ -17,8 +17,10 @@ from openimr.cli.render import register as register_render
 from openimr.cli.store import register as register_store
 from openimr.core.letters.errors import NOTHING_TO_DO, LetterError
 from openimr.core.letters.extract import scan_paths
+from openimr.core.letters.layout import DEFAULT_ORGANIZATION
 from openimr.core.letters.parse import read_paths
 from openimr.core.models import Letter
+from openimr.services.render import ORGANIZATION_ENV
 
 app = typer.Typer(help="Read and write IMR Final Determination letters.", no_args_is_help=True)
 
@@ -56,6 +58,10 @@ def parse_command(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")] = 1,
+    organization: Annotated[
+        str,
+        typer.Option(envvar=ORGANIZATION_ENV, help="The review organization's name on its guideline line."),
+    ] = DEFAULT_ORGANIZATION,
 ) -> None:
     """Parse letters into structured records (letter.schema.json), one per letter in input order.
 
@@ -76,7 +82,7 @@ def parse_command(
     failed = len(inputs.errors)
     letters: list[Letter] = []
     with output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
-        for path, result in read_paths(inputs.files, jobs=jobs):
+        for path, result in read_paths(inputs.files, jobs, organization):
             if isinstance(result, LetterError):
                 failed += 1
                 typer.echo(f"error: {path}: {result.problem}", err=True)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from openimr.core.review.case import CaseError, load_case
+from openimr.core.case import CaseError, load_case
 
 if TYPE_CHECKING:
     from openimr.core.review.engine import Review

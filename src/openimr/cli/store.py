@@ -11,10 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from openimr.core.letters.errors import NOTHING_TO_DO
 from openimr.core.letters.extract import scan_paths
-from openimr.services.corpus.distributed import IngestEngine, ingest_dask
-from openimr.services.store_stats import compute_stats, print_stats
-from openimr.store.db import default_db_url, make_engine, migrate, session_factory
-from openimr.store.ingest import Outcome, ingest_paths
+from openimr.services.corpus.ingest import IngestEngine
+from openimr.services.corpus.ingest import ingest as ingest_letters
+from openimr.services.stats import compute_stats, print_stats
+from openimr.store.db import Store
 
 DbOption = Annotated[
     str | None,
@@ -66,18 +66,15 @@ def ingest(
         transient=True,
         disable=not err.is_terminal,
     )
-    with bar:
+    with Store.open(db) as store, bar:
         task = bar.add_task("Ingesting", total=len(inputs.files))
 
-        def advance(_path: Path, outcome: Outcome, message: str | None) -> None:
+        def advance(_path: Path, outcome: str, message: str | None) -> None:
             if message:
                 say(f"{'error' if outcome == 'error' else 'warning'}: {message}")
             bar.advance(task)
 
-        if engine is IngestEngine.dask:
-            report = ingest_dask(inputs.files, db or default_db_url(), address, jobs, advance)
-        else:
-            report = ingest_paths(inputs.files, db or default_db_url(), jobs, advance)
+        report = ingest_letters(inputs.files, store, engine, address, jobs, advance)
     failed = len(report.errors) + len(inputs.errors)
     err.print(
         f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {failed} failed",
@@ -87,15 +84,11 @@ def ingest(
 
 
 def stats(db: DbOption = None) -> None:
-    """Counts and Upheld/Overturned rates by guideline family, reviewer specialty and decision year."""
-    url = db or default_db_url()
-    migrate(url)
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            result = compute_stats(session)
-    finally:
-        engine.dispose()
+    """Letters, issues and Upheld/Overturned rates by guideline family, reviewer specialty and
+    decision year at once: the overview of ``openimr stats --by ...`` (which adds intervals, JSON,
+    CSV and charts)."""
+    with Store.open(db) as store, store.engine.connect() as conn:
+        result = compute_stats(conn)
     out = Console()
     print_stats(result, out if out.is_terminal else Console(width=160))
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from openimr.store.db import default_db_url
+from openimr.store.db import Store, default_db_url
 
 
 def serve(
@@ -26,16 +26,16 @@ def serve(
     import uvicorn
 
     from openimr.services import web_demo as demo_data
-    from openimr.services.desk import Desk
+    from openimr.services.cases import CaseService
     from openimr.web.app import create_app
 
     url = db or default_db_url()
     if demo:
-        desk = Desk(url)
+        store = Store.open(url)
         try:
-            loaded = demo_data.load(desk, dt.date.today())
+            loaded = demo_data.load(CaseService(store), dt.date.today())
         finally:
-            desk.close()
+            store.close()
         typer.echo("demo cases loaded" if loaded else "the database has cases already: demo cases not loaded")
         typer.echo(f"demo accounts (password '{demo_data.PASSWORD}'):")
         for username, role, code in demo_data.accounts():

@@ -13,3 +13,7 @@ class FileProblem(Exception):
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
+
+
+class ImmutableError(RuntimeError):
+    """An attempt to change an issued letter or the audit log."""

@@ -153,7 +153,7 @@ def create_user(
     """A new account; a reviewer account needs the roster code of the reviewer it acts as."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if (role == "reviewer") != bool(reviewer_code):
+    if (role == Role.REVIEWER) != bool(reviewer_code):
         raise ValueError("a reviewer account needs a reviewer code, and only a reviewer account has one")
     if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise ValueError(f"the username {username!r} is taken")

@@ -1,4 +1,13 @@
-"""The process's operations on the store. Each is one transaction, audited, and safe to repeat.
+"""The one case service: every operation on a case, for the account that acts in each call.
+
+Each operation takes the acting :class:`~openimr.core.roles.Principal` (a signed-in account, or
+:func:`operator` for the command line) and runs in one transaction on the :class:`Store` it was
+given; it never changes the schema (the adapters open the store upgraded, at start-up).
+
+:meth:`CaseService.require` is the one permission check, and :meth:`CaseService._open` the one
+way to a case: it checks the action, answers a case that is not a reviewer's own exactly like a
+missing one (404), writes every refusal to the audit log (in a transaction of its own, kept when
+the request's is rolled back) and audits the read. Every change is audited as well, naming who.
 
 Repeating an operation with the same input changes nothing: a case resubmitted, a roster
 re-imported, an assignment or decision made again, a letter issued again. Writers that race are
@@ -13,25 +22,31 @@ import datetime as dt
 import getpass
 import hashlib
 import json
+import mimetypes
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from openimr.core.models import Claimant, Issue, Letter, Reviewer
+from openimr.core.models import Claimant, Decision, EvidenceLevel, Issue, Letter, Reviewer
 from openimr.core.process import assignment, deadlines, eligibility, support, workflow
 from openimr.core.process.data import load
 from openimr.core.process.intake import CaseIn, License, Party, ReviewerIn
+from openimr.core.process.support import decision_support
 from openimr.core.process.workflow import Status
-from openimr.store.db import make_engine, migrate, session_factory
+from openimr.core.roles import Action, Principal, Role
+from openimr.services import schemas as out
+from openimr.services import views
+from openimr.services.render import Format, render
+from openimr.services.views import OPEN, Lens, standing
+from openimr.store.db import Store
 from openimr.store.schema import (
-    EVIDENCE_LEVELS,
     AssignmentRow,
     AuditRow,
     BlobRow,
@@ -44,21 +59,48 @@ from openimr.store.schema import (
     ReviewerRow,
 )
 
-OPEN = frozenset(Status) - workflow.TERMINAL
 BUSY = (Status.ASSIGNED, Status.IN_REVIEW, Status.DECIDED)
+UNAVAILABLE = "decision support unavailable: no review engine is installed"
 
 
-def open_assignments(s: Session) -> dict[int, int]:
-    """Reviewer id -> how many cases assigned to that reviewer are still open (assigned, in review
-    or decided but not yet issued)."""
-    return dict(
-        s.execute(
-            select(AssignmentRow.reviewer_id, func.count())
-            .join(CaseRow, AssignmentRow.case_id == CaseRow.id)
-            .where(CaseRow.status.in_(BUSY))
-            .group_by(AssignmentRow.reviewer_id)
-        ).all()
-    )
+class ProcessError(Exception):
+    """An operation that cannot be done as asked; the message says why."""
+
+
+class NotFound(ProcessError):
+    """No such case, item, document or reviewer (or a case that is not the reader's to see)."""
+
+
+class ConflictError(ProcessError):
+    """Someone else changed the same thing first."""
+
+
+class Forbidden(ProcessError):
+    """The account may not do this (its role, or the case is not assigned to it)."""
+
+
+class Unavailable(ProcessError):
+    """A part of OpenIMR this needs is not installed."""
+
+
+class _LostRace(Exception):
+    """Internal: the compare-and-set on an item's version matched no row."""
+
+
+@dataclass(frozen=True)
+class Operator(Principal):
+    """Someone at the command line. They hold the database itself, so every action is theirs and
+    only their changes (not their reads) are audited, under their name."""
+
+    via: Literal["token", "session", "command line"] = "command line"
+
+    def can(self, action: Action) -> bool:
+        return True
+
+
+def operator(name: str | None = None) -> Operator:
+    """The command line's actor, named by ``--as`` (default: the login name) in the audit log."""
+    return Operator(id=0, username=name or getpass.getuser(), role=Role.ADMIN, reviewer_code=None)
 
 
 def record_audit(
@@ -85,20 +127,17 @@ def record_audit(
     )
 
 
-class ProcessError(Exception):
-    """An operation that cannot be done as asked; the message says why."""
-
-
-class NotFound(ProcessError):
-    """No such case, item or reviewer."""
-
-
-class ConflictError(ProcessError):
-    """Someone else changed the same thing first."""
-
-
-class _LostRace(Exception):
-    """Internal: the compare-and-set on an item's version matched no row."""
+def open_assignments(s: Session) -> dict[int, int]:
+    """Reviewer id -> how many cases assigned to that reviewer are still open (assigned, in review
+    or decided but not yet issued)."""
+    return dict(
+        s.execute(
+            select(AssignmentRow.reviewer_id, func.count())
+            .join(CaseRow, AssignmentRow.case_id == CaseRow.id)
+            .where(CaseRow.status.in_(BUSY))
+            .group_by(AssignmentRow.reviewer_id)
+        ).all()
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -124,68 +163,162 @@ REVIEWER_FIELDS = (
 DECISION_FIELDS = ("decision", "guideline", "evidence_level", "rationale")
 
 
-def evidence_level(guideline: str, level: str | None) -> str:
+def evidence_level(guideline: str, level: str | None) -> EvidenceLevel:
     """The evidence-hierarchy level (Labor Code 4610.5(c)(2)): as given, else A for an MTUS basis."""
     if level:
-        if level not in EVIDENCE_LEVELS:
-            raise ProcessError(f"evidence level must be one of {', '.join(EVIDENCE_LEVELS)}, not {level!r}")
-        return level
+        try:
+            return EvidenceLevel(level)
+        except ValueError:
+            raise ProcessError(
+                f"evidence level must be one of {', '.join(EvidenceLevel)}, not {level!r}"
+            ) from None
     if re.search(r"\bMTUS\b", guideline) and not re.search(r"non-MTUS", guideline, re.I):
-        return "A"
+        return EvidenceLevel.A
     raise ProcessError("the guideline is not MTUS: give its evidence level (B to F, Labor Code 4610.5(c)(2))")
 
 
-@dataclass(frozen=True)
-class CaseSummary:
-    """A line of ``cases list``."""
+def case_document(case: CaseRow) -> dict[str, Any]:
+    """The case as ``case.schema.json`` (what decision support reads)."""
+    return {
+        "case_number": case.case_number,
+        "priority": case.priority,
+        "application_received": case.application_received.isoformat(),
+        "date_of_injury": case.date_of_injury.isoformat() if case.date_of_injury else None,
+        "ur_denial_date": case.ur_decision_date.isoformat(),
+        "claimant": {"age": case.claimant_age, "sex": case.claimant_sex},
+        "clinical_summary": case.clinical_summary,
+        "disputed_items": [
+            {
+                "item": i.item,
+                "claims_administrator_guideline": i.claims_administrator_guideline,
+                "original_request": i.original_request,
+                "authorized": i.authorized,
+            }
+            for i in case.items
+        ],
+    }
 
-    case_number: str
-    status: str
-    priority: str
-    timeframe: str | None
-    due: dt.date | None
-    standing: str | None
-    reviewer: str | None
+
+def _count(session: Session, query: Select) -> int:
+    """How many rows *query* returns, counted by the database (for a paged listing's total)."""
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-class Process:
-    """The IMR process on the store at *url*, acting as *actor* (written to the audit log)."""
+def _assigned(case: CaseRow) -> AssignmentRow:
+    """The case's assignment; a case past assignment without one is refused, not trusted."""
+    if case.assignment is None:
+        raise ProcessError(f"case {case.case_number} has no reviewer assigned")
+    return case.assignment
 
-    def __init__(self, url: str | None = None, actor: str | None = None) -> None:
-        migrate(url)
-        self.engine = make_engine(url)
-        self.sessions = session_factory(self.engine)
-        self.actor = actor or getpass.getuser()
 
-    def close(self) -> None:
-        self.engine.dispose()
+_CASE_LOAD = (
+    selectinload(CaseRow.items).selectinload(ItemRow.decision),
+    selectinload(CaseRow.parties),
+    selectinload(CaseRow.documents),
+    selectinload(CaseRow.assignment).joinedload(AssignmentRow.reviewer),
+    selectinload(CaseRow.letter),
+)
+
+
+class CaseService:
+    """The IMR process on *store*: intake, documents, roster, assignment, decisions, letters and the
+    audit log, each operation for the account passed to it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         try:
-            with self.sessions.begin() as session:
+            with self.store.transaction() as session:
                 yield session
         except StaleDataError as exc:
             raise ConflictError("the case was changed by someone else meanwhile; read it again") from exc
 
+    # The permission check and the audit log ---------------------------------------------------
+
+    def require(
+        self, who: Principal, action: Action, number: str | None = None, what: str = "access"
+    ) -> None:
+        """Refuse (403) unless *who*'s role may do *action*; the refusal is written to the audit log."""
+        if not who.can(action):
+            self._refused(who, number, what, action)
+            role = who.role_name.lower()
+            article = "an" if role[0] in "aeiou" else "a"
+            raise Forbidden(f"{article} {role} may not {action.value.replace('_', ' ')}")
+
+    def _refused(self, who: Principal, number: str | None, what: str, action: Action) -> None:
+        """Audit a refusal in a transaction of its own: it is kept although the request's is rolled back."""
+        with self._tx() as s:
+            self._audit(
+                s, who, number, what, number or action.value, "denied", after={"wanted": action.value}
+            )
+
+    @staticmethod
     def _audit(
-        self,
         s: Session,
-        case_number: str | None,
+        who: Principal,
+        number: str | None,
         entity: str,
         key: str,
         action: str,
-        before: dict | None,
-        after: dict | None,
+        before: dict | None = None,
+        after: dict | None = None,
     ) -> None:
-        record_audit(s, self.actor, case_number, entity, key, action, before, after)
+        record_audit(s, who.username, number, entity, key, action, before, after)
 
-    def _move(self, s: Session, case: CaseRow, target: Status) -> None:
+    def _read(
+        self,
+        s: Session,
+        who: Principal,
+        number: str | None,
+        entity: str,
+        key: str,
+        action: str = "read",
+        **after: Any,
+    ) -> None:
+        """Audit a read (or a listing): every account's is, the command line's is not."""
+        if not isinstance(who, Operator):
+            self._audit(s, who, number, entity, key, action, after=after or None)
+
+    @staticmethod
+    def _case(s: Session, number: str) -> CaseRow:
+        case = s.scalar(select(CaseRow).where(CaseRow.case_number == number).options(*_CASE_LOAD))
+        if case is None:
+            raise NotFound(f"no case {number}")
+        return case
+
+    def _open(
+        self,
+        s: Session,
+        who: Principal,
+        number: str,
+        action: Action,
+        what: str = "case",
+        read: str | None = "read",
+    ) -> CaseRow:
+        """The case, loaded whole, if *who* may do *action* on it; its *read* is audited (None: the
+        operation audits its own change). A refusal is audited, and a case that is not a
+        reviewer's own answers exactly like a missing one (404), so that a reviewer cannot tell
+        which case numbers exist."""
+        self.require(who, action, number, what)
+        case = self._case(s, number)
+        if who.role == Role.REVIEWER and (
+            case.assignment is None or case.assignment.reviewer.code != who.reviewer_code
+        ):
+            self._refused(who, number, what, action)
+            raise NotFound(f"no case {number}")
+        if read:
+            self._read(s, who, number, what, number, action=read)
+        return case
+
+    def _move(self, s: Session, who: Principal, case: CaseRow, target: Status) -> None:
         before = case.status
         case.status = workflow.check(before, target)
         s.flush()
         self._audit(
             s,
+            who,
             case.case_number,
             "case",
             case.case_number,
@@ -194,51 +327,93 @@ class Process:
             {"status": target},
         )
 
-    @staticmethod
-    def _case(s: Session, case_number: str) -> CaseRow:
-        case = s.scalar(select(CaseRow).where(CaseRow.case_number == case_number))
-        if case is None:
-            raise NotFound(f"no case {case_number}")
-        return case
+    # Cases ------------------------------------------------------------------------------------
 
-    # Reviewers -------------------------------------------------------------------------------
-
-    def import_reviewers(self, roster: list[ReviewerIn]) -> dict[str, int]:
-        """Create or update reviewers by code; returns counts of created, updated and unchanged."""
-        counts = {"created": 0, "updated": 0, "unchanged": 0}
+    def list_cases(
+        self,
+        who: Principal,
+        today: dt.date,
+        status: Status | str | None = None,
+        standings: Collection[str] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> out.CasePage:
+        """Cases by due date (a reviewer's own only), with each open case's standing against its
+        deadline, only those in *status* and with one of *standings* if given; audited."""
+        self.require(who, Action.LIST_CASES)
+        items = select(func.count(ItemRow.id)).where(ItemRow.case_id == CaseRow.id).scalar_subquery()
+        query = (
+            select(
+                CaseRow.case_number,
+                CaseRow.status,
+                CaseRow.priority,
+                CaseRow.timeframe,
+                CaseRow.due_date,
+                CaseRow.application_received,
+                ReviewerRow.code,
+                items,
+            )
+            .outerjoin(AssignmentRow, AssignmentRow.case_id == CaseRow.id)
+            .outerjoin(ReviewerRow, ReviewerRow.id == AssignmentRow.reviewer_id)
+        )
+        if who.role == Role.REVIEWER:
+            query = query.where(ReviewerRow.code == who.reviewer_code)
+        if status:
+            query = query.where(CaseRow.status == Status(status))
+        if standings:
+            query = query.where(CaseRow.status.in_(OPEN))
+        ordered = query.order_by(CaseRow.due_date, CaseRow.case_number)
         with self._tx() as s:
-            for entry in roster:
-                values = entry.model_dump(mode="json", exclude={"code"})
-                values["active_practice_since"] = entry.active_practice_since
-                row = s.scalar(select(ReviewerRow).where(ReviewerRow.code == entry.code))
-                if row is None:
-                    row = ReviewerRow(code=entry.code, **values)
-                    s.add(row)
-                    self._audit(
-                        s, None, "reviewer", entry.code, "create", None, snapshot(row, *REVIEWER_FIELDS)
-                    )
-                    counts["created"] += 1
-                    continue
-                before = snapshot(row, *REVIEWER_FIELDS)
-                for field, value in values.items():
-                    setattr(row, field, value)
-                after = snapshot(row, *REVIEWER_FIELDS)
-                if after == before:
-                    counts["unchanged"] += 1
-                else:
-                    self._audit(s, None, "reviewer", entry.code, "update", before, after)
-                    counts["updated"] += 1
-        return counts
+            if standings:  # standing is computed, not stored: filter, then page
+                rows = [
+                    r
+                    for r in s.execute(ordered)
+                    if standing(r.status, r.timeframe, r.application_received, r.due_date, today) in standings
+                ]
+                total = len(rows)
+                rows = rows[offset : None if limit is None else offset + limit]
+            else:
+                total = _count(s, query)
+                rows = list(s.execute(ordered.limit(limit).offset(offset)))
+            lines = [
+                out.CaseLine(
+                    case_number=r.case_number,
+                    status=r.status,
+                    priority=r.priority,
+                    timeframe=r.timeframe,
+                    due_date=r.due_date,
+                    standing=standing(r.status, r.timeframe, r.application_received, r.due_date, today),
+                    reviewer=r.code,
+                    items=r[-1],
+                )
+                for r in rows
+            ]
+            self._read(s, who, None, "case_list", who.username, cases=[c.case_number for c in lines])
+        return out.CasePage(items=lines, total=total, limit=total if limit is None else limit, offset=offset)
 
-    # Intake ----------------------------------------------------------------------------------
+    def case(self, who: Principal, number: str, today: dt.date) -> out.CaseOut:
+        """The case in full (claimant details redacted unless *who* may see them); audited."""
+        with self._tx() as s:
+            return views.case_out(self._open(s, who, number, Action.READ_CASE), Lens.of(who), today)
 
-    def create_case(self, case: CaseIn, base: Path = Path()) -> tuple[str, bool]:
-        """Take in *case* (documents relative to *base*), check eligibility, set its due date.
+    def items(self, who: Principal, number: str) -> list[out.ItemOut]:
+        """The disputed items, each with its version; audited."""
+        with self._tx() as s:
+            return [views.item_out(i) for i in self._open(s, who, number, Action.READ_CASE, "items").items]
 
-        Returns the case number and whether it was new; the same submission again is a no-op.
+    def create_case(
+        self, who: Principal, case: CaseIn, contents: Mapping[str, bytes] | None = None
+    ) -> out.CaseCreated:
+        """Take in *case*, check eligibility, set its due date; *contents* are the bytes of the
+        documents it names, by path (the web sends documents as uploads instead).
+
+        The same submission again is a no-op (``created`` false).
         """
+        self.require(who, Action.CREATE_CASE)
+        contents = contents or {}
+        if any(doc.path not in contents for doc in case.documents):
+            raise ProcessError("send documents as uploads (POST /api/cases/{case}/documents), not paths")
         submitted = case.model_dump(mode="json")
-        blobs = {doc.path: (base / doc.path).read_bytes() for doc in case.documents}
         with self._tx() as s:
             same = select(CaseRow).where(
                 CaseRow.application_received == case.application_received,
@@ -248,21 +423,24 @@ class Process:
                 same = select(CaseRow).where(CaseRow.case_number == case.case_number)
             for existing in s.scalars(same):
                 if existing.submitted == submitted:
-                    return existing.case_number, False
+                    return out.CaseCreated(
+                        case_number=existing.case_number, created=False, status=existing.status
+                    )
                 if case.case_number:
                     raise ConflictError(f"case {case.case_number} exists with different content")
             number = case.case_number or self._next_number(s, case.application_received)
             row = self._intake(case, number, submitted)
             s.add(row)
             s.flush()
-            self._store_documents(s, row, case, blobs)
-            self._audit(s, number, "case", number, "create", None, submitted)
-            self._move(s, row, Status.ELIGIBILITY)
+            for doc in case.documents:
+                self._store_document(s, row, doc.path, contents[doc.path], doc.type, doc.received)
+            self._audit(s, who, number, "case", number, "create", None, submitted)
+            self._move(s, who, row, Status.ELIGIBILITY)
             result = eligibility.check(case)
             row.eligibility = result.as_dict()
-            self._audit(s, number, "case", number, "eligibility", None, row.eligibility)
-            self._move(s, row, Status.RECORDS_REQUESTED if result.eligible else Status.INELIGIBLE)
-        return number, True
+            self._audit(s, who, number, "case", number, "eligibility", None, row.eligibility)
+            self._move(s, who, row, Status.RECORDS_REQUESTED if result.eligible else Status.INELIGIBLE)
+            return out.CaseCreated(case_number=number, created=True, status=row.status)
 
     @staticmethod
     def _next_number(s: Session, received: dt.date) -> str:
@@ -313,77 +491,110 @@ class Process:
             )
         return row
 
+    # Documents --------------------------------------------------------------------------------
+
     @staticmethod
-    def _store_documents(s: Session, row: CaseRow, case: CaseIn, blobs: dict[str, bytes]) -> None:
-        for doc in case.documents:
-            content = blobs[doc.path]
-            digest = hashlib.sha256(content).hexdigest()
-            if s.get(BlobRow, digest) is None:
-                s.add(BlobRow(sha256=digest, size=len(content), content=content))
-            if all(d.sha256 != digest for d in row.documents):
-                row.documents.append(
-                    DocumentRow(
-                        sha256=digest, name=Path(doc.path).name, doc_type=doc.type, received=doc.received
-                    )
-                )
+    def _store_document(
+        s: Session, case: CaseRow, name: str, content: bytes, doc_type: str, received: dt.date
+    ) -> tuple[DocumentRow, bool]:
+        """Add a document to the case record, its bytes stored once by content; (the document,
+        whether it is new): the same file again is the one already there."""
+        sha = hashlib.sha256(content).hexdigest()
+        existing = next((d for d in case.documents if d.sha256 == sha), None)
+        if existing is not None:
+            return existing, False
+        if s.get(BlobRow, sha) is None:
+            s.add(BlobRow(sha256=sha, size=len(content), content=content))
+        doc = DocumentRow(
+            sha256=sha, name=(Path(name).name or "document")[:255], doc_type=doc_type, received=received
+        )
+        case.documents.append(doc)
+        s.flush()
+        return doc, True
 
-    # Reports ---------------------------------------------------------------------------------
-
-    def list_cases(self, today: dt.date, status: str | None = None) -> list[CaseSummary]:
-        """Cases by due date, with each open case's standing against its deadline."""
+    def documents(self, who: Principal, number: str) -> list[out.DocumentOut]:
+        """The case's documents; the listing is audited."""
         with self._tx() as s:
-            query = select(CaseRow).order_by(CaseRow.due_date, CaseRow.case_number)
-            if status:
-                query = query.where(CaseRow.status == Status(status))
-            out = []
-            for case in s.scalars(query):
-                standing = None
-                if case.status in OPEN and case.due_date and case.timeframe:
-                    standing = deadlines.Deadline(
-                        case.timeframe, case.application_received, case.due_date, "", True
-                    ).standing(today)
-                reviewer = case.assignment.reviewer.code if case.assignment else None
-                out.append(
-                    CaseSummary(
-                        case.case_number,
-                        case.status,
-                        case.priority,
-                        case.timeframe,
-                        case.due_date,
-                        standing,
-                        reviewer,
-                    )
-                )
-            return out
+            case = self._open(s, who, number, Action.READ_DOCUMENT, "document", read="list")
+            return [views.document_out(d) for d in case.documents]
 
-    def audit(self, case_number: str) -> list[AuditRow]:
-        """Every change to the case, oldest first."""
+    def upload(
+        self, who: Principal, number: str, name: str, content: bytes, doc_type: str, received: dt.date
+    ) -> out.DocumentOut:
+        """Add a document to the case record (stored once by content); the same file again is a no-op."""
         with self._tx() as s:
-            self._case(s, case_number)
-            return list(
-                s.scalars(select(AuditRow).where(AuditRow.case_number == case_number).order_by(AuditRow.id))
-            )
+            case = self._open(s, who, number, Action.UPLOAD_DOCUMENT, "document", read=None)
+            doc, new = self._store_document(s, case, name, content, doc_type, received)
+            if new:
+                after = {"name": doc.name, "sha256": doc.sha256}
+                self._audit(s, who, number, "document", f"{number}/{doc.id}", "upload", after=after)
+            return views.document_out(doc)
 
-    def notice(self, case_number: str) -> str:
-        """The ineligibility notice of an ineligible case."""
+    def document(self, who: Principal, number: str, doc_id: int) -> tuple[str, str, bytes]:
+        """(file name, media type, bytes) of one document of the case; audited."""
         with self._tx() as s:
-            case = self._case(s, case_number)
-            if case.status != Status.INELIGIBLE:
-                raise ProcessError(f"case {case_number} is {case.status}, not ineligible")
-            return eligibility.notice(case_number, case.eligibility or {})
+            case = self._open(s, who, number, Action.READ_DOCUMENT, "document", read=None)
+            doc = next((d for d in case.documents if d.id == doc_id), None)
+            if doc is None:
+                raise NotFound(f"case {number} has no document {doc_id}")
+            content = s.scalar(select(BlobRow.content).where(BlobRow.sha256 == doc.sha256))
+            if content is None:
+                raise NotFound(f"the stored file of document {doc_id} of case {number} is missing")
+            self._read(s, who, number, "document", f"{number}/{doc_id}", action="download", name=doc.name)
+            kind = mimetypes.guess_type(doc.name)[0] or "application/octet-stream"
+            return doc.name, kind, content
 
-    # Assignment ------------------------------------------------------------------------------
+    # Reviewers and assignment -----------------------------------------------------------------
 
-    def assign(self, case_numbers: list[str] | None, today: dt.date) -> list[assignment.Outcome]:
-        """Assign the named cases (None: every case awaiting a reviewer) as one optimized batch."""
+    def reviewers(self, who: Principal, limit: int, offset: int) -> out.ReviewerPage:
+        """The roster, with each reviewer's open cases."""
+        self.require(who, Action.READ_REVIEWERS)
+        with self._tx() as s:
+            total = s.scalar(select(func.count()).select_from(ReviewerRow)) or 0
+            busy = open_assignments(s)
+            rows = s.scalars(select(ReviewerRow).order_by(ReviewerRow.code).limit(limit).offset(offset))
+            items = [views.reviewer_out(r, busy.get(r.id, 0)) for r in rows]
+        return out.ReviewerPage(items=items, total=total, limit=limit, offset=offset)
+
+    def import_reviewers(self, who: Principal, roster: list[ReviewerIn]) -> out.ImportCounts:
+        """Create or update reviewers by code; counts of created, updated and unchanged."""
+        self.require(who, Action.WRITE_REVIEWERS)
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        with self._tx() as s:
+            for entry in roster:
+                values = entry.model_dump(mode="json", exclude={"code"})
+                values["active_practice_since"] = entry.active_practice_since
+                row = s.scalar(select(ReviewerRow).where(ReviewerRow.code == entry.code))
+                if row is None:
+                    row = ReviewerRow(code=entry.code, **values)
+                    s.add(row)
+                    after = snapshot(row, *REVIEWER_FIELDS)
+                    self._audit(s, who, None, "reviewer", entry.code, "create", None, after)
+                    counts["created"] += 1
+                    continue
+                before = snapshot(row, *REVIEWER_FIELDS)
+                for field, value in values.items():
+                    setattr(row, field, value)
+                after = snapshot(row, *REVIEWER_FIELDS)
+                if after == before:
+                    counts["unchanged"] += 1
+                else:
+                    self._audit(s, who, None, "reviewer", entry.code, "update", before, after)
+                    counts["updated"] += 1
+        return out.ImportCounts(**counts)
+
+    def assign(self, who: Principal, numbers: list[str] | None, today: dt.date) -> list[out.OutcomeOut]:
+        """Assign the named cases (None: every case awaiting a reviewer) as one optimized batch,
+        each explained as *who* may read it."""
+        self.require(who, Action.ASSIGN)
         with self._tx() as s:
             query = select(CaseRow).where(CaseRow.status == Status.RECORDS_REQUESTED)
-            if case_numbers is not None:
-                for number in case_numbers:
+            if numbers is not None:
+                for number in numbers:
                     case = self._case(s, number)
                     if case.status != Status.RECORDS_REQUESTED and case.assignment is None:
                         workflow.check(case.status, Status.ASSIGNED)
-                query = query.where(CaseRow.case_number.in_(case_numbers))
+                query = query.where(CaseRow.case_number.in_(numbers))
             cases = list(s.scalars(query))
             reviewers = list(s.scalars(select(ReviewerRow).order_by(ReviewerRow.code)))
             busy = open_assignments(s)
@@ -416,43 +627,59 @@ class Process:
             for case, outcome in zip(cases, outcomes, strict=True):
                 if outcome.reviewer is None:
                     continue
-                row = AssignmentRow(
-                    case=case,
-                    reviewer=by_code[outcome.reviewer],
-                    assigned_on=today,
-                    explanation=outcome.as_dict(),
+                s.add(
+                    AssignmentRow(
+                        case=case,
+                        reviewer=by_code[outcome.reviewer],
+                        assigned_on=today,
+                        explanation=outcome.as_dict(),
+                    )
                 )
-                s.add(row)
                 self._audit(
-                    s, case.case_number, "assignment", case.case_number, "create", None, outcome.as_dict()
+                    s,
+                    who,
+                    case.case_number,
+                    "assignment",
+                    case.case_number,
+                    "create",
+                    None,
+                    outcome.as_dict(),
                 )
-                self._move(s, case, Status.ASSIGNED)
-            return outcomes
+                self._move(s, who, case, Status.ASSIGNED)
+        lens = Lens.of(who)
+        return [views.outcome_out(o, lens) for o in outcomes]
 
-    # Decisions -------------------------------------------------------------------------------
+    # Decisions --------------------------------------------------------------------------------
 
     def decide(
         self,
-        case_number: str,
+        who: Principal,
+        number: str,
         position: int,
         decision: str,
         guideline: str,
         rationale: str,
         level: str | None = None,
         expected_version: int = 0,
-    ) -> int:
-        """Decide item *position* (1-based) of the case; returns the item's new version.
+    ) -> out.DecisionResult:
+        """Decide item *position* (1-based) of the case (the assigned reviewer, or the command line).
 
         *expected_version* is the item's version as the reviewer last saw it: 0 for an undecided
         item. If someone decided it since, this fails with :class:`ConflictError` (and is
         audited), unless their decision is the same as this one.
         """
-        if decision not in ("Upheld", "Overturned"):
-            raise ProcessError(f"decision must be Upheld or Overturned, not {decision!r}")
+        with self._tx() as s:
+            case = self._open(s, who, number, Action.DECIDE, read=None)
+            if all(i.position != position for i in case.items):
+                raise NotFound(f"case {number} has no item {position}")
+        try:
+            verdict = Decision(decision)
+        except ValueError:
+            raise ProcessError(f"decision must be Upheld or Overturned, not {decision!r}") from None
         if not guideline.strip() or not rationale.strip():
             raise ProcessError("a decision needs its guideline basis and its rationale")
         attempt = {
-            "decision": decision,
+            "decision": verdict,
             "guideline": guideline,
             "evidence_level": evidence_level(guideline, level),
             "rationale": rationale,
@@ -464,7 +691,7 @@ class Process:
                     update(ItemRow)
                     .where(
                         ItemRow.case_id
-                        == select(CaseRow.id).where(CaseRow.case_number == case_number).scalar_subquery(),
+                        == select(CaseRow.id).where(CaseRow.case_number == number).scalar_subquery(),
                         ItemRow.position == position,
                         ItemRow.version == expected_version,
                     )
@@ -473,92 +700,115 @@ class Process:
                 )
                 if won.rowcount != 1:
                     raise _LostRace
-                return self._record_decision(s, case_number, position, attempt)
+                version, status = self._record_decision(s, who, number, position, attempt)
         except _LostRace:
-            return self._lost(case_number, position, attempt, expected_version)
+            version, status = self._lost(who, number, position, attempt, expected_version)
+        return out.DecisionResult(case_number=number, position=position, version=version, status=status)
 
-    def _record_decision(self, s: Session, case_number: str, position: int, attempt: dict) -> int:
-        case = self._case(s, case_number)
+    def _record_decision(
+        self, s: Session, who: Principal, number: str, position: int, attempt: dict
+    ) -> tuple[int, str]:
+        case = self._case(s, number)
         item = next(i for i in case.items if i.position == position)
         s.refresh(item)
-        if case.status not in (Status.ASSIGNED, Status.IN_REVIEW, Status.DECIDED):
-            raise workflow.TransitionError(f"case {case_number} is {case.status}: it cannot be decided now")
+        if case.status not in BUSY:
+            raise workflow.TransitionError(f"case {number} is {case.status}: it cannot be decided now")
         if not item.eligible:
-            raise ProcessError(f"item {position} of {case_number} is not eligible: {item.eligibility_reason}")
-        assert case.assignment is not None  # assigned, in review or decided
+            raise ProcessError(f"item {position} of {number} is not eligible: {item.eligibility_reason}")
+        reviewer = _assigned(case).reviewer
         before = snapshot(item.decision, *DECISION_FIELDS) if item.decision else None
         if item.decision is None:
-            item.decision = DecisionRow(reviewer=case.assignment.reviewer, **attempt)
+            item.decision = DecisionRow(reviewer=reviewer, **attempt)
         else:
             for field, value in attempt.items():
                 setattr(item.decision, field, value)
-            item.decision.reviewer = case.assignment.reviewer
+            item.decision.reviewer = reviewer
             item.decision.decided_at = dt.datetime.now(dt.UTC)
-        after = {**attempt, "reviewer": case.assignment.reviewer.code, "version": item.version}
-        self._audit(s, case_number, "decision", f"{case_number}#{position}", "decide", before, after)
+        after = {**attempt, "reviewer": reviewer.code, "version": item.version}
+        self._audit(s, who, number, "decision", f"{number}#{position}", "decide", before, after)
         if case.status == Status.ASSIGNED:
-            self._move(s, case, Status.IN_REVIEW)
+            self._move(s, who, case, Status.IN_REVIEW)
         if case.status == Status.IN_REVIEW and all(i.decision for i in case.items if i.eligible):
-            self._move(s, case, Status.DECIDED)
-        return item.version
+            self._move(s, who, case, Status.DECIDED)
+        return item.version, case.status
 
-    def _lost(self, case_number: str, position: int, attempt: dict, expected: int) -> int:
+    def _lost(
+        self, who: Principal, number: str, position: int, attempt: dict, expected: int
+    ) -> tuple[int, str]:
         with self._tx() as s:
-            case = self._case(s, case_number)
+            case = self._case(s, number)
             item = next((i for i in case.items if i.position == position), None)
             if item is None:
-                raise NotFound(f"case {case_number} has no item {position}")
+                raise NotFound(f"case {number} has no item {position}")
             current = snapshot(item.decision, *DECISION_FIELDS) if item.decision else None
             if current == attempt:
-                return item.version
+                return item.version, case.status
             self._audit(
                 s,
-                case_number,
+                who,
+                number,
                 "decision",
-                f"{case_number}#{position}",
+                f"{number}#{position}",
                 "decide_conflict",
                 {**(current or {}), "version": item.version},
                 {**attempt, "expected_version": expected},
             )
         raise ConflictError(
-            f"item {position} of {case_number} is at version {item.version}, not {expected}: someone "
+            f"item {position} of {number} is at version {item.version}, not {expected}: someone "
             f"else decided it ({(current or {}).get('decision')}). Read it again, then pass its version "
             "to replace it."
         )
 
-    # Letters ---------------------------------------------------------------------------------
+    def recommendations(self, who: Principal, number: str) -> dict[str, Any]:
+        """Decision support's review of the case (review.schema.json); audited once it answers."""
+        with self._tx() as s:
+            document = case_document(self._open(s, who, number, Action.READ_RECOMMENDATIONS, read=None))
+        review = decision_support()
+        if review is None:
+            raise Unavailable(UNAVAILABLE)
+        try:
+            result = review(document, store=self.store.url)
+        except Exception as exc:  # a plugin's failure is reported, never a server error
+            raise Unavailable(f"decision support failed on case {number}: {exc}") from exc
+        with self._tx() as s:
+            self._read(s, who, number, "recommendations", number)
+        return result
 
-    def issue(self, case_number: str, today: dt.date) -> tuple[Letter, bool]:
+    # Letters ----------------------------------------------------------------------------------
+
+    def issue(self, who: Principal, number: str, today: dt.date) -> tuple[Letter, bool]:
         """Freeze the case's Final Determination letter; returns it and whether it is new."""
         with self._tx() as s:
-            case = self._case(s, case_number)
+            case = self._open(s, who, number, Action.ISSUE_LETTER, "letter", read=None)
             if case.letter is not None:
                 return Letter.model_validate(case.letter.record), False
             workflow.check(case.status, Status.LETTER_ISSUED)
             letter = self.letter_record(case, today)
             record = letter.to_json_dict()
             digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-            case.letter = IssuedLetterRow(case_id=case.id, record=record, sha256=digest, issued_by=self.actor)
+            case.letter = IssuedLetterRow(
+                case_id=case.id, record=record, sha256=digest, issued_by=who.username
+            )
             s.flush()
-            self._audit(s, case_number, "letter", case_number, "issue", None, {"sha256": digest})
-            self._move(s, case, Status.LETTER_ISSUED)
+            self._audit(s, who, number, "letter", number, "issue", None, {"sha256": digest})
+            self._move(s, who, case, Status.LETTER_ISSUED)
             return letter, True
 
     @staticmethod
     def letter_record(case: CaseRow, today: dt.date) -> Letter:
         """The Final Determination letter record of a decided case, as issuing builds it."""
-        assert case.assignment is not None  # a decided case was assigned
-        reviewer = case.assignment.reviewer
-        standing = load("specialties")["qualification"]["good_standing"]
+        assigned = _assigned(case)
+        reviewer = assigned.reviewer
+        good_standing = load("specialties")["qualification"]["good_standing"]
         states = [
             lic.state
             for lic in (License(**x) for x in reviewer.licenses)
-            if lic.in_good_standing(today, standing)
+            if lic.in_good_standing(today, good_standing)
         ]
         return Letter(
             file=case.case_number,
             case_number=case.case_number,
-            date_assigned=case.assignment.assigned_on,
+            date_assigned=assigned.assigned_on,
             date_of_injury=case.date_of_injury,
             decision_date=today,
             ur_denial_date=case.ur_decision_date,
@@ -582,11 +832,62 @@ class Process:
             ],
         )
 
-    def withdraw(self, case_number: str, reason: str) -> None:
+    def letter(self, who: Principal, number: str, today: dt.date) -> tuple[Letter, bool]:
+        """The issued letter (True), else a draft from the decisions so far (False); audited."""
+        with self._tx() as s:
+            case = self._open(s, who, number, Action.READ_LETTER, "letter")
+            if case.letter is not None:
+                return Letter.model_validate(case.letter.record), True
+            if case.assignment is None or not any(i.decision for i in case.items):
+                raise NotFound(f"case {number} has no decision yet, so no letter")
+            return self.letter_record(case, today), False  # the same construction as issuing
+
+    def rendered(self, who: Principal, number: str, fmt: Format, today: dt.date) -> str | bytes:
+        """The letter as HTML (a draft until issued) or PDF (only once issued)."""
+        letter, issued = self.letter(who, number, today)
+        if fmt == "pdf" and not issued:
+            raise NotFound(f"the letter of {number} is not issued yet: only its HTML preview exists")
+        return render(letter, fmt)
+
+    def notice(self, who: Principal, number: str) -> str:
+        """The ineligibility notice of an ineligible case; audited."""
+        with self._tx() as s:
+            case = self._open(s, who, number, Action.READ_LETTER, "notice")
+            if case.status != Status.INELIGIBLE:
+                raise ProcessError(f"case {number} is {case.status}, not ineligible")
+            return eligibility.notice(number, case.eligibility or {})
+
+    def withdraw(self, who: Principal, number: str, reason: str) -> Status:
         """Close an open case without a determination (e.g. the treatment was authorized)."""
         with self._tx() as s:
-            case = self._case(s, case_number)
-            if case.status == Status.WITHDRAWN:
-                return
-            self._move(s, case, Status.WITHDRAWN)
-            self._audit(s, case_number, "case", case_number, "withdraw", None, {"reason": reason})
+            case = self._open(s, who, number, Action.WITHDRAW, read=None)
+            if case.status != Status.WITHDRAWN:
+                self._move(s, who, case, Status.WITHDRAWN)
+                self._audit(s, who, number, "case", number, "withdraw", None, {"reason": reason})
+        return Status.WITHDRAWN
+
+    # The audit log ----------------------------------------------------------------------------
+
+    def audit_log(
+        self, who: Principal, number: str, limit: int | None = None, offset: int = 0
+    ) -> out.AuditPage:
+        """Every read and change of the case, oldest first; this read too is audited."""
+        with self._tx() as s:
+            self._open(s, who, number, Action.READ_AUDIT, "audit")
+            query = select(AuditRow).where(AuditRow.case_number == number)
+            total = _count(s, query)
+            rows = s.scalars(query.order_by(AuditRow.id).limit(limit).offset(offset))
+            items = [
+                out.AuditOut(
+                    id=r.id,
+                    at=r.at,
+                    actor=r.actor,
+                    entity=r.entity,
+                    key=r.entity_key,
+                    action=r.action,
+                    before=r.before,
+                    after=r.after,
+                )
+                for r in rows
+            ]
+        return out.AuditPage(items=items, total=total, limit=total if limit is None else limit, offset=offset)

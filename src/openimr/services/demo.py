@@ -11,9 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from openimr.core.models import Decision, EvidenceLevel
 from openimr.core.process import support
 from openimr.core.process.intake import CaseIn, ReviewerIn
-from openimr.services.cases import Process
+from openimr.core.process.workflow import Status
+from openimr.core.roles import Principal
+from openimr.services.cases import CaseService
 from openimr.services.render import render
 
 _CA = "Golden State Claims Services"
@@ -220,9 +223,9 @@ def examples(today: dt.date) -> list[Example]:
             acupuncture,
             [
                 (
-                    "Upheld",
+                    Decision.UPHELD,
                     mtus.format("Acupuncture Medical Treatment Guidelines, 8 CCR 9792.24.1"),
-                    "A",
+                    EvidenceLevel.A,
                     "An acupuncture trial was reasonable for continuing pain after surgery and therapy. The "
                     "guidelines expect functional improvement within 3 to 6 treatments and support more "
                     "care only when a trial documents that improvement. Three sessions were authorized; "
@@ -235,9 +238,9 @@ def examples(today: dt.date) -> list[Example]:
             muscle_relaxant,
             [
                 (
-                    "Upheld",
+                    Decision.UPHELD,
                     mtus.format("Chronic Pain Medical Treatment Guidelines, Muscle relaxants"),
-                    "A",
+                    EvidenceLevel.A,
                     "The guidelines support non-sedating muscle relaxants as a second-line option for short "
                     "courses in acute exacerbations of chronic low back pain. This worker has taken "
                     "cyclobenzaprine daily for months with no acute flare and no documented gain in "
@@ -249,9 +252,9 @@ def examples(today: dt.date) -> list[Example]:
             chiropractic,
             [
                 (
-                    "Overturned",
+                    Decision.OVERTURNED,
                     mtus.format("Chronic Pain Medical Treatment Guidelines, Manual therapy & manipulation"),
-                    "A",
+                    EvidenceLevel.A,
                     "For low back pain the guidelines recommend manual therapy as an option, starting with a "
                     "trial of 6 visits over 2 weeks, with more visits only if function improves. This "
                     "worker has not had manual therapy and the request matches the recommended trial. "
@@ -268,37 +271,35 @@ def _from_review(review: dict) -> list[tuple[str, str, str, str]]:
     out = []
     for item in review["items"]:
         family = item["guideline"]["family"]
-        level = "A" if family.startswith("MTUS") else "B"
+        level = EvidenceLevel.A if family.startswith("MTUS") else EvidenceLevel.B
         rationale = item.get("draft_rationale") or " ".join(item["reasons"])
         out.append((item["recommendation"], f"Decision based on {family}.", level, rationale))
     return out
 
 
-def run(process: Process, out: Path, today: dt.date) -> list[Path]:
-    """Load the examples, carry each through the process, write letters to *out*; returns paths."""
+def run(cases: CaseService, who: Principal, out: Path, today: dt.date) -> list[Path]:
+    """Load the examples as *who*, carry each through the process, write letters to *out*; returns
+    paths."""
     out.mkdir(parents=True, exist_ok=True)
-    process.import_reviewers(REVIEWERS)
+    cases.import_reviewers(who, REVIEWERS)
     review = support.decision_support()
-    numbers = []
-    for example in examples(today):
-        number, _ = process.create_case(example.case)
-        numbers.append(number)
-    process.assign(None, today)
+    numbers = [cases.create_case(who, example.case).case_number for example in examples(today)]
+    cases.assign(who, None, today)
     written = []
     for number, example in zip(numbers, examples(today), strict=True):
-        status = {c.case_number: c.status for c in process.list_cases(today)}[number]
-        if status == "ineligible":
+        status = {c.case_number: c.status for c in cases.list_cases(who, today).items}[number]
+        if status == Status.INELIGIBLE:
             path = out / f"{number}-notice.txt"
-            path.write_text(process.notice(number), "utf-8")
+            path.write_text(cases.notice(who, number), "utf-8")
             written.append(path)
             continue
         decisions = example.decisions
         if review is not None:
             decisions = _from_review(review(example.case.model_dump(mode="json")))
-        if status in ("assigned", "in_review"):
+        if status in (Status.ASSIGNED, Status.IN_REVIEW):
             for position, (decision, guideline, level, rationale) in enumerate(decisions, 1):
-                process.decide(number, position, decision, guideline, rationale, level)
-        letter, _ = process.issue(number, today)
+                cases.decide(who, number, position, decision, guideline, rationale, level)
+        letter, _ = cases.issue(who, number, today)
         for fmt in ("txt", "pdf"):
             path = out / f"{number}.{fmt}"
             body = render(letter, fmt)

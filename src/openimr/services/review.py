@@ -1,7 +1,8 @@
 """The review engine over the letter store: similar past decisions in its reasons.
 
 The index is built once per database and rebuilt only when letters were added since (the
-corpus's own :class:`~openimr.services.corpus.similar.SimilarIndex` does the ranking).
+corpus's own :class:`~openimr.services.corpus.similar.SimilarIndex` does the ranking). A store
+named by URL is opened once per process, as it is: reviewing only reads it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from functools import cache
 from threading import Lock
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
-from openimr.core.review.case import Case, case_from_json
+from openimr.core.case import Case, case_from_json
 from openimr.core.review.engine import Review, SimilarDecision, SimilarFinder, review_case
 from openimr.services.corpus.similar import SimilarIndex
-from openimr.store.db import make_engine
+from openimr.store.db import Store
 from openimr.store.schema import LetterRow
 
 _BUILT: dict[str, tuple[int, SimilarIndex]] = {}
@@ -22,20 +23,20 @@ _LOCK = Lock()
 
 
 @cache
-def _engine(db_url: str) -> Engine:
-    return make_engine(db_url)
+def _opened(db_url: str) -> Store:
+    """The store at *db_url*, opened once per process (without upgrading it)."""
+    return Store(db_url)
 
 
-def similar_index(db_url: str) -> SimilarIndex:
-    """The index of every decided item stored at *db_url*, current with the store."""
-    engine = _engine(db_url)
-    with engine.connect() as conn:
+def similar_index(store: Store) -> SimilarIndex:
+    """The index of every decided item in *store*, current with the store."""
+    with store.engine.connect() as conn:
         newest = conn.scalar(select(func.coalesce(func.max(LetterRow.id), 0)))
     with _LOCK:
-        built = _BUILT.get(db_url)
+        built = _BUILT.get(store.url)
         if built is None or built[0] != newest:
-            built = (newest, SimilarIndex.from_db(engine))
-            _BUILT[db_url] = built
+            built = (newest, SimilarIndex.from_db(store.engine))
+            _BUILT[store.url] = built
     return built[1]
 
 
@@ -55,15 +56,15 @@ def similar_decisions(
     ]
 
 
-def similar_finder(db_url: str) -> SimilarFinder:
-    """A finder of the past decisions stored at *db_url* most like an item, for :func:`review`."""
-    index = similar_index(db_url)
+def similar_finder(store: Store) -> SimilarFinder:
+    """A finder of the past decisions in *store* most like an item, for :func:`review`."""
+    index = similar_index(store)
     return lambda item, case_number: similar_decisions(index, item, case_number)
 
 
 def review(case: Case, model_path: str | None = None, store: str | None = None) -> Review:
     """Review *case*; with *store* (a database URL) the reasons give similar past decisions there."""
-    return review_case(case, model_path, similar_finder(store) if store else None)
+    return review_case(case, model_path, similar_finder(_opened(store)) if store else None)
 
 
 def review_json(case: dict, store: str | None = None) -> dict:

@@ -18,13 +18,15 @@ from typing import Any
 
 from openimr.core.guidelines import load_rules, rules_for
 from openimr.core.models import Claimant
-from openimr.core.process import deadlines
+from openimr.core.process import deadlines, workflow
 from openimr.core.process.assignment import Outcome
 from openimr.core.process.reasons import words
+from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services import schemas as out
-from openimr.services.cases import OPEN
 from openimr.store.schema import AssignmentRow, CaseRow, DocumentRow, ItemRow, ReviewerRow
+
+OPEN = frozenset(Status) - workflow.TERMINAL
 
 
 @dataclass(frozen=True)

@@ -14,37 +14,44 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from openimr.core.roles import Role
 from openimr.services import accounts as auth
 from openimr.services import demo as examples
-from openimr.services.desk import Desk
+from openimr.services.cases import CaseService, operator
 from openimr.store.schema import CaseRow, UserRow
 
 PASSWORD = "demo"
-STAFF = (("admin", "admin"), ("coordinator", "coordinator"), ("analyst", "analyst"))
+STAFF = (
+    ("admin", Role.ADMIN.value),
+    ("coordinator", Role.COORDINATOR.value),
+    ("analyst", Role.ANALYST.value),
+)
 
 
 def accounts() -> list[tuple[str, str, str | None]]:
     """(username, role, reviewer code) of every demo account; all have the password ``demo``."""
-    reviewers = [(r.code.lower(), "reviewer", r.code) for r in examples.REVIEWERS]
+    reviewers = [(r.code.lower(), Role.REVIEWER.value, r.code) for r in examples.REVIEWERS]
     return [(name, role, None) for name, role in STAFF] + reviewers
 
 
-def load(desk: Desk, today: dt.date) -> bool:
-    """Load the demo into *desk*'s database if it has no case; add missing accounts. True if loaded."""
-    with desk.tx() as s:
+def load(cases: CaseService, today: dt.date) -> bool:
+    """Load the demo into *cases*' store if it has no case; add missing accounts. True if loaded.
+
+    The cases are taken in and carried on by ``openimr-web`` (as the audit log names it)."""
+    with cases.store.transaction() as s:
         for username, role, code in accounts():
             if s.scalar(select(UserRow.id).where(UserRow.username == username)) is None:
                 auth.create_user(s, username, PASSWORD, role, code)
         empty = not s.scalar(select(func.count()).select_from(CaseRow))
     if not empty:
         return False
-    process = desk.process
+    who = operator("openimr-web")
     with tempfile.TemporaryDirectory() as tmp:
-        examples.run(process, Path(tmp), today)  # closed cases with their letters
+        examples.run(cases, who, Path(tmp), today)  # closed cases with their letters
     for days_ago in (24, 9):  # open cases: overdue or close to due, and in review
         for example in examples.examples(today - dt.timedelta(days=days_ago)):
-            process.create_case(example.case)
-        process.assign(None, today)
+            cases.create_case(who, example.case)
+        cases.assign(who, None, today)
     for example in examples.examples(today)[:3]:  # awaiting a reviewer
-        process.create_case(example.case.model_copy(update={"application_received": today}))
+        cases.create_case(who, example.case.model_copy(update={"application_received": today}))
     return True

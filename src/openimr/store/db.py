@@ -87,13 +87,22 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def head_revisions() -> set[str]:
+    """The newest revisions of the package's migrations."""
+    return set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions the store's ``alembic_version`` names (empty for a store never upgraded)."""
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
 def _at_head(url: str) -> bool:
     """Whether the store's ``alembic_version`` already names exactly the newest revisions."""
     engine = make_engine(url)
     try:
-        heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
-        with engine.connect() as connection:
-            return set(MigrationContext.configure(connection).get_current_heads()) == set(heads)
+        return current_revisions(engine) == head_revisions()
     finally:
         engine.dispose()
 
@@ -146,3 +155,9 @@ class Store:
     def close(self) -> None:
         """Release the engine's connections."""
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

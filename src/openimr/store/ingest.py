@@ -21,7 +21,7 @@ from openimr.core.letters.errors import LetterError
 from openimr.core.letters.extract import read_text, scan_paths, text_hash
 from openimr.core.letters.parse import Parsed, read_or_error, read_paths
 from openimr.core.models import Letter
-from openimr.store.db import default_db_url, make_engine, migrate
+from openimr.store.db import Store
 from openimr.store.schema import IssueRow, LetterRow, LicenseStateRow, SpecialtyRow, letter_key
 
 # Letter fields stored in columns of the same name (the reviewer and claimant are split up).
@@ -123,51 +123,46 @@ def _store(path: Path, result: Parsed | LetterError, conn: Connection) -> tuple[
 
 
 @cache
-def _worker_engine(db_url: str) -> Engine:
-    """One engine per worker process and database (workers end with their cluster)."""
-    return make_engine(db_url)
+def _worker_store(db_url: str) -> Store:
+    """One store per worker process and database, opened as it is: the driver upgraded it
+    (workers end with their cluster)."""
+    return Store(db_url)
 
 
 def ingest_file(path: str, db_url: str) -> tuple[Outcome, str]:
     """Parse and store one letter file on a worker (Dask): what :func:`ingest_paths` does per file."""
-    with _worker_engine(db_url).connect() as conn:
+    with _worker_store(db_url).engine.connect() as conn:
         return _store(Path(path), read_or_error(Path(path)), conn)
 
 
 def ingest_paths(
-    paths: Iterable[Path], db_url: str | None = None, jobs: int = 1, progress: Progress | None = None
+    paths: Iterable[Path], engine: Engine, jobs: int = 1, progress: Progress | None = None
 ) -> IngestReport:
-    """Parse the letters at *paths* (folders expanded) and store each one in *db_url*.
+    """Parse the letters at *paths* (folders expanded) and store each one through *engine*.
 
-    The database is upgraded to the newest schema first. With *jobs* > 1, worker processes parse
+    The store must be at the newest schema (its opener upgrades it). With *jobs* > 1, worker processes parse
     and this process stores, one transaction per letter (a single writer: on SQLite, concurrent
     writers measured slower, waiting on the write lock). A file that cannot be parsed is reported
     in ``errors`` and the batch goes on; a letter stored with a warning is in ``warnings`` too.
     *progress*, when given, is called after each file with its path, outcome and message: the
     ``path: problem`` error, or the ``path: warning`` of a stored letter, else ``None``.
     """
-    url = db_url or default_db_url()
-    migrate(url)
-    engine = make_engine(url)
     inputs = scan_paths(list(paths))
     report = IngestReport(
         errors=[f"{p}: {why}" for p, why in inputs.errors],
         skipped=[f"{p}: {why}" for p, why in inputs.skipped],
     )
-    try:
-        with engine.connect() as conn:
-            for path, result in read_paths(inputs.files, jobs):
-                outcome, detail = _store(path, result, conn)
-                warning = None
-                if outcome == "error":
-                    report.errors.append(detail)
-                else:
-                    (report.stored if outcome == "stored" else report.unchanged).append(detail)
-                    if isinstance(result, Parsed) and result.warnings:
-                        warning = f"{path}: {'; '.join(result.warnings)}"
-                        report.warnings.append(warning)
-                if progress:
-                    progress(path, outcome, detail if outcome == "error" else warning)
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        for path, result in read_paths(inputs.files, jobs):
+            outcome, detail = _store(path, result, conn)
+            warning = None
+            if outcome == "error":
+                report.errors.append(detail)
+            else:
+                (report.stored if outcome == "stored" else report.unchanged).append(detail)
+                if isinstance(result, Parsed) and result.warnings:
+                    warning = f"{path}: {'; '.join(result.warnings)}"
+                    report.warnings.append(warning)
+            if progress:
+                progress(path, outcome, detail if outcome == "error" else warning)
     return report

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from openimr.core.errors import ImmutableError
 from openimr.core.models import EVIDENCE_STANDARDS, Claimant, Issue, Letter, Reviewer
 from openimr.core.roles import Role
 
@@ -366,10 +367,6 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-
-
-class ImmutableError(RuntimeError):
-    """An attempt to change an issued letter or the audit log."""
 
 
 def _refuse(kind: str):

@@ -20,17 +20,16 @@ from pydantic import BaseModel, ConfigDict
 
 from openimr.core.letters.errors import LetterError
 from openimr.core.letters.parse import parse_file
-from openimr.core.models import Letter
+from openimr.core.models import Decision, Letter
 from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
-from openimr.services.cases import NotFound
+from openimr.services.cases import CaseService, Forbidden, NotFound
 from openimr.services.corpus.index import sync_index
+from openimr.services.corpus.ingest import ingest
 from openimr.services.corpus.search import Filters, Mode, Searcher
-from openimr.services.desk import Desk, Forbidden
-from openimr.store.ingest import ingest_paths
 from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
 
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -45,21 +44,24 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": out.ErrorOut} for code in codes}
 
 
-def desk(request: Request) -> Desk:
-    return request.app.state.desk
+def service(request: Request) -> CaseService:
+    """The application's case service (its store opened once, at start-up)."""
+    return request.app.state.cases
 
 
-def principal(request: Request, credentials: HTTPAuthorizationCredentials | None, desk: Desk) -> Principal:
+def principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, cases: CaseService
+) -> Principal:
     """The account of the request's Bearer token, else of its session cookie (CSRF-checked)."""
     if credentials is not None:
-        with desk.tx() as s:
+        with cases.store.transaction() as s:
             who = auth.from_token(s, credentials.credentials)
         if who is None:
             raise Unauthenticated("the API token is not valid (expired, revoked, or its account disabled)")
         return who
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
-        with desk.tx() as s:
+        with cases.store.transaction() as s:
             who = auth.from_session(s, cookie)
         if who is not None:
             if request.method not in SAFE_METHODS and not auth.same(
@@ -71,7 +73,7 @@ def principal(request: Request, credentials: HTTPAuthorizationCredentials | None
 
 
 async def _sign_in(request: Request) -> Principal:
-    return await run_in_threadpool(principal, request, await _bearer(request), desk(request))
+    return await run_in_threadpool(principal, request, await _bearer(request), service(request))
 
 
 async def account(
@@ -107,7 +109,7 @@ def signs_in_first(
 
 
 Who = Annotated[Principal, Depends(account)]
-DeskDep = Annotated[Desk, Depends(desk)]
+Cases = Annotated[CaseService, Depends(service)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="How many to skip.")]
 ItemNumber = Annotated[int, Path(ge=1, le=10_000, description="The item's number (1 = first).")]
@@ -171,14 +173,14 @@ class TokenInfo(BaseModel):
 
 
 @public.post("/tokens", response_model=out.TokenOut, status_code=201, tags=["accounts"], responses=_THROTTLED)
-def create_token(body: out.TokenIn, request: Request, desk: DeskDep) -> out.TokenOut | JSONResponse:
+def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.TokenOut | JSONResponse:
     """Trade a username and password for an API token (shown this once; send it as a Bearer token).
 
     It lasts ``OPENIMR_TOKEN_DAYS`` (30) days. After repeated failures for the account or from
     the client's address, every attempt is refused with 429 for a while, growing with each failure.
     """
     cfg = auth.settings(request)
-    with desk.tx() as s:
+    with cases.store.transaction() as s:
         attempt = auth.sign_in(s, body.username, body.password, auth.client_address(request), cfg, "api")
         token = auth.issue_token(s, attempt.user, body.name, cfg) if attempt.user else None
     if attempt.retry_after:
@@ -194,9 +196,9 @@ def create_token(body: out.TokenIn, request: Request, desk: DeskDep) -> out.Toke
 
 
 @router.get("/tokens", response_model=list[TokenInfo], tags=["accounts"])
-def list_tokens(who: Who, desk: DeskDep) -> list[TokenInfo]:
+def list_tokens(who: Who, cases: Cases) -> list[TokenInfo]:
     """Your API tokens that are not revoked (expired ones too), oldest first."""
-    with desk.tx() as s:
+    with cases.store.transaction() as s:
         return [
             TokenInfo(
                 id=t.id,
@@ -211,10 +213,10 @@ def list_tokens(who: Who, desk: DeskDep) -> list[TokenInfo]:
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response, tags=["accounts"])
 def revoke_token(
-    token_id: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, who: Who, desk: DeskDep
+    token_id: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, who: Who, cases: Cases
 ) -> Response:
     """Revoke one of your API tokens: from now on it answers 401."""
-    with desk.tx() as s:
+    with cases.store.transaction() as s:
         revoked = auth.revoke_token(s, who, token_id, auth.settings(request).clock())
     if not revoked:
         raise NotFound(f"you have no token {token_id}")
@@ -228,10 +230,10 @@ def me(who: Who) -> out.UserOut:
 
 
 @router.post("/users", response_model=out.UserOut, status_code=201, tags=["accounts"])
-def create_user(body: out.UserIn, who: Who, desk: DeskDep) -> out.UserOut:
+def create_user(body: out.UserIn, who: Who, cases: Cases) -> out.UserOut:
     """Create an account (admin only)."""
-    desk.require(who, Action.MANAGE_USERS)
-    with desk.tx() as s:
+    cases.require(who, Action.MANAGE_USERS)
+    with cases.store.transaction() as s:
         try:
             user = auth.create_user(s, body.username, body.password, body.role, body.reviewer_code)
         except ValueError as exc:
@@ -245,59 +247,59 @@ def create_user(body: out.UserIn, who: Who, desk: DeskDep) -> out.UserOut:
 @router.get("/cases", response_model=out.CasePage, tags=["cases"])
 def list_cases(
     who: Who,
-    desk: DeskDep,
+    cases: Cases,
     status: Status | None = None,
     standing: Literal["overdue", "at_risk", "on_time"] | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> out.CasePage:
     """Cases by due date, with each open case's standing; a reviewer sees only their own."""
-    return desk.list_cases(who, _today(), status, standing, limit, offset)
+    return cases.list_cases(who, _today(), status, (standing,) if standing else (), limit, offset)
 
 
 @router.post("/cases", response_model=out.CaseCreated, status_code=201, tags=["cases"])
-def create_case(body: CaseIn, who: Who, desk: DeskDep) -> out.CaseCreated:
+def create_case(body: CaseIn, who: Who, cases: Cases) -> out.CaseCreated:
     """Take a case in (case.schema.json plus parties and UR items): eligibility and due date follow.
 
     The same submission again returns the same case with ``created`` false. Upload documents
     with ``POST /api/cases/{case_number}/documents``.
     """
-    return desk.create_case(who, body)
+    return cases.create_case(who, body)
 
 
 @router.get("/cases/{case_number}", response_model=out.CaseOut, tags=["cases"])
-def read_case(case_number: str, who: Who, desk: DeskDep) -> out.CaseOut:
+def read_case(case_number: str, who: Who, cases: Cases) -> out.CaseOut:
     """The case in full: items with parsed request and governing guideline, assignment, decisions."""
-    return desk.case(who, case_number, _today())
+    return cases.case(who, case_number, _today())
 
 
 @router.get("/cases/{case_number}/items", response_model=list[out.ItemOut], tags=["cases"])
-def read_items(case_number: str, who: Who, desk: DeskDep) -> list[out.ItemOut]:
+def read_items(case_number: str, who: Who, cases: Cases) -> list[out.ItemOut]:
     """The disputed items, each with its version (pass it back when deciding)."""
-    return desk.items(who, case_number)
+    return cases.items(who, case_number)
 
 
 @router.post("/cases/{case_number}/withdraw", response_model=out.CaseCreated, tags=["cases"])
-def withdraw(case_number: str, body: out.WithdrawIn, who: Who, desk: DeskDep) -> out.CaseCreated:
+def withdraw(case_number: str, body: out.WithdrawIn, who: Who, cases: Cases) -> out.CaseCreated:
     """Close an open case without a determination."""
-    status = desk.withdraw(who, case_number, body.reason)
+    status = cases.withdraw(who, case_number, body.reason)
     return out.CaseCreated(case_number=case_number, created=False, status=status)
 
 
 @router.get("/cases/{case_number}/audit", response_model=out.AuditPage, tags=["cases"])
 def read_audit(
-    case_number: str, who: Who, desk: DeskDep, limit: Limit = 100, offset: Offset = 0
+    case_number: str, who: Who, cases: Cases, limit: Limit = 100, offset: Offset = 0
 ) -> out.AuditPage:
     """Every read and change of the case, oldest first."""
-    return desk.audit_log(who, case_number, limit, offset)
+    return cases.audit_log(who, case_number, limit, offset)
 
 
 # Documents ------------------------------------------------------------------------------------
 
 
 @router.get("/cases/{case_number}/documents", response_model=list[out.DocumentOut], tags=["documents"])
-def list_documents(case_number: str, who: Who, desk: DeskDep) -> list[out.DocumentOut]:
-    return desk.documents(who, case_number)
+def list_documents(case_number: str, who: Who, cases: Cases) -> list[out.DocumentOut]:
+    return cases.documents(who, case_number)
 
 
 @router.post(
@@ -310,14 +312,14 @@ def list_documents(case_number: str, who: Who, desk: DeskDep) -> list[out.Docume
 def upload_document(
     case_number: str,
     who: Who,
-    desk: DeskDep,
+    cases: Cases,
     file: Annotated[UploadFile, File(description="The document (20 MB at most).")],
     doc_type: Annotated[str, Form(min_length=1, max_length=40)] = "medical_records",
     received: Annotated[dt.date | None, Form()] = None,
 ) -> out.DocumentOut:
     """Add a document to the case record; the same file again changes nothing."""
     name = file_name(file, "file")
-    return desk.upload(who, case_number, name, read_upload(file), doc_type, received or _today())
+    return cases.upload(who, case_number, name, read_upload(file), doc_type, received or _today())
 
 
 _DOWNLOAD = {
@@ -337,8 +339,8 @@ _DOWNLOAD = {
     responses=_DOWNLOAD,
     tags=["documents"],
 )
-def download_document(case_number: str, document_id: DocumentId, who: Who, desk: DeskDep) -> Response:
-    name, kind, content = desk.document(who, case_number, document_id)
+def download_document(case_number: str, document_id: DocumentId, who: Who, cases: Cases) -> Response:
+    name, kind, content = cases.document(who, case_number, document_id)
     kind = "application/pdf" if kind == "application/pdf" else "application/octet-stream"
     return Response(content, media_type=kind, headers={"Content-Disposition": _attachment(name)})
 
@@ -353,23 +355,23 @@ def _attachment(name: str) -> str:
 
 
 @router.get("/reviewers", response_model=out.ReviewerPage, tags=["reviewers"])
-def list_reviewers(who: Who, desk: DeskDep, limit: Limit = 50, offset: Offset = 0) -> out.ReviewerPage:
+def list_reviewers(who: Who, cases: Cases, limit: Limit = 50, offset: Offset = 0) -> out.ReviewerPage:
     """The roster, with each reviewer's open cases."""
-    return desk.reviewers(who, limit, offset)
+    return cases.reviewers(who, limit, offset)
 
 
 @router.post("/reviewers", response_model=out.ImportCounts, tags=["reviewers"])
 def import_reviewers(
-    body: Annotated[list[out.RosterEntry], Body(max_length=500)], who: Who, desk: DeskDep
+    body: Annotated[list[out.RosterEntry], Body(max_length=500)], who: Who, cases: Cases
 ) -> out.ImportCounts:
     """Create or update reviewers by code; the same roster again changes nothing."""
-    return desk.import_reviewers(who, body)
+    return cases.import_reviewers(who, body)
 
 
 @router.post("/assignments", response_model=list[out.OutcomeOut], tags=["assignments"])
-def assign(body: out.AssignIn, who: Who, desk: DeskDep) -> list[out.OutcomeOut]:
+def assign(body: out.AssignIn, who: Who, cases: Cases) -> list[out.OutcomeOut]:
     """Assign cases (or every case awaiting a reviewer) as one optimized batch, each with why."""
-    return desk.assign(who, body.case_numbers, _today())
+    return cases.assign(who, body.case_numbers, _today())
 
 
 # Decisions and recommendations ----------------------------------------------------------------
@@ -379,10 +381,19 @@ def assign(body: out.AssignIn, who: Who, desk: DeskDep) -> list[out.OutcomeOut]:
     "/cases/{case_number}/items/{position}/decision", response_model=out.DecisionResult, tags=["decisions"]
 )
 def decide(
-    case_number: str, position: ItemNumber, body: out.DecisionIn, who: Who, desk: DeskDep
+    case_number: str, position: ItemNumber, body: out.DecisionIn, who: Who, cases: Cases
 ) -> out.DecisionResult:
     """Decide one item (the assigned reviewer only). 409 when someone decided it since you read it."""
-    return desk.decide(who, case_number, position, body)
+    return cases.decide(
+        who,
+        case_number,
+        position,
+        body.decision,
+        body.guideline,
+        body.rationale,
+        body.evidence_level,
+        body.expected_version,
+    )
 
 
 @router.get(
@@ -391,24 +402,24 @@ def decide(
     tags=["decisions"],
     responses=_errors(503),
 )
-def recommendations(case_number: str, who: Who, desk: DeskDep) -> dict[str, Any]:
+def recommendations(case_number: str, who: Who, cases: Cases) -> dict[str, Any]:
     """Decision support's review (review.schema.json); 503 "decision support unavailable" without it."""
-    return desk.recommendations(who, case_number)
+    return cases.recommendations(who, case_number)
 
 
 # Letters --------------------------------------------------------------------------------------
 
 
 @router.post("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
-def issue_letter(case_number: str, who: Who, desk: DeskDep) -> Letter:
+def issue_letter(case_number: str, who: Who, cases: Cases) -> Letter:
     """Issue the Final Determination letter (frozen from then on); again: the same letter."""
-    return desk.issue(who, case_number, _today())
+    return cases.issue(who, case_number, _today())[0]
 
 
 @router.get("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
-def read_letter(case_number: str, who: Who, desk: DeskDep) -> Letter:
+def read_letter(case_number: str, who: Who, cases: Cases) -> Letter:
     """The issued letter's record, else a draft from the decisions so far."""
-    return desk.letter(who, case_number, _today())[0]
+    return cases.letter(who, case_number, _today())[0]
 
 
 @router.get(
@@ -417,9 +428,9 @@ def read_letter(case_number: str, who: Who, desk: DeskDep) -> Letter:
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
     tags=["letters"],
 )
-def letter_html(case_number: str, who: Who, desk: DeskDep) -> Response:
+def letter_html(case_number: str, who: Who, cases: Cases) -> Response:
     """The letter as HTML (a draft until issued)."""
-    body = desk.rendered(who, case_number, "html", _today())
+    body = cases.rendered(who, case_number, "html", _today())
     return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
 
 
@@ -434,9 +445,9 @@ def letter_html(case_number: str, who: Who, desk: DeskDep) -> Response:
     },
     tags=["letters"],
 )
-def letter_pdf(case_number: str, who: Who, desk: DeskDep) -> Response:
+def letter_pdf(case_number: str, who: Who, cases: Cases) -> Response:
     """The issued letter as PDF."""
-    body = desk.rendered(who, case_number, "pdf", _today())
+    body = cases.rendered(who, case_number, "pdf", _today())
     return Response(
         body, media_type="application/pdf", headers={"Content-Disposition": _attachment(f"{case_number}.pdf")}
     )
@@ -447,13 +458,13 @@ def letter_pdf(case_number: str, who: Who, desk: DeskDep) -> Response:
 
 @router.post("/letters/parse", response_model=Letter, tags=["corpus"], responses=_errors(413))
 def parse_letter(
-    who: Who, desk: DeskDep, file: Annotated[UploadFile, File(description="A letter: PDF or .txt.")]
+    who: Who, cases: Cases, file: Annotated[UploadFile, File(description="A letter: PDF or .txt.")]
 ) -> Letter:
     """Read an IMR Final Determination letter into its record (letter.schema.json).
 
     Parsing runs in a worker thread (a plain ``def`` route), so a long letter holds up no other request.
     """
-    desk.require(who, Action.PARSE_LETTERS)
+    cases.require(who, Action.PARSE_LETTERS)
     name = file_name(file, "file")
     content = read_upload(file)
     with tempfile.TemporaryDirectory() as tmp:
@@ -467,10 +478,10 @@ def parse_letter(
 
 @router.post("/letters/ingest", response_model=out.IngestOut, tags=["corpus"], responses=_errors(413))
 def ingest_letters(
-    who: Who, desk: DeskDep, files: Annotated[list[UploadFile], File(description="Letters: PDF or .txt.")]
+    who: Who, cases: Cases, files: Annotated[list[UploadFile], File(description="Letters: PDF or .txt.")]
 ) -> out.IngestOut:
     """Store letters in the corpus (one that is stored already is left alone) and index them."""
-    desk.require(who, Action.INGEST_LETTERS)
+    cases.require(who, Action.INGEST_LETTERS)
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for number, upload in enumerate(files):
@@ -479,17 +490,17 @@ def ingest_letters(
             path = folder / file_name(upload, "files", number)
             path.write_bytes(read_upload(upload))
             paths.append(path)
-        report = ingest_paths(paths, desk.url)
-    sync_index(desk.engine)
+        report = ingest(paths, cases.store)
+    sync_index(cases.store.engine)
     return out.IngestOut(stored=report.stored, unchanged=report.unchanged, errors=report.errors)
 
 
 @router.get("/search", response_model=list[out.HitOut], tags=["corpus"])
 def search(
     who: Who,
-    desk: DeskDep,
+    cases: Cases,
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
-    decision: Literal["Upheld", "Overturned"] | None = None,
+    decision: Decision | None = None,
     family: str | None = None,
     category: str | None = None,
     body_part: str | None = None,
@@ -497,8 +508,8 @@ def search(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[out.HitOut]:
     """Full-text search of the stored decisions (item, rationale, summary), best first."""
-    desk.require(who, Action.SEARCH_CORPUS)
-    sync_index(desk.engine)
+    cases.require(who, Action.SEARCH_CORPUS)
+    sync_index(cases.store.engine)
     filters = Filters(decision=decision, family=family, category=category, body_part=body_part, year=year)
-    hits = Searcher(desk.engine).search(q, filters, limit, Mode.text)
+    hits = Searcher(cases.store.engine).search(q, filters, limit, Mode.text)
     return [out.HitOut(**vars(h)) for h in hits]

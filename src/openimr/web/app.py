@@ -17,8 +17,10 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import openimr
 from openimr.services import accounts as auth
-from openimr.services.desk import Desk
+from openimr.services.cases import CaseService
+from openimr.store.db import Store
 from openimr.web import api, pages
 from openimr.web.errors import STATUS, classify
 
@@ -125,17 +127,23 @@ def _over(limit: int) -> str:
 
 
 def create_app(url: str | None = None) -> FastAPI:
-    """The OpenIMR web application on the store at *url* (default: $OPENIMR_DB or ./openimr.db)."""
+    """The OpenIMR web application on the store at *url* (default: $OPENIMR_DB or ./openimr.db).
+
+    The store is opened here, once, upgraded to the newest schema: each server worker upgrades at
+    start-up (a store already there is only read), never per request. ``app.state.store`` is
+    closed by whoever ends the application.
+    """
     app = FastAPI(
         title="OpenIMR",
-        version="0.1.0",
+        version=openimr.__version__,
         description=(
             "Independent Medical Review for California workers' compensation: cases, documents, "
             "reviewers, assignment, decisions, letters, decision support and the letter corpus. "
             "Authenticate with `Authorization: Bearer TOKEN` (POST /api/tokens)."
         ),
     )
-    app.state.desk = Desk(url)
+    app.state.store = Store.open(url)
+    app.state.cases = CaseService(app.state.store)
     # Read once at start-up: a malformed setting stops the server here, not at every request.
     app.state.sign_in = auth.SignInSettings.from_env()
 

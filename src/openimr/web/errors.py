@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from openimr.core.errors import ImmutableError
 from openimr.core.process.workflow import TransitionError
-from openimr.services.cases import ConflictError, NotFound, ProcessError
-from openimr.services.desk import Forbidden, Unavailable
-from openimr.store.schema import ImmutableError
+from openimr.services.cases import ConflictError, Forbidden, NotFound, ProcessError, Unavailable
 
 
 class Unauthenticated(Exception):

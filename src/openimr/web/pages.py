@@ -23,15 +23,15 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from openimr.core.guidelines import load_rules
+from openimr.core.models import EVIDENCE_STANDARDS
 from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
-from openimr.core.roles import Action, Principal
+from openimr.core.roles import Action, Principal, Role
 from openimr.services import accounts as auth
+from openimr.services.cases import BUSY, CaseService, Forbidden, Unavailable
 from openimr.services.corpus.index import sync_index
-from openimr.services.corpus.stats import By, chart, compute, total
-from openimr.services.desk import Desk, Forbidden, Unavailable
-from openimr.services.schemas import CaseOut, DecisionIn
-from openimr.store.schema import EVIDENCE_LEVELS
+from openimr.services.schemas import CaseCreated, CaseOut, DecisionIn
+from openimr.services.stats import By, chart, compute, total
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
 from openimr.web.errors import TooLarge, Unauthenticated
 
@@ -68,15 +68,16 @@ def criterion_state(reason: str) -> str:
     return "met" if _MET.search(reason) else "info"
 
 
-def desk(request: Request) -> Desk:
-    return request.app.state.desk
+def service(request: Request) -> CaseService:
+    """The application's case service (its store opened once, at start-up)."""
+    return request.app.state.cases
 
 
 def session(request: Request) -> Principal:
     """The account of the session cookie; without one, the error handler sends the browser to sign in."""
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
-        with desk(request).tx() as s:
+        with service(request).store.transaction() as s:
             who = auth.from_session(s, cookie)
         if who is not None:
             return who
@@ -103,7 +104,7 @@ def checked(
 
 Who = Annotated[Principal, Depends(signed_in)]
 Poster = Annotated[Principal, Depends(checked)]
-DeskDep = Annotated[Desk, Depends(desk)]
+Cases = Annotated[CaseService, Depends(service)]
 router = APIRouter(include_in_schema=False, route_class=signs_in_first(signed_in, _sign_in))
 
 
@@ -134,7 +135,7 @@ def local(path: str) -> str:
 
 
 def home_of(who: Principal) -> str:
-    return "/worklist" if who.role == "reviewer" else "/dashboard"
+    return "/worklist" if who.role == Role.REVIEWER else "/dashboard"
 
 
 # Signing in and out ---------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def _login_page(request: Request, next: str, error: str | None, code: int = 200)
 @router.post("/login")
 def login(
     request: Request,
-    desk: DeskDep,
+    cases: Cases,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
@@ -167,7 +168,7 @@ def login(
     if not auth.same(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE)):
         raise Forbidden("the sign-in form is out of date: reload the page and try again")
     cfg = auth.settings(request)
-    with desk.tx() as s:
+    with cases.store.transaction() as s:
         attempt = auth.sign_in(s, username, password, auth.client_address(request), cfg, "form")
         cookie = auth.open_session(s, attempt.user, cfg) if attempt.user else None
     if attempt.retry_after:
@@ -192,8 +193,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, who: Poster, desk: DeskDep) -> Response:
-    with desk.tx() as s:
+def logout(request: Request, who: Poster, cases: Cases) -> Response:
+    with cases.store.transaction() as s:
         auth.close_session(s, request.cookies.get(auth.SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, httponly=True, samesite="lax", secure=auth.secure(request))
@@ -209,12 +210,12 @@ def home(who: Who) -> Response:
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, who: Who, desk: DeskDep) -> Response:
+def dashboard(request: Request, who: Who, cases: Cases) -> Response:
     """Cases by state, due dates with overdue and at-risk cases marked, assignment with its reasons."""
-    if who.role == "reviewer":
+    if who.role == Role.REVIEWER:
         return RedirectResponse("/worklist", status_code=303)
     today = dt.date.today()
-    page = desk.list_cases(who, today, limit=200)
+    page = cases.list_cases(who, today, limit=200)
     counts = Counter(c.status for c in page.items)
     return render(
         request,
@@ -230,31 +231,31 @@ def dashboard(request: Request, who: Who, desk: DeskDep) -> Response:
 
 
 @router.get("/corpus/stats")
-def corpus_stats(request: Request, who: Who, desk: DeskDep, by: By = By.category) -> Response:
+def corpus_stats(request: Request, who: Who, cases: Cases, by: By = By.category) -> Response:
     """Decisions in the letter corpus by a grouping, with overturn rates and Wilson intervals."""
-    desk.require(who, Action.SEARCH_CORPUS)
-    sync_index(desk.engine)
-    groups = compute(desk.engine, by)
+    cases.require(who, Action.SEARCH_CORPUS)
+    sync_index(cases.store.engine)
+    groups = compute(cases.store.engine, by)
     return render(request, "stats.html.j2", who, by=by, bys=list(By), groups=groups, overall=total(groups))
 
 
 @router.get("/corpus/stats.svg")
-def corpus_stats_chart(who: Who, desk: DeskDep, by: By = By.category) -> Response:
+def corpus_stats_chart(who: Who, cases: Cases, by: By = By.category) -> Response:
     """The statistics page's chart (SVG)."""
-    desk.require(who, Action.SEARCH_CORPUS)
-    sync_index(desk.engine)
+    cases.require(who, Action.SEARCH_CORPUS)
+    sync_index(cases.store.engine)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chart.svg"
-        chart(compute(desk.engine, by), by, path)
+        chart(compute(cases.store.engine, by), by, path)
         return Response(path.read_bytes(), media_type="image/svg+xml")
 
 
 @router.get("/worklist")
-def worklist(request: Request, who: Who, desk: DeskDep) -> Response:
+def worklist(request: Request, who: Who, cases: Cases) -> Response:
     """The cases assigned to the signed-in reviewer (everyone's for staff)."""
     today = dt.date.today()
-    page = desk.list_cases(who, today, limit=200)
-    open_cases = [c for c in page.items if c.status in ("assigned", "in_review", "decided")]
+    page = cases.list_cases(who, today, limit=200)
+    open_cases = [c for c in page.items if c.status in BUSY]
     done = [c for c in page.items if c not in open_cases]
     return render(request, "worklist.html.j2", who, today=today, open_cases=open_cases, done=done)
 
@@ -263,14 +264,14 @@ def worklist(request: Request, who: Who, desk: DeskDep) -> Response:
 
 
 @router.get("/intake")
-def intake_form(request: Request, who: Who, desk: DeskDep) -> Response:
-    desk.require(who, Action.CREATE_CASE)
+def intake_form(request: Request, who: Who, cases: Cases) -> Response:
+    cases.require(who, Action.CREATE_CASE)
     return render(request, "intake.html.j2", who, today=dt.date.today(), errors=None, form={})
 
 
 @router.post("/intake")
-async def intake(request: Request, who: Poster, desk: DeskDep) -> Response:
-    desk.require(who, Action.CREATE_CASE)
+async def intake(request: Request, who: Poster, cases: Cases) -> Response:
+    cases.require(who, Action.CREATE_CASE)
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     uploads = [f for f in form.getlist("documents") if not isinstance(f, str) and f.filename]
@@ -285,7 +286,16 @@ async def intake(request: Request, who: Poster, desk: DeskDep) -> Response:
         if len(content) > MAX_UPLOAD:
             raise TooLarge(f"{upload.filename} is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
         files[upload.filename] = content
-    created = await run_in_threadpool(desk.create_case, who, case, files)
+
+    def take_in() -> CaseCreated:
+        created = cases.create_case(who, case)
+        for name, content in files.items():
+            cases.upload(
+                who, created.case_number, name, content, "medical_records", case.application_received
+            )
+        return created
+
+    created = await run_in_threadpool(take_in)
     note = "taken in" if created.created else "already taken in"
     return back(f"/cases/{created.case_number}", f"Case {created.case_number} {note}: {created.status}.")
 
@@ -339,13 +349,13 @@ def _guideline_choices(case: CaseOut, review: dict | None) -> list[str]:
 
 
 @router.get("/cases/{case_number}")
-def workbench(request: Request, case_number: str, who: Who, desk: DeskDep) -> Response:
+def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Response:
     """Summary with evidence marked, documents, and per item the request, guideline and decision form."""
-    case = desk.case(who, case_number, dt.date.today())
+    case = cases.case(who, case_number, dt.date.today())
     review, review_note = None, None
     if who.can(Action.READ_RECOMMENDATIONS):
         try:
-            review = desk.recommendations(who, case_number)
+            review = cases.recommendations(who, case_number)
         except Unavailable as exc:
             review_note = str(exc)
     recs = (review or {}).get("items", [])
@@ -360,9 +370,9 @@ def workbench(request: Request, case_number: str, who: Who, desk: DeskDep) -> Re
         summary=highlight(case.clinical_summary, evidence),
         marked=any(e.lower() in (case.clinical_summary or "").lower() for e in evidence),
         choices=_guideline_choices(case, review),
-        levels=EVIDENCE_LEVELS,
+        levels=EVIDENCE_STANDARDS,
         criterion_state=criterion_state,
-        can_decide=who.can(Action.DECIDE) and case.status in ("assigned", "in_review", "decided"),
+        can_decide=who.can(Action.DECIDE) and case.status in BUSY,
         can=who.can,
         Action=Action,
     )
@@ -373,7 +383,7 @@ def decide(
     case_number: str,
     position: int,
     who: Poster,
-    desk: DeskDep,
+    cases: Cases,
     decision: Annotated[str, Form()],
     guideline: Annotated[str, Form()],
     rationale: Annotated[str, Form()],
@@ -389,7 +399,16 @@ def decide(
             "expected_version": expected_version,
         }
     )
-    result = desk.decide(who, case_number, position, body)
+    result = cases.decide(
+        who,
+        case_number,
+        position,
+        body.decision,
+        body.guideline,
+        body.rationale,
+        body.evidence_level,
+        body.expected_version,
+    )
     return back(f"/cases/{case_number}", f"Item {position}: {decision} saved; the case is {result.status}.")
 
 
@@ -397,39 +416,39 @@ def decide(
 def upload(
     case_number: str,
     who: Poster,
-    desk: DeskDep,
+    cases: Cases,
     file: Annotated[UploadFile, File()],
     doc_type: Annotated[str, Form()] = "medical_records",
 ) -> Response:
     content = read_upload(file)
-    doc = desk.upload(who, case_number, file.filename or "document", content, doc_type, dt.date.today())
+    doc = cases.upload(who, case_number, file.filename or "document", content, doc_type, dt.date.today())
     return back(f"/cases/{case_number}", f"Document {doc.name} added.")
 
 
 @router.post("/cases/assign")
-def assign(who: Poster, desk: DeskDep, case_number: Annotated[str, Form()] = "") -> Response:
-    outcomes = desk.assign(who, [case_number] if case_number else None, dt.date.today())
+def assign(who: Poster, cases: Cases, case_number: Annotated[str, Form()] = "") -> Response:
+    outcomes = cases.assign(who, [case_number] if case_number else None, dt.date.today())
     done = ", ".join(f"{o.case_number} → {o.reviewer or 'nobody qualified'}" for o in outcomes)
     target = f"/cases/{case_number}" if case_number else "/dashboard"
     return back(target, f"Assigned: {done}." if outcomes else "No case was awaiting a reviewer.")
 
 
 @router.post("/cases/{case_number}/issue")
-def issue(case_number: str, who: Poster, desk: DeskDep) -> Response:
-    desk.issue(who, case_number, dt.date.today())
+def issue(case_number: str, who: Poster, cases: Cases) -> Response:
+    cases.issue(who, case_number, dt.date.today())
     return back(f"/cases/{case_number}/letter", "The Final Determination letter is issued.")
 
 
 @router.get("/cases/{case_number}/letter")
-def letter(request: Request, case_number: str, who: Who, desk: DeskDep) -> Response:
-    record, issued = desk.letter(who, case_number, dt.date.today())
-    case = desk.case(who, case_number, dt.date.today())
+def letter(request: Request, case_number: str, who: Who, cases: Cases) -> Response:
+    record, issued = cases.letter(who, case_number, dt.date.today())
+    case = cases.case(who, case_number, dt.date.today())
     return render(
         request, "letter.html.j2", who, case=case, letter=record, issued=issued, can=who.can, Action=Action
     )
 
 
 @router.get("/cases/{case_number}/audit")
-def audit(request: Request, case_number: str, who: Who, desk: DeskDep, offset: int = 0) -> Response:
-    page = desk.audit_log(who, case_number, 200, max(offset, 0))
+def audit(request: Request, case_number: str, who: Who, cases: Cases, offset: int = 0) -> Response:
+    page = cases.audit_log(who, case_number, 200, max(offset, 0))
     return render(request, "audit.html.j2", who, case_number=case_number, page=page)

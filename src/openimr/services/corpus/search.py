@@ -217,7 +217,8 @@ class _Corpus:
 
     def similarity(self, query: np.ndarray) -> np.ndarray:
         """The cosine similarity of each item text (by code) to *query*; -1 for a text not embedded."""
-        assert self.vectors is not None
+        if self.vectors is None:
+            raise RuntimeError("the embeddings are not loaded: call load_vectors first")
         scores = np.append(self.vectors @ query, np.float32(-1.0))  # row -1: not embedded
         return scores[self.text_row]
 

@@ -1,4 +1,4 @@
-"""Bulk ingest on a Dask cluster: each worker parses letters and stores them in the database itself.
+"""Bulk ingest, here or on a Dask cluster where each worker parses letters and stores them itself.
 
 Dask (``distributed``) rather than Ray: it is pure Python wheels that install anywhere the project
 does, a :class:`~distributed.LocalCluster` starts in a couple of seconds on a laptop or in CI, and a
@@ -19,8 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from openimr.core.letters.extract import expand_paths
-from openimr.store.db import migrate
-from openimr.store.ingest import IngestReport, Progress, ingest_file
+from openimr.store.db import Store
+from openimr.store.ingest import IngestReport, Progress, ingest_file, ingest_paths
 
 
 class IngestEngine(StrEnum):
@@ -30,7 +30,7 @@ class IngestEngine(StrEnum):
 
 def ingest_dask(
     paths: Iterable[Path],
-    db_url: str,
+    store: Store,
     address: str | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
@@ -39,10 +39,10 @@ def ingest_dask(
 
     With *address* (``tcp://host:8786``) the scheduler there runs the tasks; without it, a local
     cluster of *workers* processes (default: one per CPU) is started for the batch and shut down.
+    Each worker opens *store*'s URL as it is: the schema is upgraded once, by whoever opened *store*.
     """
     from dask.distributed import Client, LocalCluster
 
-    migrate(db_url)
     files = [str(p.resolve()) for p in expand_paths(list(paths))]
     report = IngestReport()
     if address:
@@ -57,7 +57,7 @@ def ingest_dask(
         )
         client = Client(cluster)
     try:
-        futures = client.map(ingest_file, files, db_url=db_url, pure=False)
+        futures = client.map(ingest_file, files, db_url=store.url, pure=False)
         for path, future in zip(files, futures, strict=True):
             outcome, detail = future.result()
             if outcome == "error":
@@ -71,3 +71,19 @@ def ingest_dask(
         if cluster is not None:
             cluster.close()
     return report
+
+
+def ingest(
+    paths: Iterable[Path],
+    store: Store,
+    engine: IngestEngine = IngestEngine.local,
+    address: str | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest the letter files *paths* into *store*: here with *jobs* parser processes
+    (:func:`~openimr.store.ingest.ingest_paths`), or on Dask with *jobs* local workers or the
+    scheduler at *address* (:func:`ingest_dask`)."""
+    if engine is IngestEngine.dask:
+        return ingest_dask(paths, store, address, jobs, progress)
+    return ingest_paths(paths, store.engine, jobs, progress)
