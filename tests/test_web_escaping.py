@@ -157,3 +157,15 @@ def test_the_html_letter_escapes_and_the_text_letter_does_not() -> None:
     assert_escaped(html, "the HTML letter")
     text = render(letter, "txt")
     assert "<script>alert(7)" in text.replace("\n", " ") and "&lt;" not in text
+
+
+def test_a_new_intake_form_opens_empty(api: Api) -> None:
+    """An empty form must not show what a template reads off a dict (``form.items`` is its method)."""
+    sign_in(api.client, "coordinator")
+    page = api.client.get("/intake")
+    assert page.status_code == 200
+    assert "built-in method" not in page.text
+    assert (
+        '<textarea id="items" name="items" rows="3" required aria-describedby="items-help"></textarea>'
+        in page.text
+    )
