@@ -29,7 +29,7 @@ from openimr.services import schemas as out
 from openimr.services.cases import CaseService, Forbidden, NotFound
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.ingest import ingest
-from openimr.services.corpus.search import Filters, Mode, Searcher
+from openimr.services.corpus.search import Filters, search_store
 from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
 
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -509,7 +509,6 @@ def search(
 ) -> list[out.HitOut]:
     """Full-text search of the stored decisions (item, rationale, summary), best first."""
     cases.require(who, Action.SEARCH_CORPUS)
-    sync_index(cases.store.engine)
     filters = Filters(decision=decision, family=family, category=category, body_part=body_part, year=year)
-    hits = Searcher(cases.store.engine).search(q, filters, limit, Mode.text)
+    hits = search_store(cases.store, q, filters, limit)
     return [out.HitOut(**vars(h)) for h in hits]

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -23,13 +24,14 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from openimr.core.guidelines import load_rules
-from openimr.core.models import EVIDENCE_STANDARDS
+from openimr.core.models import EVIDENCE_STANDARDS, Decision
 from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal, Role
 from openimr.services import accounts as auth
-from openimr.services.cases import BUSY, CaseService, Forbidden, Unavailable
+from openimr.services.cases import BUSY, CaseService, Forbidden, NotFound, Unavailable
 from openimr.services.corpus.index import sync_index
+from openimr.services.corpus.search import Filters, past_decision, search_store
 from openimr.services.schemas import CaseCreated, CaseOut, DecisionIn
 from openimr.services.stats import By, chart, compute, total
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
@@ -248,6 +250,47 @@ def corpus_stats_chart(who: Who, cases: Cases, by: By = By.category) -> Response
         path = Path(tmp) / "chart.svg"
         chart(compute(cases.store.engine, by), by, path)
         return Response(path.read_bytes(), media_type="image/svg+xml")
+
+
+@router.get("/search")
+def corpus_search(
+    request: Request,
+    who: Who,
+    cases: Cases,
+    q: Annotated[str, Query(max_length=500)] = "",
+    decision: Decision | None = None,
+    family: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[str, Query(max_length=64)] = "",
+    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+) -> Response:
+    """Search past decisions with the command line's filters; each hit links to its decision."""
+    cases.require(who, Action.SEARCH_CORPUS)
+    filters = Filters(decision=decision, family=family or None, category=category or None, year=year)
+    hits = search_store(cases.store, q, filters, 50) if q.strip() else []
+    return render(
+        request,
+        "search.html.j2",
+        who,
+        q=q,
+        hits=hits,
+        decision=decision,
+        decisions=list(Decision),
+        family=family,
+        category=category,
+        year=year,
+    )
+
+
+@router.get("/corpus/letters/{letter}")
+def past_letter(
+    request: Request, who: Who, cases: Cases, letter: Annotated[str, PathParam(max_length=200)]
+) -> Response:
+    """One past decision letter of the corpus: its disputed items, decisions and rationales."""
+    cases.require(who, Action.SEARCH_CORPUS)
+    found = past_decision(cases.store, letter)
+    if found is None:
+        raise NotFound(f"no letter {letter} in the corpus")
+    return render(request, "past_letter.html.j2", who, letter=found)
 
 
 @router.get("/worklist")

@@ -21,10 +21,12 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, or_, select, text
 
+from openimr.core.models import Letter
 from openimr.services.corpus import embeddings
-from openimr.store.schema import corpus_embeddings
+from openimr.store.db import Store
+from openimr.store.schema import LetterRow, corpus_embeddings
 
 RRF_K = 60
 SEMANTIC_TEXTS = 16
@@ -314,3 +316,24 @@ class Searcher:
 def _hit(row, score: float) -> Hit:
     _, letter, position, item, decision, family, category, year = row
     return Hit(letter, position + 1, item, decision, family, category, year, round(score, 6))
+
+
+def search_store(
+    store: Store, q: str, filters: Filters, limit: int = 20, mode: Mode = Mode.text
+) -> list[Hit]:
+    """Search the decisions stored in *store*, its index brought up to date first: what the API and
+    the corpus search page both answer."""
+    from openimr.services.corpus.index import sync_index  # the index imports this module
+
+    sync_index(store.engine)
+    return Searcher(store.engine).search(q, filters, limit, mode)
+
+
+def past_decision(store: Store, letter: str) -> Letter | None:
+    """The stored letter a hit names (its case number, else its file name), or None."""
+    with store.transaction() as session:
+        named = or_(
+            LetterRow.case_number == letter, (LetterRow.case_number.is_(None)) & (LetterRow.file == letter)
+        )
+        row = session.scalars(select(LetterRow).where(named).order_by(LetterRow.id)).first()
+        return row.to_letter() if row else None
