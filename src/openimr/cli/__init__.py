@@ -1,62 +1,320 @@
 """The ``openimr`` command line: one Typer app, one sub-app or command per concept.
 
-Each command's module is imported only when that command runs (or when help lists it), so
+Each command's module is imported only when that command runs or shows its help: ``openimr
+--help`` lists the commands from the summaries kept here, so it imports none of them, and
 ``openimr letters parse`` does not pay for the web app, the corpus or scikit-learn.
+
+Help is written for people: values are named ``FILE``, ``N``, ``a|b|c`` rather than Python
+types, ranges are said in words, paragraphs are not broken mid-sentence, and piped help is
+100 columns wide.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import re
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, get_args, get_origin
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-# name -> (module, attribute): a Typer sub-app, or a command function.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("openimr.cli.cases", "demo"),
-    "serve": ("openimr.cli.web", "serve"),
-    "review": ("openimr.cli.review", "review_command"),
-    "eval": ("openimr.cli.review", "eval_command"),
-    "train": ("openimr.cli.review", "train_command"),
-    "search": ("openimr.cli.corpus", "search"),
-    "similar": ("openimr.cli.corpus", "similar"),
-    "stats": ("openimr.cli.corpus", "stats"),
-    "export": ("openimr.cli.corpus", "export"),
-    "letters": ("openimr.cli.letters", "app"),
-    "reviewers": ("openimr.cli.cases", "reviewers_app"),
-    "cases": ("openimr.cli.cases", "cases_app"),
-    "requests": ("openimr.cli.requests", "app"),
+# name -> (module, attribute, summary): a Typer sub-app or a command function, and the first
+# paragraph of its help, which ``openimr --help`` lists without importing the module.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": (
+        "openimr.cli.cases",
+        "demo",
+        "Load example reviewers and cases and carry each through the whole IMR process.",
+    ),
+    "serve": (
+        "openimr.cli.web",
+        "serve",
+        "Serve the web workbench and the HTTP API (OpenAPI at /openapi.json).",
+    ),
+    "review": (
+        "openimr.cli.review",
+        "review_command",
+        "Recommend Upheld or Overturned for each disputed item, with the governing guideline, "
+        "the criteria met or missed, a calibrated p_overturn and a draft rationale.",
+    ),
+    "eval": (
+        "openimr.cli.review",
+        "eval_command",
+        "Cross-validate the engine on decided letters (no letter in both train and test) and "
+        "print AUC, overturn F1/precision/recall, balanced accuracy, family top-1, ECE and Brier "
+        "beside the baselines run on the same folds.",
+    ),
+    "train": (
+        "openimr.cli.review",
+        "train_command",
+        "Fit the overturn and guideline-family models on decided letters and save them (by "
+        "default over the models shipped in the package: this is how they were built).",
+    ),
+    "search": (
+        "openimr.cli.corpus",
+        "search",
+        "Search the stored decisions: one hit per line with its letter, item, decision and guideline.",
+    ),
+    "similar": (
+        "openimr.cli.corpus",
+        "similar",
+        "Past decisions on items like ITEM: same category, drug or class, body part, amount and wording.",
+    ),
+    "stats": (
+        "openimr.cli.corpus",
+        "stats",
+        "Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, "
+        "JSON, CSV or chart. By specialty an issue counts under each of its reviewer's "
+        "specialties; the title and the overall figures count it once.",
+    ),
+    "export": (
+        "openimr.cli.corpus",
+        "export",
+        "Export the structured corpus, one row per issue, to CSV or Parquet.",
+    ),
+    "letters": (
+        "openimr.cli.letters",
+        "app",
+        "Read and write IMR Final Determination letters.",
+    ),
+    "db": (
+        "openimr.cli.db",
+        "app",
+        "The database's schema: upgrade it to this version of OpenIMR, or show its revision.",
+    ),
+    "reviewers": ("openimr.cli.cases", "reviewers_app", "The expert reviewer roster."),
+    "cases": (
+        "openimr.cli.cases",
+        "cases_app",
+        "IMR cases: intake, assignment, decisions, letters, audit.",
+    ),
+    "requests": (
+        "openimr.cli.requests",
+        "app",
+        "Parse disputed items into structured requests.",
+    ),
+    "guidelines": (
+        "openimr.cli.guidelines",
+        "app",
+        "The encoded MTUS rules: list, show, check, and the quotes decisions make.",
+    ),
+    "formulary": (
+        "openimr.cli.guidelines",
+        "formulary",
+        "A drug's MTUS Drug List status on a date of service (default today).",
+    ),
 }
 
+PIPED_WIDTH = 100
+"""Help's width when it is not written to a terminal (a terminal's own width is used there)."""
 
-def load_command(name: str) -> click.Command:
-    """The click command behind *name*, importing its module now."""
-    module, attribute = COMMANDS[name]
+_BULLET = re.compile(r"\s*([-*•]|\d+[.)])\s")
+
+
+def summary(name: str) -> str:
+    """The one-paragraph summary ``openimr --help`` lists for *name*."""
+    entry = COMMANDS[name]
+    return entry[2] if len(entry) > 2 else first_paragraph(load_command(name))
+
+
+def first_paragraph(command: Any) -> str:
+    """What a listing shows for *command*: its short help, else its help's first paragraph."""
+    return command.short_help or flowed(command.help or "").split("\n\n")[0]
+
+
+def flowed(text: str) -> str:
+    """*text* with each paragraph on one line, so that help wraps at words, not mid-sentence.
+
+    Paragraphs that start with ``\\b`` keep their lines, as do list items; anything after a
+    ``\\f`` line (click's marker for text help leaves out) is dropped.
+    """
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).partition("\f")[0].split("\n\n"):
+        if paragraph.startswith("\b"):
+            paragraphs.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not _BULLET.match(line):
+                lines[-1] = f"{lines[-1]} {line.strip()}"
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs).strip()
+
+
+def _type_name(annotation: Any, param: TyperArgument | TyperOption) -> str:
+    """A human name for values of *annotation*: FILE, N, TEXT, a|b, ..."""
+    descriptor = param.type_descriptor
+    if descriptor.choices is not None:
+        return "|".join(str(getattr(choice, "value", choice)) for choice in dict.fromkeys(descriptor.choices))
+    if get_origin(annotation) in (list, tuple):
+        return " ".join(_type_name(arg, param) for arg in get_args(annotation) if arg is not ...)
+    if descriptor.is_path or (isinstance(annotation, type) and issubclass(annotation, os.PathLike)):
+        return {"file": "FILE", "dir": "FOLDER"}.get(descriptor.path_type, "PATH")
+    if isinstance(annotation, type):
+        if issubclass(annotation, bool):
+            return "yes|no"
+        if issubclass(annotation, int):
+            return "N"
+        if issubclass(annotation, float):
+            return "NUMBER"
+        if issubclass(annotation, datetime):
+            return "DATE"
+    return "TEXT"
+
+
+def _wrap_choices(shown: str, width: int = 24) -> str:
+    """*shown* broken after a ``|`` where it is wider than *width*, so no choice is split."""
+    lines = [""]
+    for choice in shown.split("|"):
+        if lines[-1] and len(lines[-1]) + len(choice) >= width:
+            lines.append("")
+        lines[-1] += f"{choice}|"
+    return "\n".join(lines)[:-1]
+
+
+def _range_words(low: float | None, high: float | None) -> str | None:
+    """``at least 1``, ``at most 9``, ``1 to 9``, or None without bounds."""
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    if low is not None:
+        return f"at least {low}"
+    if high is not None:
+        return f"at most {high}"
+    return None
+
+
+class HumanArgument(TyperArgument):
+    """An argument shown as ``PATHS...`` with a human value type, never a Python one."""
+
+    human_type: str | None = None
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return _wrap_choices(self.human_type) if self.human_type else None
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None
+
+
+class HumanOption(TyperOption):
+    """An option shown with a human value name (none for a flag) and its range in words."""
+
+    human_type: str | None = None
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return _wrap_choices(self.human_type) if self.human_type else None
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None
+
+
+def humanize(params: Iterable[Any]) -> None:
+    """Give typer's parameters in *params* human metavars and their ranges in words."""
+    for param in params:
+        if isinstance(param, HumanArgument | HumanOption):
+            continue
+        if isinstance(param, TyperArgument):
+            shown = param.metavar or param.name.upper()
+            param.metavar = f"{shown}..." if param.nargs != 1 else shown
+            param.__class__ = HumanArgument
+            kind = _type_name(param.type_descriptor.annotation, param)
+            param.human_type = None if kind == "TEXT" else kind
+        elif isinstance(param, TyperOption):
+            param.__class__ = HumanOption
+            if param.metavar is not None:
+                param.human_type = param.metavar
+            elif not (param.is_flag or param.count):
+                param.human_type = _type_name(param.type_descriptor.annotation, param)
+        else:
+            continue
+        words = _range_words(param.min, param.max)
+        if words and words not in (param.help or "") and not (param.count and param.max is None):
+            text = (param.help or "").rstrip().removesuffix(".")
+            param.help = f"{text} ({words})." if text else f"{words.capitalize()}."
+
+
+class HelpContext(typer.Context):
+    """A context whose help shows human parameters, as wide as the terminal or 100 if piped."""
+
+    def get_help(self) -> str:
+        humanize(self.command.get_params(self))
+        if typer.core.HAS_RICH and not os.environ.get("TERMINAL_WIDTH"):
+            from typer import rich_utils
+
+            piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+            rich_utils.MAX_WIDTH = PIPED_WIDTH if piped else None
+        return super().get_help()
+
+
+def prepare(command: Any) -> None:
+    """Make *command* and everything under it show human help (see :class:`HelpContext`)."""
+    command.context_class = HelpContext
+    command.help = flowed(command.help) if command.help else command.help
+    humanize(command.params)
+    if isinstance(command, TyperGroup):
+        ctx = HelpContext(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                prepare(sub)
+
+
+def load_command(name: str) -> Any:
+    """The click command behind *name*, importing its module now, with human help."""
+    module, attribute = COMMANDS[name][:2]
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
-        group = typer.main.get_group(target)
-        group.name = name
-        return group
-    single = typer.Typer()
-    single.command(name)(target)
-    return typer.main.get_command(single)
+        command = typer.main.get_group(target)
+        command.name = name
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    prepare(command)
+    return command
 
 
 class LazyGroup(TyperGroup):
-    """A command group that imports each command's module on first use."""
+    """A command group that imports each command's module on first use.
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    Its own help lists the commands from their summaries in :data:`COMMANDS`, importing none.
+    """
+
+    context_class = HelpContext
+    listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return load_command(cmd_name) if cmd_name in COMMANDS else None
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if self.listing:
+            return TyperCommand(cmd_name, help=summary(cmd_name))
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
 
 
 app = typer.Typer(
     cls=LazyGroup,
     help="OpenIMR: California workers' compensation Independent Medical Review.",
     no_args_is_help=True,
+    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
