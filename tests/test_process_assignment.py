@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from openimr.core.case import Party
 from openimr.core.process.assignment import Candidate, Need, assign, exclusions, qualifying_specialties
-from openimr.core.process.intake import License
+from openimr.core.process.roster import License
 
 TODAY = dt.date(2025, 3, 3)
 SPECIALTIES = [

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from openimr.core.case import Application
 from openimr.core.errors import ImmutableError
-from openimr.core.process.intake import CaseIn, ReviewerIn
+from openimr.core.process.roster import ReviewerIn
 from openimr.core.process.workflow import Status, TransitionError
 from openimr.core.roles import Principal
 from openimr.services import demo as examples
@@ -104,7 +105,7 @@ def create(
 ) -> None:
     """Take in a case: eligibility, due date, and records requested (or closed as ineligible)."""
     with _service(db, actor) as (cases, who):
-        case = CaseIn.model_validate_json(file.read_bytes())
+        case = Application.model_validate_json(file.read_bytes())
         contents = {doc.path: (file.parent / doc.path).read_bytes() for doc in case.documents}
         done = cases.create_case(who, case, contents)
         typer.echo(f"{done.case_number}: {done.status}" + ("" if done.created else " (already taken in)"))

@@ -87,7 +87,7 @@ class Principal:
     username: str
     role: Role
     reviewer_code: str | None
-    via: Literal["token", "session"]
+    via: Literal["token", "session", "command line"]
     csrf: str | None = None
 
     def can(self, action: Action) -> bool:

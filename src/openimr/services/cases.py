@@ -28,16 +28,17 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from openimr.core.case import Application, Party
 from openimr.core.models import Claimant, Decision, EvidenceLevel, Issue, Letter, Reviewer
 from openimr.core.process import assignment, deadlines, eligibility, support, workflow
 from openimr.core.process.data import load
-from openimr.core.process.intake import CaseIn, License, Party, ReviewerIn
+from openimr.core.process.roster import License, ReviewerIn
 from openimr.core.process.support import decision_support
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal, Role
@@ -92,15 +93,13 @@ class Operator(Principal):
     """Someone at the command line. They hold the database itself, so every action is theirs and
     only their changes (not their reads) are audited, under their name."""
 
-    via: Literal["token", "session", "command line"] = "command line"
-
     def can(self, action: Action) -> bool:
         return True
 
 
 def operator(name: str | None = None) -> Operator:
     """The command line's actor, named by ``--as`` (default: the login name) in the audit log."""
-    return Operator(id=0, username=name or getpass.getuser(), role=Role.ADMIN, reviewer_code=None)
+    return Operator(0, name or getpass.getuser(), Role.ADMIN, None, "command line")
 
 
 def record_audit(
@@ -402,7 +401,7 @@ class CaseService:
             return [views.item_out(i) for i in self._open(s, who, number, Action.READ_CASE, "items").items]
 
     def create_case(
-        self, who: Principal, case: CaseIn, contents: Mapping[str, bytes] | None = None
+        self, who: Principal, case: Application, contents: Mapping[str, bytes] | None = None
     ) -> out.CaseCreated:
         """Take in *case*, check eligibility, set its due date; *contents* are the bytes of the
         documents it names, by path (the web sends documents as uploads instead).
@@ -449,7 +448,7 @@ class CaseService:
         return f"{prefix}{int(last[len(prefix) :]) + 1 if last else 1:07d}"
 
     @staticmethod
-    def _intake(case: CaseIn, number: str, submitted: dict) -> CaseRow:
+    def _intake(case: Application, number: str, submitted: dict) -> CaseRow:
         result = eligibility.check(case)
         deadline = deadlines.due_date(
             case.priority, case.formulary_dispute, case.application_received, case.documents_received

@@ -11,9 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from openimr.core.case import Application
 from openimr.core.models import Decision, EvidenceLevel
 from openimr.core.process import support
-from openimr.core.process.intake import CaseIn, ReviewerIn
+from openimr.core.process.roster import ReviewerIn
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Principal
 from openimr.services.cases import CaseService
@@ -104,7 +105,7 @@ REVIEWERS = [
 class Example:
     """A case and, for each disputed item, the decision our example reviewer makes."""
 
-    case: CaseIn
+    case: Application
     decisions: list[tuple[str, str, str, str]]  # decision, guideline, evidence level, rationale
 
 
@@ -120,7 +121,7 @@ def examples(today: dt.date) -> list[Example]:
         {"role": "claims_administrator", "name": _CA},
         {"role": "ur_organization", "name": "Coastline UR Partners"},
     ]
-    acupuncture = CaseIn.model_validate(
+    acupuncture = Application.model_validate(
         {
             "application_received": ago(12),
             "date_of_injury": ago(400),
@@ -149,7 +150,7 @@ def examples(today: dt.date) -> list[Example]:
             ],
         }
     )
-    muscle_relaxant = CaseIn.model_validate(
+    muscle_relaxant = Application.model_validate(
         {
             "formulary_dispute": True,
             "application_received": ago(3),
@@ -177,7 +178,7 @@ def examples(today: dt.date) -> list[Example]:
             ],
         }
     )
-    chiropractic = CaseIn.model_validate(
+    chiropractic = Application.model_validate(
         {
             "application_received": ago(20),
             "date_of_injury": ago(120),
@@ -203,7 +204,7 @@ def examples(today: dt.date) -> list[Example]:
             ],
         }
     )
-    late = CaseIn.model_validate(
+    late = Application.model_validate(
         {
             "application_received": ago(5),
             "date_of_injury": ago(700),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from openimr.core.models import Claimant
-from openimr.core.process.intake import ReviewerIn
+from openimr.core.process.roster import ReviewerIn
 
 
 class _Out(BaseModel):

@@ -18,10 +18,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
+from openimr.core.case import Application
 from openimr.core.letters.errors import LetterError
 from openimr.core.letters.parse import parse_file
 from openimr.core.models import Decision, Letter
-from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
@@ -258,7 +258,7 @@ def list_cases(
 
 
 @router.post("/cases", response_model=out.CaseCreated, status_code=201, tags=["cases"])
-def create_case(body: CaseIn, who: Who, cases: Cases) -> out.CaseCreated:
+def create_case(body: Application, who: Who, cases: Cases) -> out.CaseCreated:
     """Take a case in (case.schema.json plus parties and UR items): eligibility and due date follow.
 
     The same submission again returns the same case with ``created`` false. Upload documents

@@ -23,9 +23,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
+from openimr.core.case import Application
 from openimr.core.guidelines import load_rules
 from openimr.core.models import EVIDENCE_STANDARDS, Decision
-from openimr.core.process.intake import CaseIn
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal, Role
 from openimr.services import accounts as auth
@@ -319,7 +319,7 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     uploads = [f for f in form.getlist("documents") if not isinstance(f, str) and f.filename]
     try:
-        case = CaseIn.model_validate(_case_from_form(fields))
+        case = Application.model_validate(_case_from_form(fields))
     except ValueError as exc:
         errors = exc.errors() if hasattr(exc, "errors") else [{"loc": ["form"], "msg": str(exc)}]
         return render(request, "intake.html.j2", who, 422, today=dt.date.today(), errors=errors, form=fields)
@@ -344,7 +344,7 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
 
 
 def _case_from_form(f: dict[str, str]) -> dict[str, Any]:
-    """The intake form's fields as a :class:`CaseIn` dict (empty fields left out)."""
+    """The intake form's fields as a :class:`Application` dict (empty fields left out)."""
 
     def get(name: str) -> str | None:
         return (f.get(name) or "").strip() or None

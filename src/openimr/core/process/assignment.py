@@ -20,8 +20,8 @@ from scipy.optimize import linear_sum_assignment
 
 from openimr.core.case import Party
 from openimr.core.process.data import load
-from openimr.core.process.intake import License, norm
 from openimr.core.process.reasons import Reason
+from openimr.core.process.roster import License, norm
 
 UNASSIGNED_COST = 10.0
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from openimr.core.case import Application
 from openimr.core.process.data import load
-from openimr.core.process.intake import norm
 from openimr.core.process.reasons import Reason, words
+from openimr.core.process.roster import norm
 
 
 @dataclass(frozen=True)

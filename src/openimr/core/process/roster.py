@@ -1,8 +1,6 @@
-"""What comes in: a reviewer roster entry (``reviewers import``); a case as submitted is
-:class:`openimr.core.case.Application`.
+"""The expert reviewer roster: a reviewer as imported (``reviewers import``) and their licences.
 
-``CaseIn`` (:class:`~openimr.core.case.Application`) and ``Party`` are re-exported from
-:mod:`openimr.core.case` for the modules not yet moved to it.
+A case as submitted is :class:`openimr.core.case.Application`.
 """
 
 from __future__ import annotations
@@ -12,11 +10,6 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from openimr.core.case import Application as CaseIn
-from openimr.core.case import Party
-
-__all__ = ["CaseIn", "License", "Party", "ReviewerIn", "norm"]
 
 LicenseStatus = Literal["active", "probation", "suspended", "revoked", "expired", "inactive"]
 
