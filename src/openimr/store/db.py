@@ -14,14 +14,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DB_ENV = "OPENIMR_DB"
 DEFAULT_DB_FILE = "openimr.db"
@@ -81,6 +81,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration built in code, its scripts inside the package."""
+    from alembic.config import Config  # alembic loads only when the schema is read or changed
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -89,12 +91,16 @@ def alembic_config(engine: Engine) -> Config:
 
 def head_revisions() -> set[str]:
     """The newest revisions of the package's migrations."""
+    from alembic.script import ScriptDirectory
+
     return set(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 def current_revisions(engine: Engine) -> set[str]:
     """The revisions the store's ``alembic_version`` names (empty for a store never upgraded)."""
     with engine.connect() as connection:
+        from alembic.runtime.migration import MigrationContext
+
         return set(MigrationContext.configure(connection).get_current_heads())
 
 
@@ -120,6 +126,8 @@ def migrate(url: str | None = None) -> None:
         return
     engine = migration_engine(url)
     try:
+        from alembic import command
+
         command.upgrade(alembic_config(engine), "head")
     finally:
         engine.dispose()
