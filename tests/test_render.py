@@ -102,7 +102,7 @@ def test_layout_order_dates_and_labels() -> None:
         layout.HEADING_ISSUES,
         "Wrist brace, purchase: Overturned",
         layout.CA_GUIDELINE_LABEL,
-        "MAXIMUS guideline:",
+        f"{layout.DEFAULT_ORGANIZATION} guideline:",
         layout.RATIONALE_LABEL,
     ]
     positions = [text.find(anchor) for anchor in anchors]

@@ -8,23 +8,20 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from openimr.core.case import Application
-from openimr.core.errors import ImmutableError
-from openimr.core.process.roster import ReviewerIn
-from openimr.core.process.workflow import Status, TransitionError
-from openimr.core.roles import Principal
-from openimr.services import demo as examples
-from openimr.services.cases import CaseService, ConflictError, ProcessError, operator
-from openimr.services.render import FORMATS, render
-from openimr.store.db import Store, default_db_url
+from openimr.cli.output import console, pipe_safe
+from openimr.core.process.workflow import Status
+from openimr.services.options import LetterFormat
+
+if TYPE_CHECKING:
+    from openimr.core.process.roster import ReviewerIn
+    from openimr.core.roles import Principal
+    from openimr.services.cases import CaseService
 
 reviewers_app = typer.Typer(help="The expert reviewer roster.", no_args_is_help=True)
 cases_app = typer.Typer(
@@ -36,6 +33,10 @@ Actor = Annotated[
     str | None, typer.Option("--as", help="Who acts, for the audit log (default: the login name).")
 ]
 Today = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="The date to act as of.")]
+Case = Annotated[
+    str, typer.Argument(metavar="CASE", help="The case number, e.g. CM24-0000001 (as cases list shows it).")
+]
+Output = Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")]
 EXIT_CONFLICT = 3
 
 
@@ -43,6 +44,13 @@ EXIT_CONFLICT = 3
 def _service(db: str | None, actor: str | None = None) -> Iterator[tuple[CaseService, Principal]]:
     """The case service on the store at *db* (opened once, upgraded first) and the command line's
     actor, with their failures turned into one-line errors and exit codes."""
+    from pydantic import ValidationError
+
+    from openimr.core.errors import ImmutableError
+    from openimr.core.process.workflow import TransitionError
+    from openimr.services.cases import CaseService, ConflictError, ProcessError, operator
+    from openimr.store.db import Store
+
     try:
         store = Store.open(db)
     except Exception as exc:
@@ -50,6 +58,8 @@ def _service(db: str | None, actor: str | None = None) -> Iterator[tuple[CaseSer
         raise typer.Exit(1) from exc
     try:
         yield CaseService(store), operator(actor)
+    except BrokenPipeError:
+        raise  # stdout's reader went away: pipe_safe ends the command quietly
     except ConflictError as exc:
         typer.echo(f"conflict: {exc}", err=True)
         raise typer.Exit(EXIT_CONFLICT) from exc
@@ -64,35 +74,160 @@ def _today(value: dt.datetime | None) -> dt.date:
     return value.date() if value else dt.date.today()
 
 
-def _roster_row(row: dict[str, str]) -> dict:
-    """A CSV row as a :class:`ReviewerIn` dict: lists split on ';', licences as STATE:KIND:NUMBER:STATUS."""
-    licenses = []
-    for text in filter(None, (t.strip() for t in row.get("licenses", "").split(";"))):
-        state, kind, number, status = [*text.split(":"), "", "", ""][:4]
-        licenses.append({"state": state, "kind": kind, "number": number, "status": status or "active"})
-    return {
-        **row,
-        "licenses": licenses,
-        "specialties": [s.strip() for s in row.get("specialties", "").split(";") if s.strip()],
-        "affiliations": [a.strip() for a in row.get("affiliations", "").split(";") if a.strip()],
-    }
+def _bad_rows(file: Path, exc: Any, row: int) -> list[str]:
+    """One ``error: FILE: row N: field: problem`` line per problem pydantic found in row *row*."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p + 1) if isinstance(p, int) else str(p) for p in error["loc"]) or "row"
+        lines.append(f"error: {file}: row {row}: {field}: {error['msg']}")
+    return lines
+
+
+def _read_roster(file: Path) -> list[ReviewerIn]:
+    """The reviewers in *file* (.csv or .json), or exit 1 after one error line per bad row."""
+    from pydantic import ValidationError
+
+    from openimr.core.process.roster import ReviewerIn, csv_row
+
+    try:
+        if file.suffix.lower() == ".csv":
+            with file.open(newline="", encoding="utf-8") as handle:
+                raw: Any = [csv_row(row) for row in csv.DictReader(handle)]
+        else:
+            raw = json.loads(file.read_text("utf-8"))
+    except OSError as exc:
+        typer.echo(f"error: {file}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"error: {file}: not a UTF-8 {file.suffix.lstrip('.') or 'roster'} file ({exc})", err=True)
+        raise typer.Exit(1) from None
+    if not isinstance(raw, list) or not all(isinstance(entry, dict) for entry in raw):
+        typer.echo(f"error: {file}: a JSON roster is a list of reviewer objects", err=True)
+        raise typer.Exit(1)
+    reviewers, problems = [], []
+    for row, entry in enumerate(raw, 1):
+        try:
+            reviewers.append(ReviewerIn.model_validate(entry))
+        except ValidationError as exc:
+            problems += _bad_rows(file, exc, row)
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        raise typer.Exit(1)
+    return reviewers
 
 
 @reviewers_app.command("import")
+@pipe_safe
 def import_reviewers(
-    file: Annotated[Path, typer.Argument(help="Roster as .json (a list of reviewers) or .csv.")],
+    file: Annotated[Path, typer.Argument(help="The roster: a .csv file, or a .json list of reviewers.")],
     db: Db = None,
     actor: Actor = None,
 ) -> None:
-    """Create or update reviewers by code (importing the same file again changes nothing)."""
+    """Create or update reviewers by code (importing the same file again changes nothing).
+
+    \b
+    A CSV roster has a header row and one reviewer a row (see examples/roster.csv):
+      code                   unique, e.g. ORT-01 (required)
+      name                   e.g. "Riley Example, M.D." (required)
+      licenses               STATE:KIND:NUMBER:STATUS, several split by ';', e.g.
+                             California:MD:A-100002:active (at least one; STATUS is
+                             active, probation, suspended, revoked, expired or inactive;
+                             default active)
+      specialties            split by ';', e.g. Orthopedic Surgery;Sports Medicine
+                             (at least one)
+      active_practice_since  YYYY-MM-DD (required)
+      weekly_clinical_hours  a number, at least 0 (required)
+      affiliations           organizations the reviewer has ties to, split by ';'
+                             (optional: their cases are not assigned to the reviewer)
+      capacity               open cases at once, at least 0 (default 10)
+
+    A JSON roster is a list of objects with the same keys; licenses, specialties and affiliations
+    are lists there, each licence an object {"state", "kind", "number", "status", "expires"}.
+
+    Nothing is imported when a row is wrong: each problem gets a line "error: FILE: row N: field:
+    problem", row 1 being the first reviewer (the row after the CSV header), and the exit status
+    is 1.
+    """
+    roster = _read_roster(file)
     with _service(db, actor) as (cases, who):
-        if file.suffix.lower() == ".csv":
-            with file.open(newline="", encoding="utf-8") as handle:
-                raw = [_roster_row(row) for row in csv.DictReader(handle)]
-        else:
-            raw = json.loads(file.read_text("utf-8"))
-        counts = cases.import_reviewers(who, [ReviewerIn.model_validate(r) for r in raw])
+        counts = cases.import_reviewers(who, roster)
         typer.echo(", ".join(f"{n} {what}" for what, n in counts.model_dump().items()))
+
+
+ROSTER_COLUMNS = ("code", "name", "active_licenses", "specialties", "capacity", "open_assignments")
+
+
+class RosterFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _active_licenses(licenses: list[dict[str, Any]], today: dt.date) -> list[str]:
+    """Each active, unexpired licence as STATE:KIND:NUMBER (the roster's own notation)."""
+    return [
+        ":".join(filter(None, (lic.get("state"), lic.get("kind"), lic.get("number"))))
+        for lic in licenses
+        if lic.get("status", "active") == "active"
+        and (not lic.get("expires") or dt.date.fromisoformat(str(lic["expires"])) >= today)
+    ]
+
+
+@reviewers_app.command("list")
+@pipe_safe
+def list_reviewers(
+    fmt: Annotated[
+        RosterFormat, typer.Option("--format", "-f", help="table, json (a list), or csv (one row each).")
+    ] = RosterFormat.table,
+    today: Today = None,
+    db: Db = None,
+) -> None:
+    """The roster by code: each reviewer's active licences, specialties, capacity and open cases.
+
+    A licence counts as active when its status is active and it has not expired (by --today).
+    """
+    day = _today(today)
+    with _service(db) as (cases, who):
+        reviewers, page = [], 500
+        while len(batch := cases.reviewers(who, page, len(reviewers)).items):
+            reviewers += batch
+            if len(batch) < page:
+                break
+    rows = [
+        {
+            "code": r.code,
+            "name": r.name,
+            "active_licenses": _active_licenses(r.licenses, day),
+            "specialties": r.specialties,
+            "capacity": r.capacity,
+            "open_assignments": r.open_cases,
+        }
+        for r in reviewers
+    ]
+    if fmt is RosterFormat.json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt is RosterFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=ROSTER_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(
+            {k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows
+        )
+    else:
+        from rich.table import Table
+
+        table = Table("code", "name", "active licences", "specialties", "capacity", "open")
+        for row in rows:
+            table.add_row(
+                row["code"],
+                row["name"],
+                "\n".join(row["active_licenses"]) or "none",
+                "\n".join(row["specialties"]),
+                str(row["capacity"]),
+                str(row["open_assignments"]),
+            )
+        console().print(table)
+        typer.echo(f"{len(rows)} reviewers", err=True)
 
 
 @cases_app.command("create")
@@ -104,6 +239,8 @@ def create(
     actor: Actor = None,
 ) -> None:
     """Take in a case: eligibility, due date, and records requested (or closed as ineligible)."""
+    from openimr.core.case import Application
+
     with _service(db, actor) as (cases, who):
         case = Application.model_validate_json(file.read_bytes())
         contents = {doc.path: (file.parent / doc.path).read_bytes() for doc in case.documents}
@@ -112,10 +249,9 @@ def create(
 
 
 @cases_app.command("list")
+@pipe_safe
 def list_cases(
-    status: Annotated[
-        str | None, typer.Option(help=f"Only cases in this status ({', '.join(Status)}).")
-    ] = None,
+    status: Annotated[Status | None, typer.Option(help="Only cases in this status.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open cases past their due date.")] = False,
     at_risk: Annotated[
         bool, typer.Option("--at-risk", help="Only open cases close to their due date.")
@@ -126,7 +262,9 @@ def list_cases(
     """Cases by due date, with each open case's standing against its deadline."""
     with _service(db) as (cases, who):
         wanted = {s for s, on in (("overdue", overdue), ("at_risk", at_risk)) if on}
-        page = cases.list_cases(who, _today(today), Status(status) if status else None, wanted)
+        page = cases.list_cases(who, _today(today), status, wanted)
+        from rich.table import Table
+
         table = Table("case", "status", "priority", "timeframe", "due", "standing", "reviewer")
         for c in page.items:
             table.add_row(
@@ -138,12 +276,15 @@ def list_cases(
                 c.standing or "",
                 c.reviewer or "",
             )
-        Console(width=140).print(table)
+        console().print(table)
 
 
 @cases_app.command("assign")
+@pipe_safe
 def assign(
-    cases: Annotated[list[str] | None, typer.Argument(help="Case numbers.")] = None,
+    cases: Annotated[
+        list[str] | None, typer.Argument(metavar="CASE", help="Case numbers to assign (or --all).")
+    ] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="Every case awaiting a reviewer.")] = False,
     today: Today = None,
     db: Db = None,
@@ -164,7 +305,7 @@ def assign(
 
 @cases_app.command("decide")
 def decide(
-    case: str,
+    case: Case,
     item: Annotated[int, typer.Option("--item", help="The disputed item's number (1 = first).")],
     decision: Annotated[str, typer.Option("--decision", help="Upheld or Overturned.")],
     guideline: Annotated[str, typer.Option("--guideline", help="The guideline the decision rests on.")],
@@ -178,7 +319,11 @@ def decide(
     db: Db = None,
     actor: Actor = None,
 ) -> None:
-    """Decide one disputed item; the case is decided once every eligible item is."""
+    """Decide one disputed item; the case is decided once every eligible item is.
+
+    Decisions are final once the case's letter is issued (exit status 1). Exit status 3 when
+    someone else decided the item since you read it (pass --expect-version to replace theirs).
+    """
     with _service(db, actor) as (cases, who):
         done = cases.decide(who, case, item, decision, guideline, rationale, evidence_level, expect_version)
         typer.echo(f"{case} item {item}: {decision} (version {done.version})")
@@ -194,28 +339,28 @@ def _write(body: str | bytes, out: Path | None) -> None:
 
 
 @cases_app.command("issue")
+@pipe_safe
 def issue(
-    case: str,
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "pdf",
-    out: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
-    ] = None,
+    case: Case,
+    fmt: Annotated[LetterFormat, typer.Option("--format", "-f", help="The letter's file format.")] = "pdf",
+    out: Output = None,
     today: Today = None,
     db: Db = None,
     actor: Actor = None,
 ) -> None:
     """Issue the Final Determination letter (frozen from then on) and write it; again: the same letter."""
+    from openimr.services.render import render
+
     with _service(db, actor) as (cases, who):
         letter, _ = cases.issue(who, case, _today(today))
         _write(render(letter, fmt), out)
 
 
 @cases_app.command("notice")
+@pipe_safe
 def notice(
-    case: str,
-    out: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
-    ] = None,
+    case: Case,
+    out: Output = None,
     db: Db = None,
 ) -> None:
     """The notice an ineligible case closed with."""
@@ -225,7 +370,7 @@ def notice(
 
 @cases_app.command("withdraw")
 def withdraw(
-    case: str,
+    case: Case,
     reason: Annotated[
         str, typer.Option(help="Why, e.g. 'treatment authorized by the claims administrator'.")
     ],
@@ -239,7 +384,8 @@ def withdraw(
 
 
 @cases_app.command("audit")
-def audit(case: str, db: Db = None) -> None:
+@pipe_safe
+def audit(case: Case, db: Db = None) -> None:
     """Every change to the case: when, who, what, before and after (one JSON object a line)."""
     with _service(db) as (cases, who):
         for row in cases.audit_log(who, case).items:
@@ -255,11 +401,15 @@ def audit(case: str, db: Db = None) -> None:
             typer.echo(json.dumps(record))
 
 
+@pipe_safe
 def demo(
     db: Db = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the letters.")] = Path("demo-letters"),
 ) -> None:
     """Load example reviewers and cases and carry each through the whole IMR process."""
+    from openimr.services import demo as examples
+    from openimr.store.db import default_db_url
+
     with _service(db, "openimr-demo") as (cases, who):
         paths = examples.run(cases, who, out, dt.date.today())
         typer.echo(f"database: {db or default_db_url()}")

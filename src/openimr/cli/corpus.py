@@ -13,21 +13,17 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from openimr.cli.output import console, pipe_safe, status
 from openimr.cli.store import DbOption
-from openimr.services.corpus import embeddings
-from openimr.services.corpus.export import Format as ExportFormat
-from openimr.services.corpus.export import export as export_corpus
-from openimr.services.corpus.index import sync_index
-from openimr.services.corpus.search import Filters, Hit, Mode, Searcher
-from openimr.services.corpus.similar import SimilarIndex
-from openimr.services.stats import By, breakdown, chart, print_table, write_csv, write_json
-from openimr.store.db import Store
+from openimr.services.options import By, ExportFormat, Mode
+
+if TYPE_CHECKING:
+    from openimr.services.corpus.search import Hit
+    from openimr.store.db import Store
 
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of results.")]
@@ -35,24 +31,45 @@ LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number o
 
 def _open(db: str | None, embed: bool = False) -> Store:
     """The store at *db*, upgraded, its corpus index synced (with embeddings when *embed*)."""
+    from openimr.services.corpus.index import sync_index
+    from openimr.store.db import Store
+
     store = Store.open(db)
     sync_index(store.engine, embed=embed)
     return store
 
 
-def _console() -> Console:
-    out = Console()
-    return out if out.is_terminal else Console(width=200)
+class HitFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
 
 
-def _print_hits(hits: list[Hit], fmt: str) -> None:
-    if fmt == "jsonl":
+HitFormatOption = Annotated[
+    HitFormat,
+    typer.Option(
+        "--format", "-f", help="table (rank and relevance), or jsonl (one hit a line, with its raw score)."
+    ),
+]
+
+
+def _relevance(score: float, top: float) -> str:
+    """*score* as a share of the best hit's: 100% for the best, less for the others."""
+    return f"{round(100 * score / top)}%" if top > 0 else "-"
+
+
+def _print_hits(hits: list[Hit], fmt: HitFormat) -> None:
+    if fmt is HitFormat.jsonl:
         for hit in hits:
             sys.stdout.write(json.dumps(asdict(hit), ensure_ascii=False) + "\n")
         return
-    table = Table("letter", "#", "item", "decision", "guideline", "category", "year", "score")
-    for hit in hits:
+    from rich.table import Table
+
+    top = max((hit.score for hit in hits), default=0.0)
+    columns = ("rank", "letter", "#", "item", "decision", "guideline", "category", "year", "relevance")
+    table = Table(*columns)
+    for rank, hit in enumerate(hits, 1):
         table.add_row(
+            str(rank),
             hit.letter,
             str(hit.item_number),
             hit.item,
@@ -60,11 +77,12 @@ def _print_hits(hits: list[Hit], fmt: str) -> None:
             hit.family,
             hit.category,
             str(hit.year or ""),
-            f"{hit.score:.4f}",
+            _relevance(hit.score, top),
         )
-    _console().print(table)
+    console().print(table)
 
 
+@pipe_safe
 def search(
     query: Annotated[
         str, typer.Argument(help="Words to look for, e.g. 'postoperative acupuncture 12 visits'.")
@@ -89,23 +107,34 @@ def search(
     ] = Mode.hybrid,
     db: DbOption = None,
     limit: LimitOption = 20,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
+    fmt: HitFormatOption = HitFormat.table,
 ) -> None:
-    """Search the stored decisions: one hit per line with its letter, item, decision and guideline."""
-    if fmt not in ("table", "jsonl"):
-        raise typer.BadParameter("use table or jsonl", param_hint="--format")
+    """Search the stored decisions: one hit per line with its letter, item, decision and guideline.
+
+    Hits come best first, with their rank and their relevance as a share of the best hit's (100%).
+    When no decision matches, a line on stderr says so and nothing is printed; that is not a
+    failure: the exit status is 0 (2 for a semantic search without its extra installed).
+    """
+    from openimr.services.corpus import embeddings
+    from openimr.services.corpus.search import Filters, Searcher
+
     if mode is not Mode.text and not embeddings.available():
         if mode is Mode.semantic:
             typer.echo(f"error: {embeddings.INSTALL_HINT}", err=True)
             raise typer.Exit(2)
         typer.echo(f"note: full-text search only; {embeddings.INSTALL_HINT}", err=True)
         mode = Mode.text
-    with _open(db, embed=mode is not Mode.text) as store:
-        filters = Filters(decision, family, category, body_part, drug_class, year, specialty)
+    filters = Filters(decision, family, category, body_part, drug_class, year, specialty)
+    with status(f"Searching ({mode.value})..."), _open(db, embed=mode is not Mode.text) as store:
         hits = Searcher(store.engine).search(query, filters, limit, mode)
+    if not hits:
+        given = [f"{k}={v}" for k, v in asdict(filters).items() if v is not None]
+        typer.echo(f"no decision matches {query!r}" + (f" ({', '.join(given)})" if given else ""), err=True)
+        return
     _print_hits(hits, fmt)
 
 
+@pipe_safe
 def similar(
     item: Annotated[
         str, typer.Argument(help="A disputed item as a letter writes it, e.g. 'Norco 10/325mg #120'.")
@@ -115,9 +144,16 @@ def similar(
     ] = None,
     db: DbOption = None,
     limit: LimitOption = 10,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or jsonl.")] = "table",
+    fmt: HitFormatOption = HitFormat.table,
 ) -> None:
-    """Past decisions on items like ITEM: same category, drug or class, body part, amount and wording."""
+    """Past decisions on items like ITEM: same category, drug or class, body part, amount and wording.
+
+    When there is none, a line on stderr says so and nothing is printed (exit status 0).
+    """
+    from openimr.services.corpus.search import Hit
+    from openimr.services.corpus.similar import SimilarIndex
+    from openimr.store.db import Store
+
     with Store.open(db) as store:
         matches = SimilarIndex.from_db(store.engine).similar(item, limit, exclude_letter)
     hits = [
@@ -133,6 +169,9 @@ def similar(
         )
         for m in matches
     ]
+    if not hits:
+        typer.echo(f"no past decision like {item!r}", err=True)
+        return
     _print_hits(hits, fmt)
 
 
@@ -144,6 +183,7 @@ class StatsFormat(StrEnum):
     svg = "svg"
 
 
+@pipe_safe
 def stats(
     by: Annotated[By, typer.Option("--by", help="The dimension to group issues by.")] = By.family,
     db: DbOption = None,
@@ -155,6 +195,8 @@ def stats(
     """Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, JSON,
     CSV or chart. By specialty an issue counts under each of its reviewer's specialties; the title
     and the overall figures count it once."""
+    from openimr.services.stats import breakdown, chart, print_table, write_csv, write_json
+
     binary = fmt in (StatsFormat.png, StatsFormat.svg)
     if binary and output is None and sys.stdout.isatty():
         typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
@@ -162,7 +204,7 @@ def stats(
     with _open(db) as store:
         result = breakdown(store.engine, by)
     if fmt is StatsFormat.table:
-        print_table(result, _console())
+        print_table(result, console())
     elif binary:
         target = output.with_suffix(f".{fmt.value}") if output else sys.stdout.buffer
         chart(result.groups, by, target, result.overall, fmt.value)
@@ -182,6 +224,8 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Export the structured corpus, one row per issue, to CSV or Parquet."""
+    from openimr.services.corpus.export import export as export_corpus
+
     with _open(db) as store:
         count = export_corpus(store.engine, output, fmt)
     typer.echo(f"wrote {count} issues to {output}", err=True)

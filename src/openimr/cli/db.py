@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from openimr.cli.store import DbOption
-from openimr.store.db import Store, current_revisions, default_db_url, head_revisions, migrate
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
 
 app = typer.Typer(
     help="The database's schema: upgrade it to this version of OpenIMR, or show its revision.",
@@ -27,6 +29,11 @@ def _failed(url: str, exc: SQLAlchemyError) -> typer.Exit:
 
 def _shown(db: str | None) -> str:
     """The database's URL as it is printed: its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from openimr.store.db import default_db_url
+
     url = db or default_db_url()
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -41,6 +48,10 @@ def upgrade(db: DbOption = None) -> None:
     Every command that uses the database does this at start-up; run it on its own before serving
     a new version, or to check that the database is reachable. Running it again changes nothing.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from openimr.store.db import Store, current_revisions, migrate
+
     shown = _shown(db)
     try:
         with Store(db) as store:
@@ -58,6 +69,10 @@ def upgrade(db: DbOption = None) -> None:
 @app.command()
 def current(db: DbOption = None) -> None:
     """Print the database's schema revision, and whether it is the newest (exit status 1 if not)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from openimr.store.db import Store, current_revisions, head_revisions
+
     shown = _shown(db)
     try:
         with Store(db) as store:

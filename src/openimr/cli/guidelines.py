@@ -12,17 +12,15 @@ import difflib
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from openimr.cli.output import console, pipe_safe
 from openimr.cli.store import DbOption
-from openimr.core.guidelines import formulary as drug_list
-from openimr.core.guidelines.formulary import FormularyFileError
-from openimr.core.guidelines.rules import Limit, Rule, RuleFileError, RuleSet
-from openimr.services import guidelines as service
+
+if TYPE_CHECKING:
+    from openimr.core.guidelines.rules import Limit, Rule, RuleSet
 
 app = typer.Typer(
     help="The encoded MTUS rules: list, show, check, and the quotes decisions make.", no_args_is_help=True
@@ -71,15 +69,13 @@ def _day(value: str | None) -> dt.date | None:
 
 
 def _rules(path: Path | None) -> RuleSet:
+    from openimr.core.guidelines.rules import RuleFileError
+    from openimr.services import guidelines as service
+
     try:
         return service.load(path)
     except RuleFileError as exc:
         raise _fail(str(exc)) from None
-
-
-def _console() -> Console:
-    out = Console()
-    return out if out.is_terminal else Console(width=200)
 
 
 def _dates(rule: Rule) -> str:
@@ -94,6 +90,7 @@ def _figure(lim: Limit) -> str:
 
 
 @app.command("list")
+@pipe_safe
 def list_command(
     date: DateOption = None,
     fmt: Annotated[
@@ -106,6 +103,10 @@ def list_command(
     jsonl gives each rule in full: id, family, citation, effective dates, limits with each one's
     verification status (verified, quoted or unverified), conditions and sources.
     """
+    from rich.table import Table
+
+    from openimr.services import guidelines as service
+
     found = service.in_force(_rules(rules), _day(date))
     if fmt is Format.jsonl:
         for rule in found:
@@ -120,7 +121,7 @@ def list_command(
             limits = "criteria not encoded"
         citation = f"{rule.citation.regulation}, {rule.citation.section}"
         table.add_row(rule.id, rule.family, _dates(rule), limits, citation)
-    _console().print(table)
+    console().print(table)
     typer.echo(f"{len(found)} rules" + (f" in force on {date}" if date else ""), err=True)
 
 
@@ -164,11 +165,14 @@ def _describe(rule: Rule, ruleset: RuleSet) -> list[str]:
 
 
 @app.command("show")
+@pipe_safe
 def show_command(
     rule_id: Annotated[str, typer.Argument(metavar="RULE", help="A rule id, as guidelines list shows it.")],
     rules: RulesOption = None,
 ) -> None:
     """One rule in full: scope, citation, dates, each limit with its source and evidence, conditions."""
+    from openimr.services import guidelines as service
+
     ruleset = _rules(rules)
     rule = service.find(ruleset, rule_id)
     if rule is None:
@@ -178,6 +182,7 @@ def show_command(
 
 
 @app.command("check")
+@pipe_safe
 def check_command(rules: RulesOption = None) -> None:
     """Check the rules file beyond what loading it checks.
 
@@ -186,6 +191,8 @@ def check_command(rules: RulesOption = None) -> None:
     a web source that has no URL). Exit status 1 when there is any (or the file does not load), else
     0 with a one-line summary.
     """
+    from openimr.services import guidelines as service
+
     ruleset = _rules(rules)
     problems = service.check(ruleset)
     for line in problems:
@@ -197,6 +204,7 @@ def check_command(rules: RulesOption = None) -> None:
 
 
 @app.command("quotes")
+@pipe_safe
 def quotes_command(
     db: DbOption = None,
     fmt: Annotated[
@@ -213,6 +221,10 @@ def quotes_command(
     Reads the rationales of every letter ingested so far; statements that fit no rule come last
     (rule "-" in the table, null in jsonl).
     """
+    from rich.table import Table
+
+    from openimr.services import guidelines as service
+
     ruleset = _rules(rules)
     try:
         rationales = service.stored_rationales(db)
@@ -229,7 +241,7 @@ def quotes_command(
         for rule_id, found in groups:
             for q in found:
                 table.add_row(rule_id or "-", str(len(q.case_numbers)), q.text, ", ".join(q.case_numbers))
-        _console().print(table)
+        console().print(table)
     decisions = len({case for case, _ in rationales})
     statements = len({q.text for _, found in groups for q in found})
     typer.echo(
@@ -239,6 +251,7 @@ def quotes_command(
     )
 
 
+@pipe_safe
 def formulary(
     drug: Annotated[str, typer.Argument(help="A drug as written (generic or brand, strength optional).")],
     date: DateOption = None,
@@ -252,6 +265,11 @@ def formulary(
     not in force (before 2018-01-01); with its conditions (special fill, perioperative fill), the
     list version, the entry's effective dates and its source.
     """
+    from rich.table import Table
+
+    from openimr.core.guidelines import formulary as drug_list
+    from openimr.core.guidelines.formulary import FormularyFileError
+
     day = _day(date) or dt.date.today()
     try:
         answer = drug_list.status(drug, day)
@@ -286,4 +304,4 @@ def formulary(
         table.add_row(key, value)
     for condition in answer.conditions:
         table.add_row("condition", condition)
-    _console().print(table)
+    console().print(table)

@@ -7,20 +7,19 @@ import sys
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from openimr.cli.output import PIPED_WIDTH, pipe_safe
 from openimr.cli.render import register as register_render
 from openimr.cli.store import register as register_store
 from openimr.core.letters.errors import NOTHING_TO_DO, LetterError
-from openimr.core.letters.extract import scan_paths
 from openimr.core.letters.layout import DEFAULT_ORGANIZATION
-from openimr.core.letters.parse import read_paths
-from openimr.core.models import Letter
-from openimr.services.render import ORGANIZATION_ENV
+from openimr.services.options import ORGANIZATION_ENV
+
+if TYPE_CHECKING:
+    from openimr.core.models import Letter
 
 app = typer.Typer(help="Read and write IMR Final Determination letters.", no_args_is_help=True)
 
@@ -32,6 +31,9 @@ class ParseFormat(StrEnum):
 
 
 def _table(letters: list[Letter], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("file", "case", "decided", "reviewer", "claimant", "items (decision)", show_lines=True)
     for letter in letters:
         items = "\n".join(f"{i.item} ({i.decision})" for i in letter.issues)
@@ -44,10 +46,11 @@ def _table(letters: list[Letter], out: TextIO) -> None:
             who,
             items,
         )
-    Console(file=out, width=160 if not out.isatty() else None).print(table)
+    Console(file=out, width=None if out.isatty() else PIPED_WIDTH).print(table)
 
 
 @app.command("parse")
+@pipe_safe
 def parse_command(
     paths: Annotated[
         list[Path],
@@ -73,6 +76,9 @@ def parse_command(
 
     Exit status: 0 when every file parsed, 1 when some failed, 2 when there was no letter file.
     """
+    from openimr.core.letters.extract import scan_paths
+    from openimr.core.letters.parse import read_paths
+
     inputs = scan_paths(paths)
     for line in inputs.lines():
         typer.echo(line, err=True)

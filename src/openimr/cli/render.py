@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
 
+from openimr.cli.output import pipe_safe
 from openimr.core.letters.layout import DEFAULT_ORGANIZATION
-from openimr.core.models import Letter
-from openimr.services.render import ORGANIZATION_ENV, Format, render
+from openimr.services.options import ORGANIZATION_ENV, LetterFormat
 
 
 def _fail(path: Path, problem: str) -> NoReturn:
@@ -19,9 +18,10 @@ def _fail(path: Path, problem: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+@pipe_safe
 def render_command(
     record: Annotated[Path, typer.Argument(help="A letter record in JSON (letter.schema.json).")],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = "txt",
+    fmt: Annotated[LetterFormat, typer.Option("--format", "-f", help="Output format.")] = "txt",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
     ] = None,
@@ -30,6 +30,11 @@ def render_command(
     ] = DEFAULT_ORGANIZATION,
 ) -> None:
     """Render a letter record as a Final Determination letter (txt, html or pdf)."""
+    from pydantic import ValidationError
+
+    from openimr.core.models import Letter
+    from openimr.services.render import render
+
     try:
         letter = Letter.model_validate_json(record.read_bytes())
     except OSError as exc:

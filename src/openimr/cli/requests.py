@@ -6,14 +6,14 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from openimr.core.requests.model import Request
-from openimr.core.requests.parse import parse
+from openimr.cli.output import console, pipe_safe
+
+if TYPE_CHECKING:
+    from openimr.core.requests.model import Request
 
 app = typer.Typer(help="Parse disputed items into structured requests.", no_args_is_help=True)
 
@@ -36,6 +36,8 @@ def _items(texts: list[str] | None, file: Path | None) -> list[str]:
 
 
 def _table(items: list[str], requests: list[Request]) -> None:
+    from rich.table import Table
+
     table = Table("item", "category", "drug", "visits", "body parts", "side", "flags", show_lines=True)
     for item, r in zip(items, requests, strict=True):
         drug = (
@@ -56,10 +58,11 @@ def _table(items: list[str], requests: list[Request]) -> None:
             r.laterality or "",
             " ".join(flags),
         )
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("parse")
+@pipe_safe
 def parse_command(
     texts: Annotated[list[str] | None, typer.Argument(help="Items to parse, one argument each.")] = None,
     file: Annotated[
@@ -71,6 +74,8 @@ def parse_command(
 
     With --file every line is one item (an empty line gives a record of category "other").
     """
+    from openimr.core.requests.parse import parse
+
     if (file is None) == (not texts):
         raise typer.BadParameter("give items as arguments or --file, not both or neither")
     items = _items(texts, file)

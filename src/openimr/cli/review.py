@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from openimr.core.case import CaseError, load_case
+from openimr.cli.output import console, pipe_safe, status
 
 if TYPE_CHECKING:
     from openimr.core.review.engine import Review
@@ -48,6 +46,7 @@ def worksheet(review: Review, source: str) -> str:
     return "\n".join(lines)
 
 
+@pipe_safe
 def review_command(
     cases: Annotated[list[Path], typer.Argument(help="Case files (case.schema.json).")],
     fmt: Annotated[ReviewFormat, typer.Option("--format", "-f", help="Output format.")] = ReviewFormat.jsonl,
@@ -62,6 +61,7 @@ def review_command(
     A case file that cannot be read gets a one-line error on stderr; the others are still
     reviewed, and the exit status is 1 at the end.
     """
+    from openimr.core.case import CaseError, load_case
     from openimr.services.review import review  # scikit-learn loads only when reviewing
 
     failed = 0
@@ -92,6 +92,7 @@ def _cell(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+@pipe_safe
 def eval_command(
     gold: Annotated[Path, typer.Argument(help="Decided letters (letter.schema.json records, JSONL).")],
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, grouped by letter.")] = 5,
@@ -100,17 +101,20 @@ def eval_command(
     """Cross-validate the engine on decided letters (no letter in both train and test) and print
     AUC, overturn F1/precision/recall, balanced accuracy, family top-1, ECE and Brier beside the
     baselines run on the same folds."""
+    from rich.table import Table
+
     from openimr.core.review.evaluate import METRICS, cross_validate
     from openimr.core.review.train import examples, load_records
 
-    results = cross_validate(examples(load_records(gold)), folds)
+    with status(f"Cross-validating on {gold.name} ({folds} folds)..."):
+        results = cross_validate(examples(load_records(gold)), folds)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
         return
     table = Table("method", *METRICS, title=f"{gold.name}: {folds}-fold cross-validation grouped by letter")
     for method, figures in results.items():
         table.add_row(method, *(_cell(figures[m]) for m in METRICS))
-    Console(width=200).print(table)
+    console().print(table)
 
 
 def train_command(

@@ -7,14 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from openimr.cli.output import console, pipe_safe
 from openimr.core.letters.errors import NOTHING_TO_DO
-from openimr.core.letters.extract import scan_paths
-from openimr.services.corpus.ingest import IngestEngine
-from openimr.services.corpus.ingest import ingest as ingest_letters
-from openimr.services.stats import compute_stats, print_stats
-from openimr.store.db import Store
+from openimr.services.options import IngestEngine
 
 DbOption = Annotated[
     str | None,
@@ -46,6 +42,12 @@ def ingest(
     Exit status: 0 when every file was stored or already stored, 1 when some failed, 2 when the
     paths hold no letter file.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from openimr.core.letters.extract import scan_paths
+    from openimr.services.corpus.ingest import ingest as ingest_letters
+    from openimr.store.db import Store
+
     err = Console(stderr=True)
 
     def say(line: str) -> None:
@@ -83,14 +85,17 @@ def ingest(
     raise typer.Exit(0 if not failed else 1)
 
 
+@pipe_safe
 def stats(db: DbOption = None) -> None:
     """Letters, issues and Upheld/Overturned rates by guideline family, reviewer specialty and
     decision year at once: the overview of ``openimr stats --by ...`` (which adds intervals, JSON,
     CSV and charts)."""
+    from openimr.services.stats import compute_stats, print_stats
+    from openimr.store.db import Store
+
     with Store.open(db) as store, store.engine.connect() as conn:
         result = compute_stats(conn)
-    out = Console()
-    print_stats(result, out if out.is_terminal else Console(width=160))
+    print_stats(result, console())
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from openimr.store.db import Store, default_db_url
-
 
 def serve(
     db: Annotated[
@@ -27,6 +25,7 @@ def serve(
 
     from openimr.services import web_demo as demo_data
     from openimr.services.cases import CaseService
+    from openimr.store.db import Store, default_db_url
     from openimr.web.app import create_app
 
     url = db or default_db_url()

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import textwrap
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from xml.sax.saxutils import escape
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -26,10 +26,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from openimr.core.letters import layout
 from openimr.core.models import Issue, Letter
+from openimr.services.options import LETTER_FORMATS, LetterFormat
 
-Format = Literal["txt", "html", "pdf"]
-FORMATS: tuple[Format, ...] = ("txt", "html", "pdf")
-ORGANIZATION_ENV = "OPENIMR_ORGANIZATION"
+Format = LetterFormat
+FORMATS = LETTER_FORMATS
 TXT_WIDTH = 95
 
 # Our own wording for the letter's connecting prose ({organization} is the review organization).

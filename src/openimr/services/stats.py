@@ -15,7 +15,6 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -26,18 +25,18 @@ from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from openimr.core.families import NOT_STATED, guideline_family
+from openimr.services.options import By
 from openimr.store.schema import IssueRow, LetterRow, SpecialtyRow, corpus_issues
 
 Z95 = 1.959963984540054
 SEVERAL_SPECIALTIES = "an issue counts under each of its reviewer's specialties"
-
-
-class By(StrEnum):
-    category = "category"
-    family = "family"
-    specialty = "specialty"
-    year = "year"
-    drug_class = "drug-class"
+BY_LABELS = {
+    By.category: "Category",
+    By.family: "Guideline family",
+    By.specialty: "Reviewer specialty",
+    By.year: "Decision year",
+    By.drug_class: "Drug class",
+}
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -249,7 +248,7 @@ def chart(
     left.barh(ys, overturned, left=upheld, color="#d9480f", label="Overturned")
     left.set_yticks(list(ys), names)
     left.set_xlabel("Issues")
-    left.legend(loc="lower right", frameon=False)
+    left.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=2, frameon=False)  # above the bars
     left.set_title("Decisions", loc="left")
     rates = [100 * g.overturn_rate for g in shown]
     lows = [max(0.0, r - 100 * g.interval[0]) for r, g in zip(rates, shown, strict=True)]
@@ -264,7 +263,9 @@ def chart(
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="x", alpha=0.3)
     note = f"; {SEVERAL_SPECIALTIES}" if by is By.specialty else ""
-    fig.suptitle(f"IMR decisions by {by.value} ({overall.issues} issues{note})", x=0.01, ha="left")
+    fig.suptitle(
+        f"IMR decisions by {BY_LABELS[by].lower()} ({overall.issues} issues{note})", x=0.01, ha="left"
+    )
     fig.tight_layout()
     fmt = fmt or (out.suffix.lstrip(".") if isinstance(out, Path) else "png")
     fig.savefig(out, format=fmt, dpi=150 if fmt == "png" else None)

@@ -18,7 +18,7 @@ from openimr.core.models import Issue
 _WORDS = r"\s+"
 CA_LABEL = re.compile(r"Claims\s+Administrator\s+guideline\s*:", re.I)
 RATIONALE_LABEL = re.compile(r"Decision\s+rationale\s*:", re.I)
-# The organization's label ("MAXIMUS guideline:") usually starts a line; its name is a setting,
+# The organization's label ("<name> guideline:") usually starts a line; its name is a setting,
 # so besides the known names any run of capitalized words before "guideline:" is accepted.
 _NAME_CHAIN = r"([A-Z][A-Za-z&'’-]*(?:[ \t]+[A-Z][A-Za-z&'’-]*){0,5})\s+guideline\s*:"
 _ORG_LABEL_LINE = re.compile(r"(?:^|\n)[ \t]*" + _NAME_CHAIN)
@@ -149,7 +149,8 @@ def _issue(item_text: str, decision: str, body: _Body, rationale: str) -> Issue:
 
 
 def parse_issues(
-    section: str, organizations: tuple[str, ...] = (layout.DEFAULT_ORGANIZATION,)
+    section: str,
+    organizations: tuple[str, ...] = (layout.DEFAULT_ORGANIZATION, *layout.PUBLISHED_ORGANIZATIONS),
 ) -> list[Issue]:
     """All issues of the section, in order; ``IssuesError`` when none or when one is incomplete.
 

@@ -26,8 +26,10 @@ LICENSE_LABEL = "State(s) of Licensure:"
 SPECIALTY_LABEL = "Certification(s)/Specialty:"
 
 CA_GUIDELINE_LABEL = "Claims Administrator guideline:"
-# The review organization's line reads "<organization> guideline:"; real letters say MAXIMUS.
-DEFAULT_ORGANIZATION = "MAXIMUS"
+# The review organization's line reads "<organization> guideline:". Letters written here name a
+# neutral organization unless told its name; the published letters' label is still read.
+DEFAULT_ORGANIZATION = "Independent Review Organization"
+PUBLISHED_ORGANIZATIONS = ("MAXIMUS",)
 RATIONALE_LABEL = "Decision rationale:"
 
 # Partial authorization: "A was the original request. B was authorized by the Claims

@@ -38,15 +38,17 @@ class Parsed:
 
 
 def organizations(organization: str = layout.DEFAULT_ORGANIZATION) -> tuple[str, ...]:
-    """Names that label the review organization's guideline line: *organization* and MAXIMUS."""
-    return tuple(dict.fromkeys(n for n in (organization.strip(), layout.DEFAULT_ORGANIZATION) if n))
+    """Names that label the review organization's guideline line: *organization*, the default
+    and the published letters' (:data:`~openimr.core.letters.layout.PUBLISHED_ORGANIZATIONS`)."""
+    names = (organization.strip(), layout.DEFAULT_ORGANIZATION, *layout.PUBLISHED_ORGANIZATIONS)
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def parse_text(text: str, file: str, organization: str = layout.DEFAULT_ORGANIZATION) -> Letter:
     """The letter in *text* (already extracted); ``LetterError`` when it is not a complete letter.
 
-    *organization* is the review organization whose name labels its guideline line (MAXIMUS is
-    always read too); the adapter passes its setting in."""
+    *organization* is the review organization whose name labels its guideline line (the
+    published letters' label is always read too); the adapter passes its setting in."""
     sections = split_sections(normalize_text(text))
     if sections.issues is None:
         if sections.summary is None and not sections.how:

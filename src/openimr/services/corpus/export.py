@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from enum import StrEnum
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Date, Engine, text
+
+from openimr.services.options import ExportFormat as Format
 
 CHUNK = 20000
 
@@ -56,11 +57,6 @@ _SPECIALTIES = text(
     "SELECT letter_id, specialty FROM letter_specialties"
     " WHERE letter_id BETWEEN :lo AND :hi ORDER BY letter_id, position"
 )
-
-
-class Format(StrEnum):
-    csv = "csv"
-    parquet = "parquet"
 
 
 def chunks(engine: Engine, size: int = CHUNK) -> Iterator[list[dict]]:

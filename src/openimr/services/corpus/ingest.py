@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 
 from openimr.core.letters.extract import expand_paths
+from openimr.services.options import IngestEngine
 from openimr.store.db import Store
 from openimr.store.ingest import IngestReport, Progress, ingest_file, ingest_paths
-
-
-class IngestEngine(StrEnum):
-    local = "local"
-    dask = "dask"
 
 
 def ingest_dask(

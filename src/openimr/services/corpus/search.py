@@ -18,25 +18,19 @@ import re
 import threading
 import weakref
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 
 import numpy as np
 from sqlalchemy import Connection, Engine, func, or_, select, text
 
 from openimr.core.models import Letter
 from openimr.services.corpus import embeddings
+from openimr.services.options import Mode
 from openimr.store.db import Store
 from openimr.store.schema import LetterRow, corpus_embeddings
 
 RRF_K = 60
 SEMANTIC_TEXTS = 16
 _WORD = re.compile(r"\w+")
-
-
-class Mode(StrEnum):
-    hybrid = "hybrid"
-    text = "text"
-    semantic = "semantic"
 
 
 @dataclass(frozen=True)

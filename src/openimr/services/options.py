@@ -1,0 +1,46 @@
+"""The choices the services offer their callers, in a module that imports nothing heavy.
+
+The command line names them in its commands' signatures, so that ``--help`` needs only these
+and not the search index, the chart library or the PDF renderer behind them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+LetterFormat = Literal["txt", "html", "pdf"]
+LETTER_FORMATS: tuple[LetterFormat, ...] = ("txt", "html", "pdf")
+ORGANIZATION_ENV = "OPENIMR_ORGANIZATION"
+
+
+class Mode(StrEnum):
+    """How ``search`` matches: full text, semantic similarity, or both (hybrid)."""
+
+    hybrid = "hybrid"
+    text = "text"
+    semantic = "semantic"
+
+
+class By(StrEnum):
+    """The dimension ``stats`` groups issues by."""
+
+    category = "category"
+    family = "family"
+    specialty = "specialty"
+    year = "year"
+    drug_class = "drug-class"
+
+
+class ExportFormat(StrEnum):
+    """The corpus export's file format."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+class IngestEngine(StrEnum):
+    """Where ingest parses letters: in local processes, or on a Dask cluster."""
+
+    local = "local"
+    dask = "dask"
