@@ -44,8 +44,8 @@ PG_URL = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.
 HOST = "127.0.0.1"
 
 
-def populate(url: str, cases: int) -> None:
-    """The web demo plus about *cases* more open cases, assigned where a reviewer qualifies."""
+def populate(url: str, count: int) -> None:
+    """The web demo plus about *count* more open cases, assigned where a reviewer qualifies."""
     store = Store.open(url)
     cases, who = CaseService(store), operator("openimr-web")
     try:
@@ -54,7 +54,7 @@ def populate(url: str, cases: int) -> None:
         with store.engine.begin() as conn:  # room for every bench case
             conn.execute(text("UPDATE reviewers SET capacity = 100"))
         made, day = 0, 30
-        while made < cases:
+        while made < count:
             for example in examples.examples(today - dt.timedelta(days=day % 28)):
                 case = example.case.model_copy(
                     update={"clinical_summary": f"{example.case.clinical_summary} (bench {made})"}
