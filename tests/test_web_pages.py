@@ -1,0 +1,383 @@
+"""The workbench's lists, audit log and statistics as each role meets them: case search, filters,
+order and pages; human labels and a title per role; the audit log with reads folded, changes
+field by field, filters and a CSV export for staff only; statistics shown on arrival with human
+labels, CSV and PNG downloads, and the year chart's legend clear of its bars."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import matplotlib.figure
+import pytest
+from fastapi.testclient import TestClient
+
+from openimr.core.process.workflow import TERMINAL
+from openimr.services.audit import CSV_COLUMNS, fold, write_csv
+from openimr.services.cases import BUSY, operator
+from openimr.services.schemas import AuditOut
+from openimr.services.stats import By, Group, chart
+from openimr.web import pages
+from test_web_stats import client, demo_db, sign_in
+
+__all__ = ["client", "demo_db"]  # the shared fixtures
+ROW = re.compile(r'<tr class="[^"]*">\s*<th scope="row"><a href="/cases/([^"]+)">.*?</tr>', re.S)
+STAFF = ("coordinator", "admin")
+
+
+def rows(page: str) -> list[str]:
+    """The case numbers of a case table, in order."""
+    return ROW.findall(page)
+
+
+def row_of(page: str, number: str) -> str:
+    return next(m.group(0) for m in ROW.finditer(page) if m.group(1) == number)
+
+
+def service(client: TestClient):
+    return client.app.state.cases
+
+
+def everyone(client: TestClient, **filters):
+    return service(client).list_cases(operator("test"), dt.date.today(), **filters).items
+
+
+# Titles, labels and the header ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "title"),
+    [
+        ("coordinator", "Coordinator dashboard"),
+        ("admin", "Administrator dashboard"),
+        ("analyst", "Analyst overview"),
+    ],
+)
+def test_the_dashboard_is_titled_for_the_role_and_speaks_in_words(
+    client: TestClient, username: str, title: str
+) -> None:
+    sign_in(client, username)
+    page = client.get("/dashboard").text
+    assert f"<h1>{title}</h1>" in page
+    assert "Standard <small>(standard)</small>" not in page  # the timeframe only where it differs
+    assert "Standard <small>(formulary dispute)</small>" in page
+    assert '">Letter issued</span>' in page and "letter_issued</span>" not in page
+    assert "))" not in page  # "Analyst (read-only)" is not wrapped in a second pair
+    assert f"{username} · <small>" in page
+
+
+def test_the_assign_button_says_how_many_wait(client: TestClient) -> None:
+    sign_in(client, "coordinator")
+    waiting = [c.case_number for c in everyone(client, status="records_requested")]
+    assert len(waiting) > 1
+    assert ">Assign all now</button>" in client.get("/dashboard").text
+    service(client).assign(operator("test"), waiting[1:], dt.date.today())
+    page = client.get("/dashboard").text
+    assert ">Assign the 1 waiting case</button>" in page and "Assign all" not in page
+
+
+def test_an_analyst_may_not_assign_and_a_reviewer_has_no_dashboard(client: TestClient) -> None:
+    sign_in(client, "analyst")
+    assert "/cases/assign" not in client.get("/dashboard").text
+    sign_in(client, "lac-01")
+    assert client.get("/dashboard", follow_redirects=False).headers["location"] == "/worklist"
+
+
+# Search, filters, order and pages -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["coordinator", "analyst"])
+def test_cases_are_searched_filtered_and_sorted(client: TestClient, username: str) -> None:
+    sign_in(client, username)
+    all_cases = everyone(client)
+    first = all_cases[0].case_number
+    assert rows(client.get("/dashboard", params={"q": first.lower()}).text) == [first]
+    assigned = rows(client.get("/dashboard", params={"status": "assigned"}).text)
+    assert assigned and sorted(assigned) == sorted(c.case_number for c in all_cases if c.status == "assigned")
+    for standing in ("overdue", "at_risk"):
+        page = client.get("/dashboard", params={"standing": standing}).text
+        assert sorted(rows(page)) == sorted(c.case_number for c in all_cases if c.standing == standing)
+    by_number = rows(client.get("/dashboard", params={"sort": "number", "order": "desc"}).text)
+    assert by_number == sorted((c.case_number for c in all_cases), reverse=True)
+    lac = rows(client.get("/dashboard", params={"reviewer": "lac-01"}).text)
+    assert lac and sorted(lac) == sorted(c.case_number for c in all_cases if c.reviewer == "LAC-01")
+    acupuncture = rows(client.get("/dashboard", params={"q": "ACUPUNCTURE"}).text)
+    assert acupuncture and len(acupuncture) < len(all_cases)  # the disputed items are searched too
+
+
+def test_a_search_with_wildcards_matches_them_literally(client: TestClient) -> None:
+    sign_in(client, "coordinator")
+    for q in ("%", "_", "CM%0001"):
+        page = client.get("/dashboard", params={"q": q}).text
+        assert rows(page) == [], q
+        assert "No cases match" in page
+
+
+def test_an_unknown_sort_or_filter_is_refused(client: TestClient) -> None:
+    sign_in(client, "coordinator")
+    for params in ({"sort": "claimant"}, {"status": "lost"}, {"page": "0"}, {"standing": "on_fire"}):
+        assert client.get("/dashboard", params=params).status_code == 422, params
+    with pytest.raises(ValueError, match="sort must be one of due, received, number"):
+        service(client).list_cases(operator("test"), dt.date.today(), sort="claimant")
+
+
+def test_the_list_is_paged_with_links_that_keep_the_filters(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "CASES_PER_PAGE", 4)
+    sign_in(client, "coordinator")
+    numbers = sorted(c.case_number for c in everyone(client))
+    seen: list[str] = []
+    path = "/dashboard?sort=number"
+    for n in range(1, 5):
+        page = client.get(path).text
+        seen += rows(page)
+        assert len(rows(page)) == (4 if n < 4 else len(numbers) - 12)
+        assert ('rel="prev"' in page) == (n > 1)
+        if n < 4:
+            assert f'href="/dashboard?sort=number&amp;page={n + 1}" rel="next"' in page
+            path = f"/dashboard?sort=number&page={n + 1}"
+        else:
+            assert 'rel="next"' not in page and f"13–{len(numbers)} of {len(numbers)}" in page
+    assert seen == numbers
+
+
+def test_a_reviewers_worklist_has_tabs_and_no_reviewer_filter(client: TestClient) -> None:
+    sign_in(client, "lac-01")
+    own = [c for c in everyone(client) if c.reviewer == "LAC-01"]
+    page = client.get("/worklist").text
+    assert sorted(rows(page)) == sorted(c.case_number for c in own if c.status in BUSY)
+    assert 'aria-current="page">To review (' in page and 'name="reviewer"' not in page
+    closed = rows(client.get("/worklist", params={"show": "closed"}).text)
+    assert closed and sorted(closed) == sorted(c.case_number for c in own if c.status in TERMINAL)
+    # someone else's reviewer code changes nothing: a reviewer sees only their own cases
+    assert sorted(rows(client.get("/worklist", params={"show": "all", "reviewer": "DC-01"}).text)) == sorted(
+        c.case_number for c in own
+    )
+
+
+def test_staff_filter_the_worklist_by_reviewer(client: TestClient) -> None:
+    sign_in(client, "coordinator")
+    page = client.get("/worklist", params={"show": "all", "reviewer": "DC-01"}).text
+    listed = rows(page)
+    assert listed and all(">DC-01<" in row_of(page, n) for n in listed)
+    assert "<option selected>DC-01</option>" in page
+
+
+# The audit log ------------------------------------------------------------------------------
+
+
+def _case_with_a_letter(client: TestClient) -> str:
+    return next(c.case_number for c in everyone(client) if c.status == "letter_issued")
+
+
+def _upload(client: TestClient, number: str, name: str) -> None:
+    csrf = client.get("/worklist").text.split('name="csrf_token" value="')[1].split('"')[0]
+    answer = client.post(
+        f"/cases/{number}/documents",
+        data={"csrf_token": csrf, "doc_type": "medical_records"},
+        files={"file": (name, b"notes " + name.encode(), "text/plain")},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_reads_are_folded_and_changes_shown_field_by_field(client: TestClient) -> None:
+    sign_in(client, "coordinator")
+    number = _case_with_a_letter(client)
+    for _ in range(3):
+        client.get(f"/cases/{number}")
+    client.get(f"/cases/{number}/letter")
+    assert client.get(f"/api/cases/{number}/letter.pdf").status_code in (200, 401)
+    _upload(client, number, "Dr. Núñez's notes.txt")
+    page = client.get(f"/cases/{number}/audit").text
+    assert '<span class="folded">' in page and "reads</span>" in page
+    raw = [r for r in service(client).audit_log(operator("t"), number).items if r.actor == "coordinator"]
+    folded = fold(raw)
+    assert len(folded) < len(raw) and folded[0].count >= 5  # the case page thrice, the letter page's reads
+    assert "<dt>status</dt><dd><del>received</del> → <ins>eligibility</ins></dd>" in page
+    assert "Dr. Núñez&#39;s notes.txt" in page  # the name as written, escaped for HTML only
+    assert "\\u0027" not in page and "\\u00fa" not in page
+
+
+def test_the_audit_log_is_filtered_by_case_user_and_action(client: TestClient) -> None:
+    sign_in(client, "lac-01")
+    client.get("/worklist")
+    sign_in(client, "coordinator")
+    number = _case_with_a_letter(client)
+    page = client.get("/audit", params={"action": "transition"}).text
+    actions = re.findall(r'<td class="action">([^<]+)</td>', page)
+    assert actions and set(actions) == {"transition"}
+    page = client.get("/audit", params={"actor": "lac-01"}).text
+    actors = re.findall(r'<td class="actor">([^<]+)</td>', page)
+    assert actors and set(actors) == {"lac-01"}
+    page = client.get("/audit", params={"case": number}).text
+    assert f"<h1>Audit log of {number}</h1>" in page
+    assert client.get("/audit", params={"case": "CM00-9999999"}).status_code == 404
+
+
+def test_the_site_wide_log_is_newest_first_and_paged(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "ENTRIES_PER_PAGE", 5)
+    sign_in(client, "admin")
+    page = client.get("/audit", params={"action": "transition"}).text
+    assert 'href="/audit?action=transition&amp;page=2" rel="next"' in page
+    times = re.findall(r'<time datetime="([^"]+)">', page)
+    assert len(times) == 5 and times == sorted(times, reverse=True)
+    second = client.get("/audit", params={"action": "transition", "page": 2}).text
+    assert 'href="/audit?action=transition" rel="prev"' in second
+
+
+def test_the_audit_csv_has_a_header_and_the_filtered_rows(client: TestClient) -> None:
+    sign_in(client, "coordinator")
+    number = _case_with_a_letter(client)
+    _upload(client, number, "Café d'été.txt")
+    answer = client.get("/audit.csv", params={"case": number, "action": "upload"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert f'filename="audit-{number}.csv"' in answer.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(answer.text)))
+    assert tuple(table[0]) == CSV_COLUMNS
+    assert len(table) == 2 and table[1][2:4] == ["coordinator", number] and table[1][6] == "upload"
+    assert '"name": "Café d\'été.txt"' in table[1][8]
+    everything = list(csv.reader(io.StringIO(client.get("/audit.csv").text)))
+    assert len(everything) > 20 and {r[3] for r in everything[1:]} > {number}
+
+
+def test_a_csv_cell_never_starts_a_formula() -> None:
+    row = AuditOut(
+        id=1,
+        at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        actor='=HYPERLINK("x")',
+        case_number=None,
+        entity="document",
+        key="+1",
+        action="upload",
+        before=None,
+        after=None,
+    )
+    out = io.StringIO()
+    write_csv([row], out)
+    cells = list(csv.reader(io.StringIO(out.getvalue())))[1]
+    assert cells[2] == '\'=HYPERLINK("x")' and cells[5] == "'+1" and cells[1] == "2026-01-02T03:04:05+00:00"
+
+
+@pytest.mark.parametrize("username", ["analyst", "lac-01"])
+def test_only_staff_read_the_audit_log(client: TestClient, username: str) -> None:
+    sign_in(client, "coordinator")
+    number = _case_with_a_letter(client)
+    secrets = {p.name for p in service(client).case(operator("t"), number, dt.date.today()).parties}
+    sign_in(client, username)
+    assert 'href="/audit"' not in client.get("/worklist").text
+    for path in ("/audit", "/audit.csv", f"/audit.csv?case={number}", f"/cases/{number}/audit"):
+        answer = client.get(path)
+        assert answer.status_code in (403, 404), path  # a reviewer's other cases read as missing
+        assert not [s for s in secrets if s in answer.text], path
+    sign_in(client, "coordinator")
+    denied = client.get("/audit.csv", params={"actor": username, "action": "denied"}).text
+    assert len(list(csv.reader(io.StringIO(denied)))) >= 5  # each refusal was written down
+
+
+@pytest.mark.parametrize("username", STAFF)
+def test_staff_find_the_audit_log_in_the_menu(client: TestClient, username: str) -> None:
+    sign_in(client, username)
+    page = client.get("/worklist").text
+    assert '<a href="/audit">Audit log</a>' in page
+    assert 'class="button" href="/audit.csv" download' in client.get("/audit").text
+
+
+def test_folding_keeps_reads_of_other_cases_and_other_people_apart() -> None:
+    def row(n: int, actor: str, case: str | None, action: str = "read", entity: str = "case") -> AuditOut:
+        at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=n)
+        return AuditOut(
+            id=n,
+            at=at,
+            actor=actor,
+            case_number=case,
+            entity=entity,
+            key=case or actor,
+            action=action,
+            before=None,
+            after=None,
+        )
+
+    rows = [
+        row(1, "a", "C1"),
+        row(2, "a", "C1", entity="letter"),
+        row(3, "a", "C1"),
+        row(4, "b", "C1"),
+        row(5, "a", "C2"),
+        row(6, "a", "C2", "upload"),
+        row(7, "a", "C2"),
+        row(8, "a", None, entity="case_list"),
+        row(9, "a", None, entity="case_list"),
+        row(10, "a", None, entity="audit"),
+    ]
+    entries = fold(rows)
+    assert [(e.first.id, e.count) for e in entries] == [
+        (1, 3),
+        (4, 1),
+        (5, 1),
+        (6, 1),
+        (7, 1),
+        (8, 2),
+        (10, 1),
+    ]
+    assert entries[0].entities == ("case", "letter") and entries[0].changes == []
+
+
+# Statistics -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["analyst", "coordinator", "lac-01", "admin"])
+def test_statistics_show_on_arrival_with_a_link_per_grouping(client: TestClient, username: str) -> None:
+    sign_in(client, username)
+    page = client.get("/corpus/stats").text
+    assert '<th scope="row">acupuncture</th><td>' in page  # the default grouping, no "Show" to press
+    assert "<button" not in page.split("<main")[1]
+    for by, label in (
+        ("family", "Guideline family"),
+        ("drug-class", "Drug class"),
+        ("year", "Decision year"),
+    ):
+        assert f'<a href="/corpus/stats?by={by}">{label}</a>' in page
+    assert '<a href="/corpus/stats?by=category" aria-current="page">Category</a>' in page
+    family = client.get("/corpus/stats", params={"by": "family"}).text
+    assert (
+        '<th scope="col">Guideline family</th>' in family
+        and "<caption>Decisions by guideline family," in family
+    )
+    assert "drug_class" not in family and ">family<" not in family
+
+
+def test_statistics_download_as_csv_and_png(client: TestClient) -> None:
+    sign_in(client, "analyst")
+    page = client.get("/corpus/stats", params={"by": "category"}).text
+    assert 'href="/corpus/stats.csv?by=category" download' in page
+    assert 'href="/corpus/stats.png?by=category" download="decisions-by-category.png"' in page
+    table = client.get("/corpus/stats.csv", params={"by": "category"})
+    assert table.headers["content-type"].startswith("text/csv")
+    assert 'filename="decisions-by-category.csv"' in table.headers["content-disposition"]
+    lines = table.text.splitlines()
+    assert lines[0].startswith("group,issues,upheld,overturned")
+    assert [line for line in lines[1:] if line.startswith("acupuncture,")]
+    image = client.get("/corpus/stats.png", params={"by": "year"})
+    assert image.headers["content-type"] == "image/png" and image.content.startswith(b"\x89PNG")
+    assert client.get("/corpus/stats.gif").status_code in (404, 422)
+
+
+def test_the_year_charts_legend_covers_no_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[matplotlib.figure.Figure] = []
+    savefig = matplotlib.figure.Figure.savefig
+
+    def keep(fig: matplotlib.figure.Figure, *args, **kwargs) -> None:
+        savefig(fig, *args, **kwargs)
+        drawn.append(fig)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+    years = [Group("2022", 3, 1), Group("2023", 5, 2), Group("2024", 40, 12)]  # the latest, longest, lowest
+    chart(years, By.year, io.BytesIO(), fmt="png")
+    left = drawn[0].axes[0]
+    legend = left.get_legend().get_window_extent()
+    assert left.patches and not [p for p in left.patches if legend.overlaps(p.get_window_extent())]
