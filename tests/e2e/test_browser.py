@@ -55,7 +55,7 @@ def test_intake_to_downloaded_pdf_letter(
     page.get_by_label("Sex").select_option("male")
     page.get_by_label("Employer", exact=True).fill("Bayside Logistics")
     page.get_by_label("Requesting provider", exact=True).fill("Dr. Helen Park")
-    page.get_by_label("Requesting provider's specialty").fill("Hand Surgery")
+    page.get_by_label("Requesting provider's specialty").select_option("Hand Surgery")
     page.get_by_label("Disputed items, one per line").fill("Acupuncture 2 x week for 3 weeks, right wrist")
     page.get_by_label("Clinical summary").fill(SUMMARY)
     page.get_by_label("Medical records").set_input_files(

@@ -165,6 +165,30 @@ def create_user(
     return user
 
 
+def users(s: Session) -> list[UserRow]:
+    """Every account, by username."""
+    return list(s.scalars(select(UserRow).order_by(UserRow.username)))
+
+
+def set_active(s: Session, who: Principal, user_id: int, active: bool) -> UserRow:
+    """Enable or disable the account *user_id* (never *who*'s own); disabling ends its sessions and
+    its tokens stop working. A ValueError says why not."""
+    user = s.get(UserRow, user_id)
+    if user is None:
+        raise ValueError(f"no account {user_id}")
+    if user.id == who.id:
+        raise ValueError("you cannot disable the account you are signed in with")
+    if user.active != active:
+        what = "enable" if active else "disable"
+        record_audit(
+            s, who.username, None, "user", user.username, what, {"active": user.active}, {"active": active}
+        )
+    user.active = active
+    if not active:
+        s.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+    return user
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A sign-in's outcome: the account, or none; when throttled, the seconds to wait."""

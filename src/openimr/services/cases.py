@@ -24,6 +24,7 @@ import hashlib
 import json
 import mimetypes
 import re
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,6 +204,54 @@ def _count(session: Session, query: Select) -> int:
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
+def _roster(s: Session) -> tuple[list[ReviewerRow], list[assignment.Candidate]]:
+    """The reviewers by code, and each as the assigner sees them (with their open cases)."""
+    reviewers = list(s.scalars(select(ReviewerRow).order_by(ReviewerRow.code)))
+    busy = open_assignments(s)
+    return reviewers, [
+        assignment.Candidate(
+            code=r.code,
+            name=r.name,
+            licenses=tuple(License(**lic) for lic in r.licenses),
+            specialties=tuple(r.specialties),
+            active_practice_since=r.active_practice_since,
+            weekly_clinical_hours=r.weekly_clinical_hours,
+            affiliations=tuple(r.affiliations),
+            capacity=r.capacity,
+            open_cases=busy.get(r.id, 0),
+        )
+        for r in reviewers
+    ]
+
+
+def _need(c: CaseRow, today: dt.date) -> assignment.Need:
+    """The case as the assigner sees it."""
+    return assignment.Need(
+        case_number=c.case_number,
+        due=c.due_date or today,
+        services=tuple(i.category for i in c.items if i.eligible),
+        condition_specialty=c.condition_specialty,
+        parties=tuple(Party(role=p.role, name=p.name) for p in c.parties),
+    )
+
+
+@dataclass(frozen=True)
+class CaseTally:
+    """Cases per status and per standing (None: no deadline running), and the reviewers assigned."""
+
+    statuses: Counter[str]
+    standings: Counter[str | None]
+    reviewers: list[str]
+
+
+# The orders a case list can take (each then by case number).
+CASE_SORTS = {
+    "due": CaseRow.due_date,
+    "received": CaseRow.application_received,
+    "number": CaseRow.case_number,
+}
+
+
 def _assigned(case: CaseRow) -> AssignmentRow:
     """The case's assignment; a case past assignment without one is refused, not trusted."""
     if case.assignment is None:
@@ -332,14 +381,23 @@ class CaseService:
         self,
         who: Principal,
         today: dt.date,
-        status: Status | str | None = None,
+        status: Status | str | Collection[Status] | None = None,
         standings: Collection[str] = (),
         limit: int | None = None,
         offset: int = 0,
+        priority: str | None = None,
+        reviewer: str | None = None,
+        search: str | None = None,
+        sort: str = "due",
+        descending: bool = False,
     ) -> out.CasePage:
-        """Cases by due date (a reviewer's own only), with each open case's standing against its
-        deadline, only those in *status* and with one of *standings* if given; audited."""
+        """Cases (a reviewer's own only) with each open case's standing against its deadline, only
+        those in *status* (one or several), with one of *standings*, of *priority*, assigned to
+        *reviewer* (a code) and whose number or a disputed item contains *search*, if given;
+        ordered by *sort* (a key of :data:`CASE_SORTS`), then case number; audited."""
         self.require(who, Action.LIST_CASES)
+        if sort not in CASE_SORTS:
+            raise ValueError(f"sort must be one of {', '.join(CASE_SORTS)}, not {sort!r}")
         items = select(func.count(ItemRow.id)).where(ItemRow.case_id == CaseRow.id).scalar_subquery()
         query = (
             select(
@@ -358,10 +416,28 @@ class CaseService:
         if who.role == Role.REVIEWER:
             query = query.where(ReviewerRow.code == who.reviewer_code)
         if status:
-            query = query.where(CaseRow.status == Status(status))
+            wanted = [status] if isinstance(status, str) else list(status)
+            query = query.where(CaseRow.status.in_([Status(s) for s in wanted]))
         if standings:
             query = query.where(CaseRow.status.in_(OPEN))
-        ordered = query.order_by(CaseRow.due_date, CaseRow.case_number)
+        if priority:
+            query = query.where(CaseRow.priority == priority)
+        if reviewer:
+            query = query.where(func.upper(ReviewerRow.code) == reviewer.strip().upper())
+        if search and search.strip():
+            needle = search.strip().lower()
+            in_items = select(ItemRow.id).where(
+                ItemRow.case_id == CaseRow.id, func.lower(ItemRow.item).contains(needle, autoescape=True)
+            )
+            query = query.where(
+                func.lower(CaseRow.case_number).contains(needle, autoescape=True) | in_items.exists()
+            )
+        ordered = query.order_by(
+            *(
+                (c.desc() if descending else c.asc()).nulls_last()
+                for c in (CASE_SORTS[sort], CaseRow.case_number)
+            )
+        )
         with self._tx() as s:
             if standings:  # standing is computed, not stored: filter, then page
                 rows = [
@@ -389,6 +465,34 @@ class CaseService:
             ]
             self._read(s, who, None, "case_list", who.username, cases=[c.case_number for c in lines])
         return out.CasePage(items=lines, total=total, limit=total if limit is None else limit, offset=offset)
+
+    def tally(self, who: Principal, today: dt.date) -> CaseTally:
+        """How many of *who*'s cases (a reviewer's own only) are in each status and standing, and
+        the reviewers they are assigned to; audited."""
+        self.require(who, Action.LIST_CASES)
+        query = (
+            select(
+                CaseRow.status,
+                CaseRow.timeframe,
+                CaseRow.application_received,
+                CaseRow.due_date,
+                ReviewerRow.code,
+            )
+            .outerjoin(AssignmentRow, AssignmentRow.case_id == CaseRow.id)
+            .outerjoin(ReviewerRow, ReviewerRow.id == AssignmentRow.reviewer_id)
+        )
+        if who.role == Role.REVIEWER:
+            query = query.where(ReviewerRow.code == who.reviewer_code)
+        statuses: Counter[str] = Counter()
+        standings: Counter[str | None] = Counter()
+        reviewers: set[str] = set()
+        with self._tx() as s:
+            for r in s.execute(query):
+                statuses[r.status] += 1
+                standings[standing(r.status, r.timeframe, r.application_received, r.due_date, today)] += 1
+                reviewers.update([r.code] if r.code else [])
+            self._read(s, who, None, "case_tally", who.username)
+        return CaseTally(statuses, standings, sorted(reviewers))
 
     def case(self, who: Principal, number: str, today: dt.date) -> out.CaseOut:
         """The case in full (claimant details redacted unless *who* may see them); audited."""
@@ -595,32 +699,8 @@ class CaseService:
                         workflow.check(case.status, Status.ASSIGNED)
                 query = query.where(CaseRow.case_number.in_(numbers))
             cases = list(s.scalars(query))
-            reviewers = list(s.scalars(select(ReviewerRow).order_by(ReviewerRow.code)))
-            busy = open_assignments(s)
-            roster = [
-                assignment.Candidate(
-                    code=r.code,
-                    name=r.name,
-                    licenses=tuple(License(**lic) for lic in r.licenses),
-                    specialties=tuple(r.specialties),
-                    active_practice_since=r.active_practice_since,
-                    weekly_clinical_hours=r.weekly_clinical_hours,
-                    affiliations=tuple(r.affiliations),
-                    capacity=r.capacity,
-                    open_cases=busy.get(r.id, 0),
-                )
-                for r in reviewers
-            ]
-            needs = [
-                assignment.Need(
-                    case_number=c.case_number,
-                    due=c.due_date or today,
-                    services=tuple(i.category for i in c.items if i.eligible),
-                    condition_specialty=c.condition_specialty,
-                    parties=tuple(Party(role=p.role, name=p.name) for p in c.parties),
-                )
-                for c in cases
-            ]
+            reviewers, roster = _roster(s)
+            needs = [_need(c, today) for c in cases]
             outcomes = assignment.assign(needs, roster, today)
             by_code = {r.code: r for r in reviewers}
             for case, outcome in zip(cases, outcomes, strict=True):
@@ -648,6 +728,49 @@ class CaseService:
         lens = Lens.of(who)
         return [views.outcome_out(o, lens) for o in outcomes]
 
+    def reassign(self, who: Principal, number: str, reviewer: str | None, today: dt.date) -> out.OutcomeOut:
+        """Give an assigned case with no decision yet to *reviewer* (None: the best other qualified
+        reviewer); the assignment is replaced, and the change audited. A reviewer who may not take
+        the case, or nobody left to take it, is an outcome without a reviewer and changes nothing."""
+        self.require(who, Action.ASSIGN, number, "assignment")
+        with self._tx() as s:
+            case = self._case(s, number)
+            current = case.assignment
+            if current is None or case.status not in (Status.ASSIGNED, Status.IN_REVIEW):
+                raise ProcessError(f"case {number} is {case.status}: only an assigned case can be reassigned")
+            if any(i.decision for i in case.items):
+                held = current.reviewer.code
+                raise ProcessError(f"case {number} has decisions already: it stays with {held}")
+            rows, roster = _roster(s)
+            need = _need(case, today)
+            others = [c for c in roster if c.code != current.reviewer.code]
+            if reviewer is not None:
+                others = [c for c in others if c.code == reviewer]
+                if not others:
+                    raise NotFound(f"no other reviewer {reviewer} on the roster")
+            outcome = assignment.assign([need], others, today)[0]
+            if outcome.reviewer is not None:
+                before = snapshot(current, "assigned_on", "explanation") | {"reviewer": current.reviewer.code}
+                current.reviewer = next(r for r in rows if r.code == outcome.reviewer)
+                current.assigned_on = today
+                current.explanation = outcome.as_dict()
+                self._audit(s, who, number, "assignment", number, "reassign", before, outcome.as_dict())
+        return views.outcome_out(outcome, Lens.of(who))
+
+    def qualified(self, who: Principal, number: str, today: dt.date) -> dict[str, str]:
+        """Code -> name of each reviewer other than the assigned one who may take the case now."""
+        self.require(who, Action.ASSIGN, number, "assignment")
+        with self._tx() as s:
+            case = self._case(s, number)
+            _, roster = _roster(s)
+            need = _need(case, today)
+            mine = case.assignment.reviewer.code if case.assignment else None
+            return {
+                c.code: c.name
+                for c in roster
+                if c.code != mine and c.open_cases < c.capacity and not assignment.exclusions(c, need, today)
+            }
+
     # Decisions --------------------------------------------------------------------------------
 
     def decide(
@@ -671,6 +794,10 @@ class CaseService:
             case = self._open(s, who, number, Action.DECIDE, read=None)
             if all(i.position != position for i in case.items):
                 raise NotFound(f"case {number} has no item {position}")
+            if case.status == Status.LETTER_ISSUED:
+                raise workflow.TransitionError(
+                    f"case {number}'s letter is issued: its decisions are final and cannot be changed"
+                )
         try:
             verdict = Decision(decision)
         except ValueError:
@@ -868,12 +995,28 @@ class CaseService:
     # The audit log ----------------------------------------------------------------------------
 
     def audit_log(
-        self, who: Principal, number: str, limit: int | None = None, offset: int = 0
+        self,
+        who: Principal,
+        number: str | None,
+        limit: int | None = None,
+        offset: int = 0,
+        actor: str | None = None,
+        action: str | None = None,
     ) -> out.AuditPage:
-        """Every read and change of the case, oldest first; this read too is audited."""
+        """Every read and change of the case (None: of the whole site), oldest first, only those by
+        *actor* and of *action* if given; this read too is audited."""
         with self._tx() as s:
-            self._open(s, who, number, Action.READ_AUDIT, "audit")
-            query = select(AuditRow).where(AuditRow.case_number == number)
+            if number is None:
+                self.require(who, Action.READ_AUDIT, None, "audit")
+                self._read(s, who, None, "audit", "all")
+                query = select(AuditRow)
+            else:
+                self._open(s, who, number, Action.READ_AUDIT, "audit")
+                query = select(AuditRow).where(AuditRow.case_number == number)
+            if actor:
+                query = query.where(AuditRow.actor == actor)
+            if action:
+                query = query.where(AuditRow.action == action)
             total = _count(s, query)
             rows = s.scalars(query.order_by(AuditRow.id).limit(limit).offset(offset))
             items = [
@@ -881,6 +1024,7 @@ class CaseService:
                     id=r.id,
                     at=r.at,
                     actor=r.actor,
+                    case_number=r.case_number,
                     entity=r.entity,
                     key=r.entity_key,
                     action=r.action,

@@ -51,6 +51,7 @@ def similar_decisions(
             decision=m.record.decision,
             family=m.record.family,
             score=m.score,
+            number=m.record.position + 1,
         )
         for m in index.similar(item, k=k, exclude_letter=case_number)
     ]

@@ -202,6 +202,7 @@ class AuditOut(_Out):
     id: int
     at: dt.datetime
     actor: str
+    case_number: str | None = None
     entity: str
     key: str
     action: str
@@ -289,3 +290,13 @@ class RosterEntry(ReviewerIn):
     """A reviewer on the roster; capacity (open cases at once) is bounded, as assignment plans each slot."""
 
     capacity: int = Field(default=10, ge=0, le=100)
+
+
+class TokenInfo(_Out):
+    """One of your API tokens (never its value)."""
+
+    id: int
+    name: str
+    created: dt.datetime
+    expires: dt.datetime
+    last_used: dt.datetime | None = None

@@ -2,8 +2,10 @@
 
 The process demo (:mod:`openimr.services.demo`) carries its example cases all the way to letters;
 the same examples are taken in again with earlier and later dates so that the dashboard and the
-worklists have open cases (overdue, at risk, awaiting a reviewer). Only an empty database gets
-cases; the accounts are added whenever missing.
+worklists have open cases (overdue, at risk, awaiting a reviewer), and the demo letter corpus
+(:mod:`openimr.services.demo_corpus`, invented letters) gives Statistics, search and the similar
+past decisions something to show. Only an empty database gets cases; the accounts and the demo
+letters are added whenever missing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import func, select
 from openimr.core.roles import Role
 from openimr.services import accounts as auth
 from openimr.services import demo as examples
+from openimr.services import demo_corpus
 from openimr.services.cases import CaseService, operator
 from openimr.store.schema import CaseRow, UserRow
 
@@ -34,8 +37,9 @@ def accounts() -> list[tuple[str, str, str | None]]:
     return [(name, role, None) for name, role in STAFF] + reviewers
 
 
-def load(cases: CaseService, today: dt.date) -> bool:
-    """Load the demo into *cases*' store if it has no case; add missing accounts. True if loaded.
+def load(cases: CaseService, today: dt.date, corpus: bool = True) -> bool:
+    """Load the demo into *cases*' store if it has no case; add missing accounts and (with
+    *corpus*) the demo letters. True if the cases were loaded.
 
     The cases are taken in and carried on by ``openimr-web`` (as the audit log names it)."""
     with cases.store.transaction() as s:
@@ -43,6 +47,8 @@ def load(cases: CaseService, today: dt.date) -> bool:
             if s.scalar(select(UserRow.id).where(UserRow.username == username)) is None:
                 auth.create_user(s, username, PASSWORD, role, code)
         empty = not s.scalar(select(func.count()).select_from(CaseRow))
+    if corpus:
+        demo_corpus.load(cases.store, today)
     if not empty:
         return False
     who = operator("openimr-web")

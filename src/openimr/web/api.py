@@ -16,7 +16,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
 
 from openimr.core.case import Application
 from openimr.core.letters.errors import LetterError
@@ -160,18 +159,6 @@ _THROTTLED = {
 }
 
 
-class TokenInfo(BaseModel):
-    """One of your API tokens (never its value)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: int
-    name: str
-    created: dt.datetime
-    expires: dt.datetime
-    last_used: dt.datetime | None = None
-
-
 @public.post("/tokens", response_model=out.TokenOut, status_code=201, tags=["accounts"], responses=_THROTTLED)
 def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.TokenOut | JSONResponse:
     """Trade a username and password for an API token (shown this once; send it as a Bearer token).
@@ -195,12 +182,12 @@ def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.Token
     return out.TokenOut(token=token)
 
 
-@router.get("/tokens", response_model=list[TokenInfo], tags=["accounts"])
-def list_tokens(who: Who, cases: Cases) -> list[TokenInfo]:
+@router.get("/tokens", response_model=list[out.TokenInfo], tags=["accounts"])
+def list_tokens(who: Who, cases: Cases) -> list[out.TokenInfo]:
     """Your API tokens that are not revoked (expired ones too), oldest first."""
     with cases.store.transaction() as s:
         return [
-            TokenInfo(
+            out.TokenInfo(
                 id=t.id,
                 name=t.name,
                 created=auth.aware(t.created_at),

@@ -21,7 +21,7 @@ import openimr
 from openimr.services import accounts as auth
 from openimr.services.cases import CaseService
 from openimr.store.db import Store
-from openimr.web import api, pages
+from openimr.web import admin, api, pages
 from openimr.web.errors import STATUS, classify
 
 HERE = Path(__file__).resolve().parent
@@ -191,5 +191,6 @@ def create_app(url: str | None = None) -> FastAPI:
     app.include_router(api.public)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -7,12 +7,13 @@ redirect (post/redirect/get), so reloading never repeats an action.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import secrets
-import tempfile
-from collections import Counter
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -22,20 +23,42 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
 from openimr.core.case import Application
 from openimr.core.guidelines import load_rules
 from openimr.core.models import EVIDENCE_STANDARDS, Decision
-from openimr.core.process.workflow import Status
+from openimr.core.process.data import load as load_process
+from openimr.core.process.workflow import TERMINAL, Status
 from openimr.core.roles import Action, Principal, Role
 from openimr.services import accounts as auth
-from openimr.services.cases import BUSY, CaseService, Forbidden, NotFound, Unavailable
+from openimr.services.audit import fold
+from openimr.services.audit import write_csv as write_audit_csv
+from openimr.services.cases import (
+    BUSY,
+    CaseService,
+    CaseTally,
+    ConflictError,
+    Forbidden,
+    NotFound,
+    Unavailable,
+)
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, past_decision, search_store
-from openimr.services.schemas import CaseCreated, CaseOut, DecisionIn
-from openimr.services.stats import By, chart, compute, total
+from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
+from openimr.services.stats import BY_LABELS, By, Group, chart, compute, total, write_csv
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
 from openimr.web.errors import TooLarge, Unauthenticated
+from openimr.web.listing import (
+    CASES_PER_PAGE,
+    ENTRIES_PER_PAGE,
+    SORTS,
+    AuditQuery,
+    CaseQuery,
+    audit_query,
+    case_query,
+    pages,
+)
 
 # Every template is HTML: everything put into one is escaped unless it is Markup already.
 templates = Jinja2Templates(
@@ -116,17 +139,30 @@ def render(
     return templates.TemplateResponse(
         request,
         name,
-        {"who": who, "nonce": request.state.nonce, "msg": request.query_params.get("msg"), **context},
+        {
+            "who": who,
+            "nonce": request.state.nonce,
+            "msg": request.query_params.get("msg"),
+            "msg_kind": "warning" if request.query_params.get("kind") == "warning" else "ok",
+            **context,
+        },
         status_code=code,
     )
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    return render(request, "error.html.j2", None, status, status=status, message=message)
+    """The error page, with the menu of the account signed in (if any)."""
+    try:
+        who = session(request)
+    except Exception:  # not signed in, or the store itself failed: the page without a menu
+        who = None
+    return render(request, "error.html.j2", who, status, status=status, message=message)
 
 
-def back(path: str, msg: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?msg={quote(msg)}", status_code=303)
+def back(path: str, msg: str, kind: str = "ok") -> RedirectResponse:
+    """Post/redirect/get to *path*, flashing *msg* (*kind* "warning": something did not happen)."""
+    warn = "&kind=warning" if kind == "warning" else ""
+    return RedirectResponse(f"{path}?msg={quote(msg)}{warn}", status_code=303)
 
 
 def local(path: str) -> str:
@@ -211,45 +247,100 @@ def home(who: Who) -> Response:
 # Lists ----------------------------------------------------------------------------------------
 
 
+DASHBOARD_TITLES = {
+    Role.ADMIN: "Administrator dashboard",
+    Role.COORDINATOR: "Coordinator dashboard",
+    Role.ANALYST: "Analyst overview",
+}
+ListQuery = Annotated[CaseQuery, Depends(case_query)]
+
+
+def _case_page(
+    cases: CaseService, who: Principal, today: dt.date, f: CaseQuery, statuses: Collection[Status] = ()
+) -> CasePage:
+    """One page of *who*'s cases as *f* asks, within *statuses* unless *f* names a status."""
+    return cases.list_cases(
+        who,
+        today,
+        f.status or statuses or None,
+        (f.standing,) if f.standing else (),
+        CASES_PER_PAGE,
+        (f.page - 1) * CASES_PER_PAGE,
+        priority=f.priority,
+        reviewer=None if who.role == Role.REVIEWER else f.reviewer,
+        search=f.q,
+        sort=f.sort,
+        descending=f.order == "desc",
+    )
+
+
+def _list_context(page: CasePage, f: CaseQuery, path: str, tally: CaseTally) -> dict[str, Any]:
+    """What the case list's filter form, table and pager need."""
+    return {
+        "page": page,
+        "f": f,
+        "path": path,
+        "pages": pages(page.total, CASES_PER_PAGE),
+        "statuses": STATUS_ORDER,
+        "sorts": SORTS,
+        "reviewers": tally.reviewers,
+    }
+
+
 @router.get("/dashboard")
-def dashboard(request: Request, who: Who, cases: Cases) -> Response:
-    """Cases by state, due dates with overdue and at-risk cases marked, assignment with its reasons."""
+def dashboard(request: Request, who: Who, cases: Cases, f: ListQuery) -> Response:
+    """Cases by state, due dates with overdue and at-risk cases marked, assignment with its reasons;
+    the list searched, filtered, ordered and paged as the address asks."""
     if who.role == Role.REVIEWER:
         return RedirectResponse("/worklist", status_code=303)
     today = dt.date.today()
-    page = cases.list_cases(who, today, limit=200)
-    counts = Counter(c.status for c in page.items)
+    tally = cases.tally(who, today)
+    page = _case_page(cases, who, today, f)
     return render(
         request,
         "dashboard.html.j2",
         who,
         today=today,
-        cases=page.items,
-        total=page.total,
-        counts=[(s, counts[s]) for s in STATUS_ORDER if counts[s]],
-        standing=Counter(c.standing for c in page.items if c.standing),
+        title=DASHBOARD_TITLES[who.role],
+        counts=[(s, tally.statuses[s]) for s in STATUS_ORDER if tally.statuses[s]],
+        standing=tally.standings,
+        waiting=tally.statuses[Status.RECORDS_REQUESTED],
         can_assign=who.can(Action.ASSIGN),
+        **_list_context(page, f, "/dashboard", tally),
     )
+
+
+def _groups(cases: CaseService, who: Principal, by: By) -> list[Group]:
+    cases.require(who, Action.SEARCH_CORPUS)
+    sync_index(cases.store.engine)
+    return compute(cases.store.engine, by)
 
 
 @router.get("/corpus/stats")
 def corpus_stats(request: Request, who: Who, cases: Cases, by: By = By.category) -> Response:
     """Decisions in the letter corpus by a grouping, with overturn rates and Wilson intervals."""
-    cases.require(who, Action.SEARCH_CORPUS)
-    sync_index(cases.store.engine)
-    groups = compute(cases.store.engine, by)
-    return render(request, "stats.html.j2", who, by=by, bys=list(By), groups=groups, overall=total(groups))
+    groups = _groups(cases, who, by)
+    return render(
+        request, "stats.html.j2", who, by=by, labels=BY_LABELS, groups=groups, overall=total(groups)
+    )
 
 
-@router.get("/corpus/stats.svg")
-def corpus_stats_chart(who: Who, cases: Cases, by: By = By.category) -> Response:
-    """The statistics page's chart (SVG)."""
-    cases.require(who, Action.SEARCH_CORPUS)
-    sync_index(cases.store.engine)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "chart.svg"
-        chart(compute(cases.store.engine, by), by, path)
-        return Response(path.read_bytes(), media_type="image/svg+xml")
+@router.get("/corpus/stats.csv")
+def corpus_stats_csv(who: Who, cases: Cases, by: By = By.category) -> Response:
+    """The statistics page's table as CSV."""
+    out = io.StringIO()
+    write_csv(_groups(cases, who, by), out)
+    name = f"decisions-by-{by.value}.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=_attachment(name))
+
+
+@router.get("/corpus/stats.{fmt}")
+def corpus_stats_chart(who: Who, cases: Cases, fmt: Literal["svg", "png"], by: By = By.category) -> Response:
+    """The statistics page's chart, as SVG (shown) or PNG (to download)."""
+    out = io.BytesIO()
+    chart(_groups(cases, who, by), by, out, fmt=fmt)
+    kind = "image/svg+xml" if fmt == "svg" else "image/png"
+    return Response(out.getvalue(), media_type=kind)
 
 
 @router.get("/search")
@@ -293,23 +384,93 @@ def past_letter(
     return render(request, "past_letter.html.j2", who, letter=found)
 
 
+WORKLIST_TABS: dict[str, tuple[str, Collection[Status]]] = {
+    "open": ("To review", BUSY),
+    "closed": ("Closed", TERMINAL),
+    "all": ("All", ()),
+}
+
+
 @router.get("/worklist")
-def worklist(request: Request, who: Who, cases: Cases) -> Response:
-    """The cases assigned to the signed-in reviewer (everyone's for staff)."""
+def worklist(request: Request, who: Who, cases: Cases, f: ListQuery) -> Response:
+    """The cases assigned to the signed-in reviewer (everyone's for staff): to review, closed or
+    all, searched, filtered, ordered and paged as the address asks."""
     today = dt.date.today()
-    page = cases.list_cases(who, today, limit=200)
-    open_cases = [c for c in page.items if c.status in BUSY]
-    done = [c for c in page.items if c not in open_cases]
-    return render(request, "worklist.html.j2", who, today=today, open_cases=open_cases, done=done)
+    tally = cases.tally(who, today)
+    show = f.show or "open"
+    page = _case_page(cases, who, today, f, WORKLIST_TABS[show][1])
+    tabs = [
+        (key, label, sum(n for s, n in tally.statuses.items() if not within or s in within))
+        for key, (label, within) in WORKLIST_TABS.items()
+    ]
+    return render(
+        request,
+        "worklist.html.j2",
+        who,
+        today=today,
+        show=show,
+        tabs=tabs,
+        **_list_context(page, f, "/worklist", tally),
+    )
 
 
 # Intake ---------------------------------------------------------------------------------------
 
 
+LABELS = {
+    "application_received": "Application received",
+    "priority": "Priority",
+    "formulary_dispute": "Formulary dispute",
+    "ur_decision_date": "UR decision date",
+    "ur_decision_served": "UR decision served",
+    "date_of_injury": "Date of injury",
+    "claimant": "Injured worker",
+    "age": "Age",
+    "sex": "Sex",
+    "parties": "Parties",
+    "disputed_items": "Disputed items",
+    "clinical_summary": "Clinical summary",
+    "claims_administrator_guideline": "Guideline the UR decision cited",
+}
+PARTY_LABELS = {
+    "employer": "Employer",
+    "claims_administrator": "Claims administrator",
+    "requesting_provider": "Requesting provider",
+    "ur_organization": "UR organization",
+}
+
+
+def specialties() -> list[str]:
+    """Every specialty the assignment rules know (``specialties.yaml``), sorted."""
+    spec = load_process("specialties")
+    return sorted({name for names in spec["professions"].values() for name in names})
+
+
+def _label(loc: tuple[Any, ...] | list[Any], parties: list[dict[str, Any]]) -> str:
+    """An intake error's field as the form labels it, e.g. "Disputed items, line 2"."""
+    words = []
+    for n, part in enumerate(loc):
+        if isinstance(part, int):
+            if loc[n - 1] == "parties" and part < len(parties):
+                words[-1] = PARTY_LABELS.get(parties[part]["role"], "Party")
+            else:
+                words.append(f"line {part + 1}")
+        elif part in LABELS:
+            words.append(LABELS[part])
+    return ", ".join(words) or "The form"
+
+
+def _intake_page(request: Request, who: Principal, code: int = 200, **context: Any) -> Response:
+    context = {"errors": None, "form": {}, **context}
+    return render(
+        request, "intake.html.j2", who, code, today=dt.date.today(), specialties=specialties(), **context
+    )
+
+
 @router.get("/intake")
 def intake_form(request: Request, who: Who, cases: Cases) -> Response:
     cases.require(who, Action.CREATE_CASE)
-    return render(request, "intake.html.j2", who, today=dt.date.today(), errors=None, form={})
+    return _intake_page(request, who)
 
 
 @router.post("/intake")
@@ -318,11 +479,19 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     uploads = [f for f in form.getlist("documents") if not isinstance(f, str) and f.filename]
+    data = _case_from_form(fields)
+    errors = []
+    for role, label in PARTY_LABELS.items():
+        if fields.get(f"party_{role}_specialty", "").strip() and not fields.get(f"party_{role}", "").strip():
+            errors.append(f"{label}: give the name of the {label.lower()} whose specialty is set")
     try:
-        case = Application.model_validate(_case_from_form(fields))
+        case = Application.model_validate(data)
+    except ValidationError as exc:
+        errors += [f"{_label(e['loc'], data['parties'])}: {e['msg']}" for e in exc.errors()]
     except ValueError as exc:
-        errors = exc.errors() if hasattr(exc, "errors") else [{"loc": ["form"], "msg": str(exc)}]
-        return render(request, "intake.html.j2", who, 422, today=dt.date.today(), errors=errors, form=fields)
+        errors.append(str(exc))
+    if errors:
+        return _intake_page(request, who, 422, errors=errors, form=fields)
     files = {}
     for upload in uploads:
         content = await upload.read(MAX_UPLOAD + 1)
@@ -377,18 +546,35 @@ def _case_from_form(f: dict[str, str]) -> dict[str, Any]:
 
 
 def _guideline_choices(case: CaseOut, review: dict | None) -> list[str]:
-    """Guideline bases to pick from: the governing rules, decision support's, the UR's, every MTUS family."""
-    choices = []
+    """Guideline bases to pick from, one per family and citation: the governing rules, decision
+    support's, the UR's, then each MTUS family not named yet."""
+    picked: dict[tuple[str, str], str] = {}
+
+    def add(family: str | None, citation: str | None = None) -> None:
+        if family:
+            key = (_key(family), _key(citation or ""))
+            cite = f", {citation.strip().rstrip('.')}" if citation and citation.strip() else ""
+            picked.setdefault(key, f"Decision based on {family.strip().rstrip('.')}{cite}.")
+
     for item in case.items:
         if item.guideline:
-            choices.append(f"Decision based on {item.guideline.family}, {item.guideline.citation}.")
+            add(item.guideline.family, item.guideline.citation)
     for rec in (review or {}).get("items", []):
-        guideline = rec.get("guideline") or {}
-        cite = f", {guideline['citation']}" if guideline.get("citation") else ""
-        choices.append(f"Decision based on {guideline.get('family')}{cite}.")
+        add((rec.get("guideline") or {}).get("family"), (rec.get("guideline") or {}).get("citation"))
+    choices = list(picked.values())
     choices += [i.claims_administrator_guideline for i in case.items if i.claims_administrator_guideline]
-    choices += sorted({f"Decision based on {r.family}." for r in load_rules().rules})
-    return list(dict.fromkeys(choices))
+    named = {family for family, _ in picked}
+    choices += [
+        f"Decision based on {f}."
+        for f in sorted({r.family for r in load_rules().rules})
+        if _key(f) not in named
+    ]
+    return list(dict.fromkeys(" ".join(c.split()) for c in choices))
+
+
+def _key(text: str) -> str:
+    """*text* for telling near-duplicates apart: lower case, words only."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.casefold()))
 
 
 @router.get("/cases/{case_number}")
@@ -416,6 +602,9 @@ def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Res
         levels=EVIDENCE_STANDARDS,
         criterion_state=criterion_state,
         can_decide=who.can(Action.DECIDE) and case.status in BUSY,
+        qualified=cases.qualified(who, case_number, dt.date.today())
+        if who.can(Action.ASSIGN) and case.status in (Status.ASSIGNED, Status.IN_REVIEW)
+        else {},
         can=who.can,
         Action=Action,
     )
@@ -423,6 +612,7 @@ def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Res
 
 @router.post("/cases/{case_number}/items/{position}/decide")
 def decide(
+    request: Request,
     case_number: str,
     position: int,
     who: Poster,
@@ -442,16 +632,23 @@ def decide(
             "expected_version": expected_version,
         }
     )
-    result = cases.decide(
-        who,
-        case_number,
-        position,
-        body.decision,
-        body.guideline,
-        body.rationale,
-        body.evidence_level,
-        body.expected_version,
-    )
+    try:
+        result = cases.decide(
+            who,
+            case_number,
+            position,
+            body.decision,
+            body.guideline,
+            body.rationale,
+            body.evidence_level,
+            body.expected_version,
+        )
+    except ConflictError:
+        case = cases.case(who, case_number, dt.date.today())
+        item = next(i for i in case.items if i.position == position)
+        return render(
+            request, "conflict.html.j2", who, 409, case=case, item=item, mine=body, levels=EVIDENCE_STANDARDS
+        )
     return back(f"/cases/{case_number}", f"Item {position}: {decision} saved; the case is {result.status}.")
 
 
@@ -471,9 +668,22 @@ def upload(
 @router.post("/cases/assign")
 def assign(who: Poster, cases: Cases, case_number: Annotated[str, Form()] = "") -> Response:
     outcomes = cases.assign(who, [case_number] if case_number else None, dt.date.today())
-    done = ", ".join(f"{o.case_number} → {o.reviewer or 'nobody qualified'}" for o in outcomes)
     target = f"/cases/{case_number}" if case_number else "/dashboard"
-    return back(target, f"Assigned: {done}." if outcomes else "No case was awaiting a reviewer.")
+    if not outcomes:
+        return back(target, "No case was awaiting a reviewer.")
+    done = [f"{o.case_number} → {o.reviewer}" for o in outcomes if o.reviewer]
+    failed = [f"{o.case_number}: {unassigned(o)}" for o in outcomes if not o.reviewer]
+    said = (f"Assigned: {', '.join(done)}. " if done else "") + (
+        f"Not assigned: {'; '.join(failed)}." if failed else ""
+    )
+    return back(target, said.strip(), "warning" if failed else "ok")
+
+
+def unassigned(outcome: Any) -> str:
+    """Why a case got no reviewer, from each reviewer's reason (or the assigner's, with no roster)."""
+    if not outcome.others:
+        return "the roster has no reviewer"
+    return "; ".join(f"{code} {why}" for code, why in outcome.others.items())
 
 
 @router.post("/cases/{case_number}/issue")
@@ -491,7 +701,60 @@ def letter(request: Request, case_number: str, who: Who, cases: Cases) -> Respon
     )
 
 
+LogQuery = Annotated[AuditQuery, Depends(audit_query)]
+
+
+def _audit_rows(cases: CaseService, who: Principal, number: str | None, f: AuditQuery) -> list[AuditOut]:
+    return cases.audit_log(who, number, None, 0, f.actor or None, f.action or None).items
+
+
+def _audit_page(
+    request: Request, who: Principal, cases: CaseService, number: str | None, f: AuditQuery
+) -> Response:
+    """The audit log (of one case, or the site's, newest first) with reads folded, filtered and paged."""
+    rows = _audit_rows(cases, who, number, f)
+    entries = fold(rows)
+    if number is None:
+        entries.reverse()
+    start = (f.page - 1) * ENTRIES_PER_PAGE
+    return render(
+        request,
+        "audit.html.j2",
+        who,
+        case_number=number,
+        f=f,
+        path=f"/cases/{number}/audit" if number and not f.case else "/audit",
+        entries=entries[start : start + ENTRIES_PER_PAGE],
+        total=len(entries),
+        rows=len(rows),
+        pages=pages(len(entries), ENTRIES_PER_PAGE),
+        csv=f.link("/audit.csv", case=number or ""),
+        actors=sorted({r.actor for r in rows}),
+        actions=sorted({r.action for r in rows}),
+    )
+
+
+@router.get("/audit")
+def site_audit(request: Request, who: Who, cases: Cases, f: LogQuery) -> Response:
+    """Every read and change on the site (of one case if asked), newest first; staff only."""
+    return _audit_page(request, who, cases, f.case or None, f)
+
+
+@router.get("/audit.csv")
+def audit_csv(who: Who, cases: Cases, f: LogQuery) -> Response:
+    """The audit log's rows (one case's if asked), filtered as the page is, none folded, as CSV."""
+    out = io.StringIO()
+    write_audit_csv(_audit_rows(cases, who, f.case or None, f), out)
+    name = f"audit-{f.case}.csv" if f.case else "audit.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=_attachment(name))
+
+
 @router.get("/cases/{case_number}/audit")
-def audit(request: Request, case_number: str, who: Who, cases: Cases, offset: int = 0) -> Response:
-    page = cases.audit_log(who, case_number, 200, max(offset, 0))
-    return render(request, "audit.html.j2", who, case_number=case_number, page=page)
+def audit(request: Request, case_number: str, who: Who, cases: Cases, f: LogQuery) -> Response:
+    """Every read and change of the case, oldest first, reads folded."""
+    return _audit_page(request, who, cases, case_number, replace(f, case=""))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    """The header that has a browser save a download as *name* (made of letters, digits, - and .)."""
+    return {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -88,6 +88,17 @@ class Outcome:
         }
 
 
+def specialty_key(name: str) -> str:
+    """A specialty's name for matching: case, spacing and "&" versus "and" do not count."""
+    return norm(name.replace("&", " and "))
+
+
+def _held(reviewer: Candidate, names: set[str]) -> set[str]:
+    """Those of *names* that *reviewer* holds, however either spells them."""
+    keys = {specialty_key(s) for s in reviewer.specialties}
+    return {n for n in names if specialty_key(n) in keys}
+
+
 def qualifying_specialties(service: str, condition_specialty: str | None) -> tuple[set[str], str]:
     """The specialties that may decide *service*, and the rule in words."""
     spec = load("specialties")
@@ -100,9 +111,10 @@ def qualifying_specialties(service: str, condition_specialty: str | None) -> tup
     if condition_specialty is None:
         rule_text = f"{service} goes to a {rule['same_or_similar']} (condition specialty unknown)"
         return profession | also, rule_text
-    similar = {condition_specialty}
+    key = specialty_key(condition_specialty)
+    similar = {condition_specialty} | {n for n in profession if specialty_key(n) == key}
     for group in spec["similar"].values():
-        if condition_specialty in group:
+        if key in {specialty_key(n) for n in group}:
             similar |= set(group)
     return (similar & profession) | also, (
         f"{service} goes to a {rule['same_or_similar']} of the same or a similar specialty as "
@@ -123,10 +135,9 @@ def exclusions(reviewer: Candidate, need: Need, on: dt.date) -> list[Reason]:
         )
     if not any(lic.in_good_standing(on, q["good_standing"]) for lic in reviewer.licenses):
         out.append(Reason("unlicensed"))
-    held = set(reviewer.specialties)
     for service in dict.fromkeys(need.services):
         names, rule = qualifying_specialties(service, need.condition_specialty)
-        if not held & names:
+        if not _held(reviewer, names):
             out.append(Reason("unqualified", {"rule": rule}))
     ties = {norm(a) for a in reviewer.affiliations} | {norm(reviewer.name)}
     conflicts = sorted((p for p in need.parties if norm(p.name) in ties), key=lambda p: p.name)
@@ -146,7 +157,7 @@ def _why(reviewer: Candidate, need: Need, on: dt.date, load_after: int) -> list[
     ]
     for service in dict.fromkeys(need.services):
         names, rule = qualifying_specialties(service, need.condition_specialty)
-        held = ", ".join(sorted(set(reviewer.specialties) & names))
+        held = ", ".join(sorted(_held(reviewer, names)))
         why.append(Reason("qualified", {"rule": rule, "held": held}))
     why.append(Reason("unaffiliated", {"parties": _parties(need.parties)}))
     why.append(

@@ -48,3 +48,18 @@ class ReviewerIn(_In):
     weekly_clinical_hours: float = Field(ge=0)
     affiliations: list[str] = Field(default_factory=list)
     capacity: int = Field(default=10, ge=0)
+
+
+def csv_row(row: dict[str, str]) -> dict:
+    """A roster CSV row as a :class:`ReviewerIn` dict: lists split on ';', each licence as
+    STATE:KIND:NUMBER:STATUS; empty cells left out."""
+    licenses = []
+    for text in filter(None, (t.strip() for t in (row.get("licenses") or "").split(";"))):
+        state, kind, number, status = [*text.split(":"), "", "", ""][:4]
+        licenses.append({"state": state, "kind": kind, "number": number, "status": status or "active"})
+    listed = {
+        name: [s.strip() for s in (row.get(name) or "").split(";") if s.strip()]
+        for name in ("specialties", "affiliations")
+    }
+    plain = {k: v.strip() for k, v in row.items() if k and isinstance(v, str) and v.strip()}
+    return {**plain, "licenses": licenses, **listed}

@@ -37,6 +37,7 @@ class SimilarDecision(BaseModel):
     decision: str
     family: str
     score: float
+    number: int | None = None  # the item's number in its letter (1 for the first)
 
 
 # (item text, the case's own case number to leave out) -> the most similar past decisions.
