@@ -4,6 +4,7 @@ document names, decisions); the plain-text letter stays plain text."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,3 +170,15 @@ def test_a_new_intake_form_opens_empty(api: Api) -> None:
         '<textarea id="items" name="items" rows="3" required aria-describedby="items-help"></textarea>'
         in page.text
     )
+
+
+def test_the_decision_form_preselects_nothing(api: Api) -> None:
+    """The reviewer decides: a recommendation is shown beside the form, never chosen in it."""
+    mine = [c for c in api.cases("lac-01") if c["status"] in ("assigned", "in_review")]
+    assert mine, "the demo gives lac-01 an open case"
+    sign_in(api.client, "lac-01")
+    page = api.client.get(f"/cases/{mine[0]['case_number']}")
+    assert page.status_code == 200
+    radios = re.findall(r'<input type="radio" name="decision"[^>]*>', page.text)
+    assert radios, "the assigned reviewer gets the decision form"
+    assert not any("checked" in r for r in radios), radios
