@@ -60,3 +60,28 @@ def test_statistics_page_shows_rates_with_intervals(client: TestClient, username
 def test_statistics_need_an_account(client: TestClient) -> None:
     answer = client.get("/corpus/stats", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_by_specialty_the_page_counts_each_issue_once(demo_db: Path, tmp_path: Path) -> None:
+    """A letter whose reviewer has two specialties shows under both, but the total counts it once."""
+    from openimr.core.models import Reviewer
+
+    path = tmp_path / "specialties.db"
+    shutil.copy(demo_db, path)
+    engine = make_engine(f"sqlite:///{path}")
+    letter = examples_letter().model_copy(
+        update={
+            "reviewer": Reviewer(license_states=["California"], specialties=["Acupuncture", "Pain Medicine"])
+        }
+    )
+    with engine.begin() as conn:
+        store_letter(conn, letter, "a")
+    engine.dispose()
+    app = create_app(f"sqlite:///{path}")
+    with TestClient(app) as test_client:
+        sign_in(test_client, "analyst")
+        page = test_client.get("/corpus/stats", params={"by": "specialty"}).text
+    app.state.store.close()
+    issues = len(letter.issues)
+    assert f"{issues} issues (an issue counts under each of its reviewer" in page
+    assert page.count(f"<td>{issues}</td><td>") >= 2  # each specialty row holds all the letter's issues

@@ -46,7 +46,7 @@ from openimr.services.cases import (
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, past_decision, search_store
 from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
-from openimr.services.stats import BY_LABELS, By, Group, chart, compute, total, write_csv
+from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
 from openimr.web.errors import TooLarge, Unauthenticated
 from openimr.web.listing import (
@@ -310,18 +310,25 @@ def dashboard(request: Request, who: Who, cases: Cases, f: ListQuery) -> Respons
     )
 
 
-def _groups(cases: CaseService, who: Principal, by: By) -> list[Group]:
+def _breakdown(cases: CaseService, who: Principal, by: By) -> Breakdown:
     cases.require(who, Action.SEARCH_CORPUS)
     sync_index(cases.store.engine)
-    return compute(cases.store.engine, by)
+    return breakdown(cases.store.engine, by)
 
 
 @router.get("/corpus/stats")
 def corpus_stats(request: Request, who: Who, cases: Cases, by: By = By.category) -> Response:
     """Decisions in the letter corpus by a grouping, with overturn rates and Wilson intervals."""
-    groups = _groups(cases, who, by)
+    result = _breakdown(cases, who, by)
     return render(
-        request, "stats.html.j2", who, by=by, labels=BY_LABELS, groups=groups, overall=total(groups)
+        request,
+        "stats.html.j2",
+        who,
+        by=by,
+        labels=BY_LABELS,
+        groups=result.groups,
+        overall=result.overall,
+        note=SEVERAL_SPECIALTIES if by is By.specialty else None,
     )
 
 
@@ -329,7 +336,7 @@ def corpus_stats(request: Request, who: Who, cases: Cases, by: By = By.category)
 def corpus_stats_csv(who: Who, cases: Cases, by: By = By.category) -> Response:
     """The statistics page's table as CSV."""
     out = io.StringIO()
-    write_csv(_groups(cases, who, by), out)
+    write_csv(_breakdown(cases, who, by).groups, out)
     name = f"decisions-by-{by.value}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=_attachment(name))
 
@@ -338,7 +345,8 @@ def corpus_stats_csv(who: Who, cases: Cases, by: By = By.category) -> Response:
 def corpus_stats_chart(who: Who, cases: Cases, fmt: Literal["svg", "png"], by: By = By.category) -> Response:
     """The statistics page's chart, as SVG (shown) or PNG (to download)."""
     out = io.BytesIO()
-    chart(_groups(cases, who, by), by, out, fmt=fmt)
+    result = _breakdown(cases, who, by)
+    chart(result.groups, by, out, result.overall, fmt=fmt)
     kind = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(out.getvalue(), media_type=kind)
 
