@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from openimr.core.models import Claimant, Issue, Letter, Reviewer
+from openimr.core.models import Claimant, Decision, Issue, Letter, Reviewer
 from openimr.services.corpus.index import sync_index
 from openimr.store.db import Store
 from openimr.store.ingest import store_letter
@@ -97,7 +97,7 @@ def _letter(n: int, today: dt.date) -> Letter:
         issues.append(
             Issue(
                 item=item,
-                decision="Overturned" if overturn else "Upheld",
+                decision=Decision.OVERTURNED if overturn else Decision.UPHELD,
                 imro_guideline=MTUS.format(family),
                 rationale=overturned if overturn else upheld,
             )

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from openimr.core.families import NOT_STATED, guideline_family
+from openimr.core.models import Decision
 from openimr.services.options import By
 from openimr.store.schema import IssueRow, LetterRow, SpecialtyRow, corpus_issues
 
@@ -119,7 +120,7 @@ _family = lru_cache(maxsize=4096)(guideline_family)
 
 class _Tally:
     def __init__(self) -> None:
-        self.decisions = {"Upheld": 0, "Overturned": 0}
+        self.decisions = dict.fromkeys(Decision, 0)
         self.letters: set[int] = set()
 
     def add(self, letter_id: int, decision: str, n: int) -> None:
@@ -127,7 +128,9 @@ class _Tally:
         self.letters.add(letter_id)
 
     def group(self, name: str) -> Group:
-        return Group(name, self.decisions["Upheld"], self.decisions["Overturned"], len(self.letters))
+        return Group(
+            name, self.decisions[Decision.UPHELD], self.decisions[Decision.OVERTURNED], len(self.letters)
+        )
 
 
 def breakdown(db: Engine | Connection | Session, by: By) -> Breakdown:

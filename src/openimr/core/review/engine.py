@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from openimr.core.case import Case
 from openimr.core.facts.models import Facts
 from openimr.core.facts.pipeline import extract_facts, warm_up
+from openimr.core.models import Decision
 from openimr.core.review.analysis import (
     ItemAnalysis,
     analyse_case,
@@ -116,7 +117,7 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
 
 
 def _similar_reason(similar: list[SimilarDecision]) -> str:
-    overturned = sum(d.decision == "Overturned" for d in similar)
+    overturned = sum(d.decision == Decision.OVERTURNED for d in similar)
     closest = similar[0]
     return (
         f"similar past decisions: {overturned} of {len(similar)} overturned; closest: {closest.letter} "
@@ -148,7 +149,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
             reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
         if past:
             reasons.append(_similar_reason(past))
-        recommendation = "Overturned" if over else "Upheld"
+        recommendation = Decision.OVERTURNED if over else Decision.UPHELD
         items.append(
             ItemReview(
                 item=a.item.item,

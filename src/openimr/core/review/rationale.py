@@ -6,6 +6,7 @@ nothing here states a guideline figure the rules file does not hold.
 
 from __future__ import annotations
 
+from openimr.core.models import Decision
 from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import Governing
@@ -42,6 +43,8 @@ def draft_rationale(a: ItemAnalysis, governing: Governing, recommendation: str) 
         opening = f"The decision rests on the {governing.family}; no encoded rule states its criteria."
     decisive = [c for c in a.criteria if c.status in ("met", "unmet") or c.role == "required"]
     body = " ".join(_sentence(c) for c in decisive[:5])
-    necessary = "is medically necessary" if recommendation == "Overturned" else "is not medically necessary"
+    necessary = (
+        "is medically necessary" if recommendation == Decision.OVERTURNED else "is not medically necessary"
+    )
     closing = f"Therefore, the request for {item} {necessary}."
     return " ".join(p for p in (opening, body, closing) if p)

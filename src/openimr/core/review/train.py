@@ -12,6 +12,7 @@ import joblib
 from openimr.core.case import case_from_letter
 from openimr.core.facts.pipeline import extract_facts
 from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_family
+from openimr.core.models import Decision
 from openimr.core.review.analysis import analyse_case
 from openimr.core.review.engine import item_inputs
 from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel
@@ -51,7 +52,7 @@ def examples(records: Iterable[dict]) -> Examples:
         for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
             cited = guideline_family(issue.get("imro_guideline"))
             out.inputs.append(x)
-            out.overturned.append(issue["decision"] == "Overturned")
+            out.overturned.append(issue["decision"] == Decision.OVERTURNED)
             out.families.append(None if cited in _NO_FAMILY else cited)
             out.claims_families.append(guideline_family(item.claims_administrator_guideline))
             out.groups.append(index)
