@@ -150,3 +150,13 @@ def test_the_batch_spreads_work_and_urgent_cases_win_scarce_slots() -> None:
     assert sorted(assigned) == ["CM25-0000001", "CM25-0000002", "CM25-0000003"]  # 3 free slots
     assert outcomes["CM25-0000004"].reviewer is None  # the latest due waits
     assert [o.reviewer for o in outcomes.values()].count("a") == 2
+
+
+def test_party_roles_read_as_words() -> None:
+    from openimr.core.process.reasons import _party
+
+    assert _party("ur_organization", "Example UR Services", private=False) == "the UR organization"
+    assert (
+        _party("claims_administrator", "Example Mutual", private=True)
+        == "Example Mutual (claims administrator)"
+    )

@@ -2,7 +2,9 @@
 
 The browser is Debian's ``chromium`` (``$OPENIMR_CHROMIUM`` names another) driven by Playwright.
 Without it the tests skip with the reason, or fail under ``CI=true``. Screenshots and the
-downloaded letter go to ``$OPENIMR_ARTIFACTS`` (default: ``<tmp>/openimr-artifacts``)/e2e.
+downloaded letter go to ``$OPENIMR_ARTIFACTS`` (default: ``<tmp>/openimr-artifacts``)/e2e; the
+page-by-page suite's full-page screenshots to ``$OPENIMR_E2E_SHOTS`` (default: a pytest temporary
+folder), never inside the repository.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from openimr.services.cases import CaseService
 from openimr.store.db import Store
 from openimr.web.app import create_app
 
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = (
     Path(os.environ.get("OPENIMR_ARTIFACTS", Path(tempfile.gettempdir()) / "openimr-artifacts")) / "e2e"
 )
@@ -41,6 +44,17 @@ def artifacts() -> Path:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder for full-page screenshots: ``$OPENIMR_E2E_SHOTS``, else a temporary one."""
+    chosen = os.environ.get("OPENIMR_E2E_SHOTS")
+    folder = Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("shots")
+    if folder.is_relative_to(REPO):
+        pytest.fail(f"OPENIMR_E2E_SHOTS must be outside the repository, not {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

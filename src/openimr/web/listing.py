@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import Query
+from pydantic import BeforeValidator
 
 from openimr.core.models import Priority
 from openimr.core.process.workflow import Status
@@ -19,6 +20,14 @@ Sort = Literal["due", "received", "number"]
 SORTS: dict[str, str] = {"due": "Due date", "received": "Received", "number": "Case number"}
 Standing = Literal["overdue", "at_risk"]
 Show = Literal["", "open", "closed", "all"]  # the worklist's tabs ("": the page's default)
+
+
+def _none_if_blank(value: Any) -> Any:
+    """An empty query value as none: a filter form's "Any" option is no filter, not a bad value."""
+    return None if value == "" else value
+
+
+Blank = BeforeValidator(_none_if_blank)
 
 
 def _link(path: str, values: dict[str, Any], defaults: dict[str, Any]) -> str:
@@ -54,9 +63,9 @@ class CaseQuery:
 
 def case_query(
     q: Annotated[str, Query(max_length=200)] = "",
-    status: Status | None = None,
-    standing: Standing | None = None,
-    priority: Priority | None = None,
+    status: Annotated[Status | None, Blank] = None,
+    standing: Annotated[Standing | None, Blank] = None,
+    priority: Annotated[Priority | None, Blank] = None,
     reviewer: Annotated[str, Query(max_length=40)] = "",
     sort: Sort = "due",
     order: Literal["asc", "desc"] = "asc",

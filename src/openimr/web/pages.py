@@ -54,6 +54,7 @@ from openimr.web.listing import (
     ENTRIES_PER_PAGE,
     SORTS,
     AuditQuery,
+    Blank,
     CaseQuery,
     audit_query,
     case_query,
@@ -357,10 +358,10 @@ def corpus_search(
     who: Who,
     cases: Cases,
     q: Annotated[str, Query(max_length=500)] = "",
-    decision: Decision | None = None,
+    decision: Annotated[Decision | None, Blank] = None,
     family: Annotated[str, Query(max_length=200)] = "",
     category: Annotated[str, Query(max_length=64)] = "",
-    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    year: Annotated[int | None, Query(ge=1900, le=2200), Blank] = None,
 ) -> Response:
     """Search past decisions with the command line's filters; each hit links to its decision."""
     cases.require(who, Action.SEARCH_CORPUS)

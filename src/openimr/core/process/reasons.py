@@ -65,8 +65,15 @@ class Reason:
         return words(self.as_dict(), private)
 
 
+def _role(role: str) -> str:
+    """A party role as a sentence names it ("claims administrator", "UR organization")."""
+    return (
+        role.replace("_", " ").replace("ur ", "UR ", 1) if role.startswith("ur_") else role.replace("_", " ")
+    )
+
+
 def _party(role: str, name: str, private: bool) -> str:
-    return f"{name} ({role.replace('_', ' ')})" if private else f"the {role.replace('_', ' ')}"
+    return f"{name} ({_role(role)})" if private else f"the {_role(role)}"
 
 
 def _shown(key: str, value: Any, private: bool) -> Any:
