@@ -328,6 +328,8 @@ def test_intake_lists_every_error_by_its_label(people) -> None:
     assert "Application received:" in page.text and "UR decision date:" in page.text
     assert "Requesting provider: give the name" in page.text
     assert "ur_decision_date" not in page.text.split('role="alert"')[1].split("</div>")[0]
+    assert "Application received: give a date as YYYY-MM-DD" in page.text  # not pydantic's words
+    assert "Input should be" not in page.text
 
 
 def test_intake_offers_the_known_specialties_as_a_select(people) -> None:

@@ -469,6 +469,23 @@ def _label(loc: tuple[Any, ...] | list[Any], parties: list[dict[str, Any]]) -> s
     return ", ".join(words) or "The form"
 
 
+# Validation errors in the intake form's words (pydantic's own messages speak of types and lists).
+_PLAIN = {
+    "missing": "required",
+    "too_short": "give at least one",
+    "date_from_datetime_parsing": "give a date as YYYY-MM-DD",
+    "date_parsing": "give a date as YYYY-MM-DD",
+    "date_type": "give a date as YYYY-MM-DD",
+    "string_pattern_mismatch": "does not look right (a case number reads like CM26-0000001)",
+    "string_too_short": "required",
+}
+
+
+def _plain(error: dict[str, Any]) -> str:
+    """One validation error as the form says it."""
+    return _PLAIN.get(error["type"], error["msg"][:1].lower() + error["msg"][1:])
+
+
 def _intake_page(request: Request, who: Principal, code: int = 200, **context: Any) -> Response:
     context = {"errors": None, "form": {}, **context}
     return render(
@@ -496,7 +513,7 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
     try:
         case = Application.model_validate(data)
     except ValidationError as exc:
-        errors += [f"{_label(e['loc'], data['parties'])}: {e['msg']}" for e in exc.errors()]
+        errors += [f"{_label(e['loc'], data['parties'])}: {_plain(e)}" for e in exc.errors()]
     except ValueError as exc:
         errors.append(str(exc))
     if errors:
