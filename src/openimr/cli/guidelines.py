@@ -33,6 +33,9 @@ class Format(StrEnum):
     jsonl = "jsonl"
 
 
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="table, or jsonl (one rule a line).")]
+
+
 class FormularyFormat(StrEnum):
     table = "table"
     json = "json"
@@ -93,9 +96,7 @@ def _figure(lim: Limit) -> str:
 @pipe_safe
 def list_command(
     date: DateOption = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="table, or jsonl (one rule a line).")
-    ] = Format.table,
+    fmt: FormatOption = Format.table,
     rules: RulesOption = None,
 ) -> None:
     """The rules in force on a date of service (all of them without --date), in file order.
@@ -207,9 +208,7 @@ def check_command(rules: RulesOption = None) -> None:
 @pipe_safe
 def quotes_command(
     db: DbOption = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="table, or jsonl (one rule a line).")
-    ] = Format.table,
+    fmt: FormatOption = Format.table,
     min_decisions: Annotated[
         int,
         typer.Option("--min-decisions", min=2, help="Decisions that must quote a statement word for word."),

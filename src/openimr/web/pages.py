@@ -48,6 +48,7 @@ from openimr.services.corpus.search import Filters, past_decision, search_store
 from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
 from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
+from openimr.web.api import decide as decide_item
 from openimr.web.errors import TooLarge, Unauthenticated
 from openimr.web.listing import (
     CASES_PER_PAGE,
@@ -659,16 +660,7 @@ def decide(
         }
     )
     try:
-        result = cases.decide(
-            who,
-            case_number,
-            position,
-            body.decision,
-            body.guideline,
-            body.rationale,
-            body.evidence_level,
-            body.expected_version,
-        )
+        result = decide_item(case_number, position, body, who, cases)  # the API's own step
     except ConflictError:
         case = cases.case(who, case_number, dt.date.today())
         item = next(i for i in case.items if i.position == position)
