@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from openimr.services import demo_corpus, web_demo
 from openimr.services.cases import CaseService
 from openimr.store.db import Store
 from openimr.store.schema import LetterRow
-from openimr.web.app import create_app
-from test_web_admin import Person, cases_of
+from test_web_admin import Person, app, cases_of
 from test_web_api import demo_db
 
-__all__ = ["demo_db"]
-
-
-@pytest.fixture
-def app(demo_db: Path, tmp_path: Path) -> Iterator:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    demo_corpus.load(application.state.store, dt.date.today())
-    yield application
-    application.state.store.close()
+__all__ = ["app", "demo_db"]  # the shared fixtures
 
 
 def test_the_demo_corpus_is_thirty_marked_letters_stored_once(app) -> None:

@@ -5,9 +5,6 @@ document names, decisions); the plain-text letter stays plain text."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,10 +12,9 @@ from jinja2 import nodes
 
 from openimr.services.render import render
 from openimr.web import pages
-from openimr.web.app import create_app
-from test_web_api import MTUS, SEED_CASE, Api, demo_db, examples_letter
+from test_web_api import MTUS, SEED_CASE, Api, api, demo_db, examples_letter
 
-__all__ = ["demo_db"]  # the shared fixture
+__all__ = ["api", "demo_db"]  # the shared fixtures
 # No "/" in it: a file name keeps only what follows its last slash.
 PAYLOAD = (
     '<script>alert(7)<img src=x onerror=alert(8)><meta http-equiv="refresh" content="0;url=evil.example">'
@@ -30,16 +26,6 @@ def assert_escaped(body: str, where: str, shown: bool = True) -> None:
     """No payload tag survives in *body*; where *shown*, the payload is there, escaped."""
     assert not [raw for raw in RAW if raw in body], f"unescaped payload in {where}"
     assert not shown or "&lt;script&gt;alert(7)" in body, f"the payload is not shown in {where}"
-
-
-@pytest.fixture
-def api(demo_db: Path, tmp_path: Path) -> Iterator[Api]:
-    path = tmp_path / "web.db"
-    shutil.copy(demo_db, path)
-    app = create_app(f"sqlite:///{path}")
-    with TestClient(app) as client:
-        yield Api(client)
-    app.state.store.close()
 
 
 def sign_in(client: TestClient, username: str) -> str:
