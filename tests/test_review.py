@@ -16,11 +16,11 @@ from openimr.cli import app
 from openimr.core.case import Application, Case, CaseError, DisputedItem, case_from_letter, load_case
 from openimr.core.models import Letter
 from openimr.core.review.analysis import support_score
-from openimr.core.review.criteria import Criterion
+from openimr.core.review.criteria import Criterion, Evidence
 from openimr.core.review.engine import load_models, review_case
 from openimr.core.review.evaluate import cross_validate
 from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel
-from openimr.core.review.train import examples, fit, load_records
+from openimr.core.review.train import REASONS_FILE, examples, fit, load_reasons, load_records
 from openimr.services.review import review as reviewed
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
@@ -79,7 +79,7 @@ def test_negated_functional_improvement_is_not_improvement() -> None:
     fi = [c for c in item.criteria if c.criterion == "documented_functional_improvement"]
     assert fi and fi[0].status == "unmet"
     start = SUMMARY.index("without functional improvement") + len("without ")
-    assert fi[0].evidence == (f'"functional improvement" (chars {start}-{start + 22})',)
+    assert fi[0].evidence == (Evidence(text="functional improvement", start=start, end=start + 22),)
 
 
 def test_missing_fields_empty_summary_and_unparseable_item_still_get_a_review() -> None:
@@ -139,11 +139,11 @@ def test_one_case_model_with_the_application_as_its_strict_form() -> None:
 
 @pytest.fixture(scope="module")
 def dev_examples(gold_path: Path):
-    return examples(load_records(gold_path))
+    return examples(load_records(gold_path), load_reasons(gold_path.parent / REASONS_FILE))
 
 
 def criterion(role: str, status: str, kind: str = "condition") -> Criterion:
-    return Criterion(rule_id="r", criterion="c", kind=kind, role=role, status=status, detail="")
+    return Criterion(rule_id="r", criterion="c", label="c", kind=kind, role=role, status=status, detail="")
 
 
 @pytest.mark.parametrize(
@@ -223,12 +223,16 @@ def test_a_perioperative_service_follows_its_disputed_operation() -> None:
     operation, cold, labs, naproxen = items
     for service in (cold, labs):
         assert service.p_overturn == operation.p_overturn
-        (c,) = [c for c in service.criteria if c.criterion == "operation_not_in_dispute"]
-        assert c.status == "unmet" and "arthroscopy" in c.detail
-        assert "needed only if the operation is" in (service.draft_rationale or "")
+        (c,) = [c for c in service.criteria if c.criterion == "operation_needed"]
+        assert "arthroscopy" in c.detail
+        assert c.status == ("met" if operation.recommendation == "Overturned" else "unmet")
+        if operation.recommendation == "Upheld":
+            assert service.recommendation == "Upheld"
+            assert service.decisive_reason and service.decisive_reason.code == "associated_with_denied"
+            assert "the operation this service is for" in (service.draft_rationale or "")
         assert any("disputed operation" in r for r in service.reasons)
     others = naproxen.criteria + operation.criteria
-    assert not [c for c in others if c.criterion == "operation_not_in_dispute"]
+    assert not [c for c in others if c.criterion == "operation_needed"]
 
 
 def test_an_assistant_and_labs_for_an_operation_follow_it_and_are_not_operations_themselves() -> None:
@@ -236,18 +240,18 @@ def test_an_assistant_and_labs_for_an_operation_follow_it_and_are_not_operations
         case("Right knee arthroscopy with meniscectomy", "PA assist", "Labs to include: EKG")
     ).items
     assert assist.p_overturn == labs.p_overturn == knee.p_overturn
-    (c,) = [c for c in assist.criteria if c.criterion == "operation_not_in_dispute"]
+    (c,) = [c for c in assist.criteria if c.criterion == "operation_needed"]
     assert "meniscectomy" in c.detail
 
 
 def test_a_perioperative_service_without_a_disputed_operation_is_supported_and_counted_with_it() -> None:
     alone = review_case(case("Pre-op labs: CBC", "Pre-op chest x-ray", "Post-op Norco 5/325mg #30")).items
     for item in alone:
-        (c,) = [c for c in item.criteria if c.criterion == "operation_not_in_dispute"]
+        (c,) = [c for c in item.criteria if c.criterion == "operation_needed"]
         assert c.status == "met"
     # Post-operative therapy on its own follows an operation long done: no operation criterion.
     (therapy,) = review_case(case("Post-operative physical therapy 2 times a week for 6 weeks")).items
-    assert not [c for c in therapy.criteria if c.criterion == "operation_not_in_dispute"]
+    assert not [c for c in therapy.criteria if c.criterion == "operation_needed"]
     # Three services for one operation weigh as one treatment, not as a crowded application.
     (single,) = review_case(case("Pre-op labs: CBC")).items
     assert alone[0].p_overturn == pytest.approx(single.p_overturn)
@@ -283,8 +287,10 @@ def test_cross_validated_figures_beat_every_baseline(dev_examples) -> None:
 
 
 def test_the_shipped_model_is_the_one_train_builds(dev_examples, gold_path: Path) -> None:
-    shipped_overturn, shipped_family = load_models()
-    overturn, family = fit(dev_examples)
+    shipped_overturn, shipped_family, shipped_reasons = load_models()
+    models = fit(dev_examples)
+    overturn, family = models.overturn, models.family
+    assert models.reasons.table_ == shipped_reasons.table_
     sample = dev_examples.inputs[::7]
     # glum's solver stops at a tolerance: another BLAS may land 1e-6 away, not 1e-4.
     assert overturn.predict_proba(sample) == pytest.approx(shipped_overturn.predict_proba(sample), abs=1e-4)

@@ -121,16 +121,18 @@ def train_command(
     gold: Annotated[Path, typer.Argument(help="Decided letters (letter.schema.json records, JSONL).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the models.")] = None,
 ) -> None:
-    """Fit the overturn and guideline-family models on decided letters and save them (by default
-    over the models shipped in the package: this is how they were built)."""
+    """Fit the overturn, guideline-family and reason models on decided letters (and the decisive
+    reasons in reasons.jsonl beside them, when there) and save them (by default over the models
+    shipped in the package: this is how they were built)."""
     from openimr.core.review.engine import MODEL_FILE
-    from openimr.core.review.train import examples, fit, load_records, save
+    from openimr.core.review.train import REASONS_FILE, examples, fit, load_reasons, load_records, save
 
-    data = examples(load_records(gold))
-    overturn, family = fit(data)
+    labels = gold.parent / REASONS_FILE
+    data = examples(load_records(gold), load_reasons(labels) if labels.exists() else None)
+    models = fit(data)
     target = output or Path(str(resources.files("openimr.core.review").joinpath(MODEL_FILE)))
-    save(overturn, family, target)
+    save(models, target)
     typer.echo(
         f"fitted on {len(set(data.groups))} letters, {len(data.inputs)} items "
-        f"({sum(data.overturned)} overturned); threshold {overturn.threshold_:.3f}; wrote {target}"
+        f"({sum(data.overturned)} overturned); threshold {models.overturn.threshold_:.3f}; wrote {target}"
     )

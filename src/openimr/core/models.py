@@ -20,6 +20,37 @@ class Decision(StrEnum):
     OVERTURNED = "Overturned"  # the treatment is medically necessary
 
 
+class ReasonCode(StrEnum):
+    """Why an expert reviewer decided an item: the codes of data/dwc-letters/REASONS.md.
+
+    Upheld codes are listed first, the specific before the general: where two reasons weigh
+    equally, the earlier one is the decisive reason (the order REASONS.md gives its labellers).
+    """
+
+    EXCEEDS_LIMITS = "exceeds_limits"
+    NO_FUNCTIONAL_IMPROVEMENT = "no_functional_improvement"
+    MONITORING_NOT_DOCUMENTED = "monitoring_not_documented"
+    CONSERVATIVE_CARE_NOT_FAILED = "conservative_care_not_failed"
+    INDICATIONS_NOT_DOCUMENTED = "indications_not_documented"
+    REQUEST_UNCLEAR = "request_unclear"
+    NOT_RECOMMENDED = "not_recommended"
+    ASSOCIATED_WITH_DENIED = "associated_with_denied"
+    OTHER_UPHELD = "other_upheld"
+    CRITERIA_MET = "criteria_met"
+    ASSOCIATED_WITH_CERTIFIED = "associated_with_certified"
+    OTHER_OVERTURNED = "other_overturned"
+
+    @property
+    def decision(self) -> Decision:
+        """The decision this reason carries."""
+        return Decision.OVERTURNED if self in OVERTURNED_REASONS else Decision.UPHELD
+
+
+OVERTURNED_REASONS = frozenset(
+    {ReasonCode.CRITERIA_MET, ReasonCode.ASSOCIATED_WITH_CERTIFIED, ReasonCode.OTHER_OVERTURNED}
+)
+
+
 class EvidenceLevel(StrEnum):
     """The standards of medical necessity of Labor Code 4610.5(c)(2), in the order they apply."""
 

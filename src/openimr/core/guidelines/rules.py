@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from openimr.core.models import ReasonCode
 from openimr.core.requests.model import Category
 
 RULES_FILE = "mtus.yaml"
@@ -151,9 +152,14 @@ class Source(_Model):
 
 
 class ConditionDef(_Model):
-    """One entry of the condition vocabulary."""
+    """One entry of the condition vocabulary: what it means, its name in plain words (``label``),
+    the decisive reason when a required one is missing (``reason``, a REASONS.md code) and what
+    documentation would meet it (``hint``)."""
 
     description: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    reason: ReasonCode
+    hint: str = Field(min_length=1)
     citation: str | None = None
     source: str | None = None
 

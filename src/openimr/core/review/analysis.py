@@ -22,7 +22,8 @@ from openimr.core.review.governing import NON_MTUS, candidate_rules, letter_fami
 class ItemAnalysis:
     """A disputed item with its parsed request, candidate rules and their criteria results; once
     analysed with its case, whether it is a service for a planned operation and the index of the
-    disputed operation it follows (None when the application disputes none)."""
+    disputed operation it follows (None when the application disputes none). ``rule`` is the rule
+    whose criteria these are: the best MTUS candidate, until :func:`with_rule` sets the governing one."""
 
     item: DisputedItem
     request: Request
@@ -30,6 +31,7 @@ class ItemAnalysis:
     criteria: list[Criterion]
     perioperative: bool = False
     operation: int | None = None
+    rule: Rule | None = None
 
 
 def reference_date(case: Case) -> dt.date | None:
@@ -42,9 +44,18 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
     text = item.item or ""
     request = parse_request(text)
     rules = candidate_rules(request, text, reference_date(case))
-    mtus = [r for r in rules if r.tier is Tier.MTUS]
-    criteria = evaluate(mtus[0], request, facts) if mtus else []
-    return ItemAnalysis(item, request, rules, criteria)
+    rule = next((r for r in rules if r.tier is Tier.MTUS), None)
+    return ItemAnalysis(item, request, rules, evaluate(rule, request, facts) if rule else [], rule=rule)
+
+
+def with_rule(a: ItemAnalysis, rule: Rule | None, facts: Facts) -> ItemAnalysis:
+    """The analysis with the criteria of *rule* (the governing rule, or none), a perioperative
+    service's operation criterion kept."""
+    if rule == a.rule:
+        return a
+    kept = [c for c in a.criteria if c.criterion == OPERATION_CRITERION]
+    criteria = evaluate(rule, a.request, facts) if rule else []
+    return replace(a, criteria=[*criteria, *kept], rule=rule)
 
 
 # Services that exist for a planned operation: pre-operative tests and clearance, "associated
@@ -94,24 +105,25 @@ def analyse_case(case: Case, facts: Facts) -> list[ItemAnalysis]:
     ]
 
 
-OPERATION_CRITERION = "operation_not_in_dispute"
+OPERATION_CRITERION = "operation_needed"
 
 
 def _operation_criterion(a: ItemAnalysis, analyses: list[ItemAnalysis], op: int | None) -> Criterion:
     """A perioperative service stands or falls with its operation: when the application does not
     dispute the operation, it is not in question (certified, or done) and the service's need follows
-    from it; when it does, the service is needed only if the operation is."""
+    from it; when it does, the criterion is decided with the operation
+    (:func:`openimr.core.review.assessment.with_operation`)."""
     return Criterion(
         rule_id=a.rules[0].id if a.rules else "no-rule",
         criterion=OPERATION_CRITERION,
+        label="the operation this service is for",
         kind="condition",
         role="required",
-        status="met" if op is None else "unmet",
+        status="met" if op is None else "not_assessed",
         detail="the operation this service is for is not disputed in this application, so the "
         "service's need follows from it"
         if op is None
-        else f"the operation this service is for is itself disputed ({analyses[op].item.item!r}), so "
-        "the service is needed only if the operation is",
+        else f"decided with the operation this service is for ({analyses[op].item.item!r})",
     )
 
 

@@ -12,10 +12,10 @@ from importlib import resources
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from openimr.core.facts.models import Fact, Facts
-from openimr.core.guidelines.rules import Limit, LimitKind, Recommendation, Role, Rule
+from openimr.core.guidelines.rules import Limit, LimitKind, Recommendation, Role, Rule, load_rules
 from openimr.core.requests import Request
 
 Status = Literal["met", "unmet", "not_documented", "not_assessed"]
@@ -48,18 +48,30 @@ EVALUATED_LIMITS = frozenset(
 )
 
 
+class Evidence(BaseModel):
+    """Words of the clinical summary that decided a criterion, and where they are in it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
 class Criterion(BaseModel):
-    """One criterion of one rule and how the case meets it."""
+    """One criterion of one rule and how the case meets it: ``label`` names it in plain words,
+    ``detail`` says in plain words what was found (or, when not assessed, why not)."""
 
     model_config = ConfigDict(frozen=True)
 
     rule_id: str
     criterion: str
+    label: str
     kind: Literal["recommendation", "limit", "condition"]
     role: str
     status: Status
     detail: str
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
     verified: bool = False
 
 
@@ -78,11 +90,11 @@ def _matching(facts: Facts, query: dict[str, str]) -> list[Fact]:
     ]
 
 
-def _quote(fact: Fact) -> str:
-    return f'"{fact.snippet}" (chars {fact.start}-{fact.end})'
+def _quote(fact: Fact) -> Evidence:
+    return Evidence(text=fact.snippet, start=fact.start, end=fact.end)
 
 
-def condition_status(condition_id: str, facts: Facts) -> tuple[Status, tuple[str, ...]]:
+def condition_status(condition_id: str, facts: Facts) -> tuple[Status, tuple[Evidence, ...]]:
     """Whether the record shows *condition_id*, and the quoted spans that say so."""
     queries = _condition_queries().get(condition_id)
     if queries is None:
@@ -97,7 +109,7 @@ def condition_status(condition_id: str, facts: Facts) -> tuple[Status, tuple[str
     return "not_documented", ()
 
 
-def prior_sessions(request: Request, facts: Facts) -> tuple[bool, int | None, tuple[str, ...]]:
+def prior_sessions(request: Request, facts: Facts) -> tuple[bool, int | None, tuple[Evidence, ...]]:
     """Whether the record shows earlier sessions of the requested therapy, their count, evidence."""
     therapy = THERAPY_OF.get(request.category)
     if therapy is None:
@@ -138,6 +150,7 @@ def _check(
     return Criterion(
         rule_id=rule.id,
         criterion=kind.value,
+        label=what,
         kind="limit",
         role="required",
         status=status,
@@ -192,6 +205,7 @@ def _medication_duration(rule: Rule, request: Request, facts: Facts) -> Criterio
     return Criterion(
         rule_id=rule.id,
         criterion=limit.kind.value,
+        label=f"how long the {drug_class} has been used",
         kind="limit",
         role="required",
         status=status,
@@ -209,6 +223,7 @@ def evaluate(rule: Rule, request: Request, facts: Facts) -> list[Criterion]:
             Criterion(
                 rule_id=rule.id,
                 criterion="recommended",
+                label="a treatment the guideline recommends",
                 kind="recommendation",
                 role="required",
                 status="unmet",
@@ -224,6 +239,7 @@ def evaluate(rule: Rule, request: Request, facts: Facts) -> list[Criterion]:
                 Criterion(
                     rule_id=rule.id,
                     criterion="prior_sessions",
+                    label="earlier sessions of this therapy",
                     kind="condition",
                     role="supporting",
                     status="met",
@@ -244,6 +260,7 @@ def evaluate(rule: Rule, request: Request, facts: Facts) -> list[Criterion]:
             Criterion(
                 rule_id=rule.id,
                 criterion=cond.id,
+                label=load_rules().conditions[cond.id].label,
                 kind="condition",
                 role=cond.role.value,
                 status=status,

@@ -21,10 +21,12 @@ from openimr.core.review.analysis import (
     family_features,
     follow_operations,
     rule_features,
+    with_rule,
 )
+from openimr.core.review.assessment import Basis, DecisiveReason, decide
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
-from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ur_sentences
+from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ReasonPrior, ur_sentences
 from openimr.core.review.rationale import draft_rationale
 
 MODEL_FILE = "data/model.joblib"
@@ -46,18 +48,25 @@ SimilarFinder = Callable[[str, str | None], list[SimilarDecision]]
 
 
 class Guideline(BaseModel):
+    """The guideline an item's decision rests on, and its encoded rule (id and title) if any."""
+
     family: str
     citation: str | None = None
     level: str | None = None
+    rule: str | None = None
+    title: str | None = None
 
 
 class ItemReview(BaseModel):
-    """Decision support for one disputed item."""
+    """Decision support for one disputed item (an item of review.schema.json)."""
 
     item: str
-    recommendation: str
+    recommendation: Decision
+    basis: Basis
     p_overturn: float = Field(ge=0, le=1)
     guideline: Guideline
+    decisive_reason: DecisiveReason | None = None
+    hints: list[str] = Field(default_factory=list)
     reasons: list[str]
     request: dict
     criteria: list[Criterion] = Field(default_factory=list)
@@ -73,12 +82,12 @@ class Review(BaseModel):
 
 
 @cache
-def load_models(path: str | None = None) -> tuple[OverturnModel, FamilyModel]:
+def load_models(path: str | None = None) -> tuple[OverturnModel, FamilyModel, ReasonPrior]:
     """The fitted models shipped in the package (or at *path*), loaded once per process."""
     source = Path(path) if path else resources.files("openimr.core.review").joinpath(MODEL_FILE)
     with source.open("rb") as handle:
         bundle = joblib.load(handle)
-    return bundle["overturn"], bundle["family"]
+    return bundle["overturn"], bundle["family"], bundle["reasons"]
 
 
 def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
@@ -87,7 +96,12 @@ def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
     return [ItemInput(text, rule_features(a, requests), family_features(a)) for a in analyses]
 
 
+def _evidence(c: Criterion) -> str:
+    return f"; the record: {'; '.join(repr(e.text) for e in c.evidence)}" if c.evidence else ""
+
+
 def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[str]:
+    """The criteria checked, met and unmet, each naming its rule (by title) and the evidence found."""
     out: list[str] = []
     if not (a.item.item or "").strip():
         out.append("missing: the disputed item has no text; nothing could be parsed")
@@ -104,11 +118,12 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
             if gov.family == NON_MTUS
             else f"{gov.family}: chosen from past decisions; no encoded rule of it states criteria"
         )
+    titles = {r.id: r.title for r in a.rules}
     for c in a.criteria:
-        evidence = f"; evidence: {'; '.join(c.evidence)}" if c.evidence else ""
-        out.append(f"{c.rule_id} / {c.criterion}: {c.status.replace('_', ' ')} - {c.detail}{evidence}")
+        rule = titles.get(c.rule_id, "the guideline")
+        out.append(f"{rule}: {c.label}: {c.status.replace('_', ' ')} - {c.detail}{_evidence(c)}")
     if a.rules and not a.criteria:
-        out.append(f"{a.rules[0].id}: no criteria of this rule could be checked against the request")
+        out.append(f"{a.rules[0].title}: no criteria of this rule could be checked against the request")
     if not a.rules:
         out.append("no encoded rule addresses this item: no limit is applied")
     if facts.days_since_injury is not None:
@@ -129,7 +144,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     """Review every disputed item of *case*, in input order; with *similar* (a finder of past
     decisions, :func:`openimr.services.review.similar_finder`), the reasons also give the most
     similar past decisions."""
-    overturn, family = load_models(model_path)
+    overturn, family, reason_prior = load_models(model_path)
     warm_up()
     facts = extract_facts(case.clinical_summary)
     analyses = analyse_case(case, facts)
@@ -139,28 +154,42 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     served = [a.operation for a in analyses]
     probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
     families = family.predict(inputs)
-    overturned = overturn.recommend(probs)
+    governed = [governing(a.rules, str(f)) for a, f in zip(analyses, families, strict=True)]
+    analyses = [with_rule(a, g.rule, facts) for a, g in zip(analyses, governed, strict=True)]
+    decided = decide(
+        analyses,
+        list(overturn.recommend(probs)),
+        reason_prior.predict([a.request.category for a in analyses]),
+    )
     items = []
-    for a, p, over, fam, op in zip(analyses, probs, overturned, families, served, strict=True):
+    for (a, assessment), p, gov, op in zip(decided, probs, governed, served, strict=True):
         past = similar(a.item.item, case.case_number) if similar and a.item.item else []
-        gov = governing(a.rules, str(fam))
         reasons = _reasons(a, gov, facts, case)
         if op is not None:
             reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
         if past:
             reasons.append(_similar_reason(past))
-        recommendation = Decision.OVERTURNED if over else Decision.UPHELD
+        assert assessment.recommendation is not None  # decide() always recommends
         items.append(
             ItemReview(
                 item=a.item.item,
-                recommendation=recommendation,
+                recommendation=assessment.recommendation,
+                basis=assessment.basis,
                 p_overturn=round(float(p), 4),
-                guideline=Guideline(family=gov.family, citation=gov.citation, level=gov.level),
+                guideline=Guideline(
+                    family=gov.family,
+                    citation=gov.citation,
+                    level=gov.level,
+                    rule=gov.rule.id if gov.rule else None,
+                    title=gov.rule.title if gov.rule else None,
+                ),
+                decisive_reason=assessment.decisive,
+                hints=list(assessment.hints),
                 reasons=reasons,
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,
                 similar=past,
-                draft_rationale=draft_rationale(a, gov, recommendation),
+                draft_rationale=draft_rationale(a, gov, assessment),
             )
         )
     return Review(case_number=case.case_number, items=items)

@@ -67,7 +67,8 @@ def cross_validate(data: Examples, folds: int = 5, seed: int = 0) -> dict[str, d
     tfidf_p, tfidf_pred = np.zeros(n), np.zeros(n, dtype=bool)
     family_hit = np.zeros(n, dtype=bool)
     for train, test in GroupKFold(folds).split(labels, groups=order):
-        overturn, family = fit(data, list(train))
+        models = fit(data, list(train))
+        overturn, family = models.overturn, models.family
         inputs = [data.inputs[i] for i in test]
         position = {row: k for k, row in enumerate(test)}
         served = [None if data.operations[i] is None else position[data.operations[i]] for i in test]

@@ -14,9 +14,10 @@ candidate MTUS rules.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
@@ -29,6 +30,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
+
+from openimr.core.models import ReasonCode
 
 # Rule results the overturn model weighs besides the text (all are 0/1 or counts).
 RULE_FEATURES = ("limits_unmet", "not_recommended", "partial_authorization")
@@ -171,3 +174,32 @@ class FamilyModel(ClassifierMixin, BaseEstimator):
         """The likeliest family of each item."""
         proba = self.predict_proba(items)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+class ReasonPrior(BaseEstimator):
+    """The likeliest Upheld reason for a kind of request (its request category), for items whose
+    criteria decide nothing: the commonest labelled reason of the category's upheld items when the
+    category has at least ``min_count`` of them, else the commonest overall."""
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "min_count": [Interval(Integral, 1, None, closed="left")]
+    }
+
+    def __init__(self, min_count: int = 3) -> None:
+        self.min_count = min_count
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, categories: Sequence[str], reasons: Sequence[ReasonCode]):
+        """Fit on the categories and labelled reasons of upheld items."""
+        counts: dict[str, Counter[ReasonCode]] = {}
+        for category, reason in zip(categories, reasons, strict=True):
+            counts.setdefault(category, Counter())[reason] += 1
+        overall = sum(counts.values(), Counter())
+        self.default_ = overall.most_common(1)[0][0] if overall else ReasonCode.INDICATIONS_NOT_DOCUMENTED
+        self.table_ = {c: n.most_common(1)[0][0] for c, n in counts.items() if n.total() >= self.min_count}
+        return self
+
+    def predict(self, categories: Sequence[str]) -> list[ReasonCode]:
+        """The likeliest Upheld reason of each category; ``NotFittedError`` before :meth:`fit`."""
+        check_is_fitted(self)
+        return [self.table_.get(c, self.default_) for c in categories]

@@ -12,18 +12,19 @@ import joblib
 from openimr.core.case import case_from_letter
 from openimr.core.facts.pipeline import extract_facts
 from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_family
-from openimr.core.models import Decision
-from openimr.core.review.analysis import analyse_case
+from openimr.core.models import Decision, ReasonCode
+from openimr.core.review.analysis import ItemAnalysis, analyse_case
 from openimr.core.review.engine import item_inputs
-from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel
+from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ReasonPrior
 
 _NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
 
 
 @dataclass
 class Examples:
-    """One row per decided item: model input, label, cited family (or None), letter index, and the
-    row of the disputed operation a perioperative service follows (or None)."""
+    """One row per decided item: model input, label, cited family (or None), letter index, the
+    row of the disputed operation a perioperative service follows (or None), its analysis, and
+    the labelled decisive reason (None where no reasons file labels it)."""
 
     inputs: list[ItemInput]
     overturned: list[bool]
@@ -32,6 +33,8 @@ class Examples:
     groups: list[int]
     texts: list[str]
     operations: list[int | None]
+    analyses: list[ItemAnalysis]
+    reasons: list[ReasonCode | None]
 
 
 def load_records(path: Path) -> list[dict]:
@@ -40,14 +43,25 @@ def load_records(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def examples(records: Iterable[dict]) -> Examples:
-    """Turn decided letters into training rows (the decisions are read only as labels)."""
-    out = Examples([], [], [], [], [], [], [])
+REASONS_FILE = "reasons.jsonl"
+
+
+def load_reasons(path: Path) -> dict[tuple[str, int], ReasonCode]:
+    """Decisive-reason labels (REASONS.md's ``reasons.jsonl``) by (letter file, item index)."""
+    return {(r["file"], int(r["index"])): ReasonCode(r["reason"]) for r in load_records(path)}
+
+
+def examples(records: Iterable[dict], reasons: dict[tuple[str, int], ReasonCode] | None = None) -> Examples:
+    """Turn decided letters into training rows (the decisions and *reasons* are read only as labels)."""
+    out = Examples([], [], [], [], [], [], [], [], [])
+    labels = reasons or {}
     for index, record in enumerate(records):
         case = case_from_letter(record)
         analyses = analyse_case(case, extract_facts(case.clinical_summary))
         first = len(out.inputs)
         out.operations += [None if a.operation is None else first + a.operation for a in analyses]
+        out.analyses += analyses
+        out.reasons += [labels.get((record.get("file", ""), k)) for k in range(len(analyses))]
         inputs = item_inputs(analyses, case)
         for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
             cited = guideline_family(issue.get("imro_guideline"))
@@ -60,16 +74,31 @@ def examples(records: Iterable[dict]) -> Examples:
     return out
 
 
-def fit(data: Examples, rows: list[int] | None = None) -> tuple[OverturnModel, FamilyModel]:
-    """Fit both models on *rows* of *data* (all rows by default)."""
+@dataclass(frozen=True)
+class Models:
+    """The fitted parts of the review engine."""
+
+    overturn: OverturnModel
+    family: FamilyModel
+    reasons: ReasonPrior
+
+
+def fit(data: Examples, rows: list[int] | None = None) -> Models:
+    """Fit the models on *rows* of *data* (all rows by default)."""
     rows = list(range(len(data.inputs))) if rows is None else rows
     overturn = OverturnModel().fit([data.inputs[i] for i in rows], [data.overturned[i] for i in rows])
     labelled = [i for i in rows if data.families[i] is not None]
     family = FamilyModel().fit([data.inputs[i] for i in labelled], [data.families[i] for i in labelled])
-    return overturn, family
+    upheld = [i for i in rows if (r := data.reasons[i]) is not None and r.decision is Decision.UPHELD]
+    reasons = ReasonPrior().fit(
+        [data.analyses[i].request.category for i in upheld], [data.reasons[i] for i in upheld]
+    )
+    return Models(overturn, family, reasons)
 
 
-def save(overturn: OverturnModel, family: FamilyModel, path: Path) -> None:
+def save(models: Models, path: Path) -> None:
     """Write the fitted models where the engine loads them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"overturn": overturn, "family": family}, path, compress=3)
+    joblib.dump(
+        {"overturn": models.overturn, "family": models.family, "reasons": models.reasons}, path, compress=3
+    )

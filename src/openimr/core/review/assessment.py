@@ -1,0 +1,216 @@
+"""The guideline assessment of a disputed item: what the governing rule's criteria decide.
+
+A pure step over the criteria results (:mod:`openimr.core.review.criteria`). Anything against the
+request (a limit exceeded, "not recommended", a required criterion unmet or undocumented, a
+contraindication present) makes the recommendation Upheld, carried by the most specific of
+those criteria; every required criterion met and within limits makes it Overturned. Otherwise
+(no encoded rule, or criteria the engine cannot assess) the criteria decide nothing and the
+recommendation is statistical, from p_overturn. What each criterion's absence means (its decisive
+reason) and what documentation would meet it (its hint) are data of the rules file's condition
+vocabulary, never chosen here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from openimr.core.guidelines.rules import LimitKind, load_rules
+from openimr.core.models import Decision, ReasonCode
+from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis
+from openimr.core.review.criteria import Criterion
+
+Basis = Literal["guideline", "statistical"]
+_ORDER = {code: rank for rank, code in enumerate(ReasonCode)}
+
+
+class DecisiveReason(BaseModel):
+    """Why the recommendation goes the way it does: a REASONS.md code, the criterion that carries
+    it (``rule / criterion``, and in plain words) and the words of the record that show it."""
+
+    code: ReasonCode
+    criterion: str | None = None
+    label: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the criteria decide: ``recommendation`` is None when they decide nothing (the basis
+    is then statistical); ``decisive`` is None until a statistical recommendation is made."""
+
+    basis: Basis
+    recommendation: Decision | None
+    decisive: DecisiveReason | None
+    hints: tuple[str, ...] = field(default=())
+
+
+def against(c: Criterion) -> bool:
+    """Whether a criterion's result counts against the request."""
+    if c.kind in ("limit", "recommendation"):
+        return c.status == "unmet"
+    if c.role == "contraindication":
+        return c.status == "met"
+    return c.role in ("required", "for_continuation") and c.status in ("unmet", "not_documented")
+
+
+def _satisfied(c: Criterion) -> bool:
+    """Whether a criterion that must hold for an overturn does (supporting ones need not)."""
+    if c.role == "contraindication":
+        return c.status == "unmet"
+    if c.role in ("supporting", "any_of"):
+        return True
+    return c.status == "met"
+
+
+def reason_of(c: Criterion) -> ReasonCode:
+    """The decisive reason a criterion carries when it counts against the request."""
+    if c.kind == "recommendation" or c.role == "contraindication":
+        return ReasonCode.NOT_RECOMMENDED
+    if c.criterion == OPERATION_CRITERION:
+        return ReasonCode.ASSOCIATED_WITH_DENIED
+    if c.kind == "limit":
+        return ReasonCode.EXCEEDS_LIMITS if c.status == "unmet" else ReasonCode.REQUEST_UNCLEAR
+    vocabulary = load_rules().conditions.get(c.criterion)
+    return vocabulary.reason if vocabulary else ReasonCode.INDICATIONS_NOT_DOCUMENTED
+
+
+_LIMIT_HINTS: dict[str, str] = {
+    LimitKind.FREQUENCY_PER_WEEK: "visits per week",
+    LimitKind.DURATION_WEEKS: "weeks of treatment",
+    LimitKind.DURATION_MONTHS: "weeks of treatment",
+    LimitKind.MAX_HOURS_PER_WEEK: "hours per week",
+    LimitKind.MAX_LEVELS: "levels",
+    LimitKind.MAX_INJECTIONS_PER_SESSION: "injections per session",
+}
+
+
+def hint_of(c: Criterion) -> str | None:
+    """What documentation (or change to the request) would meet a criterion that counts against it."""
+    if c.kind == "recommendation":
+        return (
+            "the guideline does not recommend this treatment: only peer-reviewed evidence that it "
+            "helps this patient's condition (Labor Code 4610.5(c)(2)(B)) could support it"
+        )
+    if c.criterion == OPERATION_CRITERION:
+        return "the service follows its operation: it is needed only once the operation is certified"
+    if c.kind == "limit":
+        what = _LIMIT_HINTS.get(c.criterion, c.label)
+        if c.status == "not_documented":
+            return f"state the {what} requested"
+        return f"request no more than the guideline's limit of {what}, or document why this case needs more"
+    vocabulary = load_rules().conditions.get(c.criterion)
+    if vocabulary is None:
+        return None
+    if c.role == "contraindication":
+        return f"the record shows {vocabulary.label}, which weighs against the treatment"
+    return vocabulary.hint
+
+
+def decisive_criterion(criteria: Sequence[Criterion]) -> Criterion | None:
+    """The criterion against the request that carries the decision: a service's denied operation
+    first, else the most specific (REASONS.md's order), if any is against it."""
+    found = [c for c in criteria if against(c)]
+    if not found:
+        return None
+    return next((c for c in found if c.criterion == OPERATION_CRITERION), None) or min(
+        found, key=lambda c: _ORDER[reason_of(c)]
+    )
+
+
+def _reason(code: ReasonCode, c: Criterion | None) -> DecisiveReason:
+    if c is None:
+        return DecisiveReason(code=code)
+    return DecisiveReason(
+        code=code,
+        criterion=f"{c.rule_id} / {c.criterion}",
+        label=c.label,
+        evidence=[e.text for e in c.evidence],
+    )
+
+
+def _any_of_fails(criteria: Sequence[Criterion]) -> bool:
+    group = [c for c in criteria if c.role == "any_of"]
+    return (
+        bool(group)
+        and not any(c.status == "met" for c in group)
+        and all(c.status in ("unmet", "not_documented") for c in group)
+    )
+
+
+def assess(a: ItemAnalysis) -> Assessment:
+    """What the governing rule's criteria decide for one item (see the module's docstring)."""
+    criteria = a.criteria
+    hints = tuple(dict.fromkeys(h for c in criteria if against(c) and (h := hint_of(c))))
+    decisive = decisive_criterion(criteria)
+    if decisive is not None:
+        return Assessment("guideline", Decision.UPHELD, _reason(reason_of(decisive), decisive), hints)
+    if _any_of_fails(criteria):
+        group = [c for c in criteria if c.role == "any_of"]
+        first = min(group, key=lambda c: _ORDER[reason_of(c)])
+        any_hints = tuple(dict.fromkeys(h for c in group if (h := hint_of(c))))
+        return Assessment("guideline", Decision.UPHELD, _reason(reason_of(first), first), any_hints)
+    required = [c for c in criteria if c.role not in ("supporting", "any_of")]
+    if required and all(_satisfied(c) for c in criteria):
+        operation = next((c for c in criteria if c.criterion == OPERATION_CRITERION), None)
+        code = ReasonCode.ASSOCIATED_WITH_CERTIFIED if operation else ReasonCode.CRITERIA_MET
+        met = operation or next((c for c in required if c.status == "met"), None)
+        return Assessment("guideline", Decision.OVERTURNED, _reason(code, met), ())
+    return Assessment("statistical", None, None, hints)
+
+
+def with_operation(a: ItemAnalysis, operation: Decision, name: str) -> ItemAnalysis:
+    """A perioperative service's analysis once the disputed operation it serves (*name*) is
+    decided: its operation criterion is met when the operation is recommended Overturned."""
+    met = operation is Decision.OVERTURNED
+    outcome = (
+        "Overturned, so the service is needed with it" if met else "Upheld, so the service is not needed"
+    )
+    criteria = [
+        c.model_copy(
+            update={
+                "status": "met" if met else "unmet",
+                "detail": f"the operation this service is for ({name!r}) is recommended {outcome}",
+            }
+        )
+        if c.criterion == OPERATION_CRITERION
+        else c
+        for c in a.criteria
+    ]
+    return replace(a, criteria=criteria)
+
+
+def _final(a: ItemAnalysis, overturned: bool, upheld_reason: ReasonCode) -> Assessment:
+    assessment = assess(a)
+    if assessment.basis != "statistical":
+        return assessment
+    if overturned:
+        return Assessment(
+            "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.CRITERIA_MET), ()
+        )
+    return Assessment("statistical", Decision.UPHELD, DecisiveReason(code=upheld_reason), assessment.hints)
+
+
+def decide(
+    analyses: Sequence[ItemAnalysis],
+    overturned: Sequence[bool],
+    upheld_reasons: Sequence[ReasonCode],
+) -> list[tuple[ItemAnalysis, Assessment]]:
+    """Every item's final assessment, in order. Where the criteria decide nothing, the statistical
+    recommendation (*overturned*, from p_overturn) is taken, Overturned carrying ``criteria_met``
+    and Upheld the likeliest reason for that kind of request (*upheld_reasons*). A perioperative
+    service is assessed once the disputed operation it serves is decided."""
+    out: list[tuple[ItemAnalysis, Assessment] | None] = [None] * len(analyses)
+    for i, a in enumerate(analyses):
+        if a.operation is None:
+            out[i] = (a, _final(a, overturned[i], upheld_reasons[i]))
+    for i, a in enumerate(analyses):
+        if a.operation is not None:
+            op = out[a.operation]
+            assert op is not None and op[1].recommendation is not None  # an operation serves nothing itself
+            served = with_operation(a, op[1].recommendation, analyses[a.operation].item.item or "")
+            out[i] = (served, _final(served, overturned[i], upheld_reasons[i]))
+    return [x for x in out if x is not None]
