@@ -183,34 +183,51 @@ def with_operation(a: ItemAnalysis, operation: Decision, name: str) -> ItemAnaly
     return replace(a, criteria=criteria)
 
 
-def _final(a: ItemAnalysis, overturned: bool, upheld_reason: ReasonCode) -> Assessment:
+@dataclass(frozen=True)
+class Recommended:
+    """An item's final assessment: its analysis (criteria as decided), basis, recommendation,
+    decisive reason and hints."""
+
+    analysis: ItemAnalysis
+    basis: Basis
+    recommendation: Decision
+    decisive: DecisiveReason
+    hints: tuple[str, ...]
+
+
+def _final(a: ItemAnalysis, overturned: bool, upheld_reason: ReasonCode) -> Recommended:
     assessment = assess(a)
-    if assessment.basis != "statistical":
-        return assessment
-    if overturned:
-        return Assessment(
-            "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.CRITERIA_MET), ()
+    if assessment.recommendation is not None and assessment.decisive is not None:
+        return Recommended(
+            a, assessment.basis, assessment.recommendation, assessment.decisive, assessment.hints
         )
-    return Assessment("statistical", Decision.UPHELD, DecisiveReason(code=upheld_reason), assessment.hints)
+    if overturned:
+        return Recommended(
+            a, "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.CRITERIA_MET), ()
+        )
+    return Recommended(
+        a, "statistical", Decision.UPHELD, DecisiveReason(code=upheld_reason), assessment.hints
+    )
 
 
 def decide(
     analyses: Sequence[ItemAnalysis],
     overturned: Sequence[bool],
     upheld_reasons: Sequence[ReasonCode],
-) -> list[tuple[ItemAnalysis, Assessment]]:
+) -> list[Recommended]:
     """Every item's final assessment, in order. Where the criteria decide nothing, the statistical
     recommendation (*overturned*, from p_overturn) is taken, Overturned carrying ``criteria_met``
     and Upheld the likeliest reason for that kind of request (*upheld_reasons*). A perioperative
     service is assessed once the disputed operation it serves is decided."""
-    out: list[tuple[ItemAnalysis, Assessment] | None] = [None] * len(analyses)
+    first = {
+        i: _final(a, overturned[i], upheld_reasons[i]) for i, a in enumerate(analyses) if a.operation is None
+    }
+    out = []
     for i, a in enumerate(analyses):
         if a.operation is None:
-            out[i] = (a, _final(a, overturned[i], upheld_reasons[i]))
-    for i, a in enumerate(analyses):
-        if a.operation is not None:
-            op = out[a.operation]
-            assert op is not None and op[1].recommendation is not None  # an operation serves nothing itself
-            served = with_operation(a, op[1].recommendation, analyses[a.operation].item.item or "")
-            out[i] = (served, _final(served, overturned[i], upheld_reasons[i]))
-    return [x for x in out if x is not None]
+            out.append(first[i])
+            continue
+        operation = first[a.operation]  # an operation is never itself a perioperative service
+        served = with_operation(a, operation.recommendation, analyses[a.operation].item.item or "")
+        out.append(_final(served, overturned[i], upheld_reasons[i]))
+    return out

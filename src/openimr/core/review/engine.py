@@ -162,19 +162,19 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
         reason_prior.predict([a.request.category for a in analyses]),
     )
     items = []
-    for (a, assessment), p, gov, op in zip(decided, probs, governed, served, strict=True):
+    for done, p, gov, op in zip(decided, probs, governed, served, strict=True):
+        a = done.analysis
         past = similar(a.item.item, case.case_number) if similar and a.item.item else []
         reasons = _reasons(a, gov, facts, case)
         if op is not None:
             reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
         if past:
             reasons.append(_similar_reason(past))
-        assert assessment.recommendation is not None  # decide() always recommends
         items.append(
             ItemReview(
                 item=a.item.item,
-                recommendation=assessment.recommendation,
-                basis=assessment.basis,
+                recommendation=done.recommendation,
+                basis=done.basis,
                 p_overturn=round(float(p), 4),
                 guideline=Guideline(
                     family=gov.family,
@@ -183,13 +183,13 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
                     rule=gov.rule.id if gov.rule else None,
                     title=gov.rule.title if gov.rule else None,
                 ),
-                decisive_reason=assessment.decisive,
-                hints=list(assessment.hints),
+                decisive_reason=done.decisive,
+                hints=list(done.hints),
                 reasons=reasons,
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,
                 similar=past,
-                draft_rationale=draft_rationale(a, gov, assessment),
+                draft_rationale=draft_rationale(done, gov),
             )
         )
     return Review(case_number=case.case_number, items=items)

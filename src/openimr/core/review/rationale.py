@@ -9,8 +9,7 @@ decisive criterion.
 from __future__ import annotations
 
 from openimr.core.models import Decision, ReasonCode
-from openimr.core.review.analysis import ItemAnalysis
-from openimr.core.review.assessment import Assessment, against
+from openimr.core.review.assessment import Recommended, against
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing
 
@@ -75,22 +74,20 @@ def _opening(governing: Governing) -> str:
     return f"The decision rests on the {governing.family}; no encoded rule states its criteria."
 
 
-def draft_rationale(a: ItemAnalysis, governing: Governing, assessment: Assessment) -> str:
+def draft_rationale(assessment: Recommended, governing: Governing) -> str:
     """A rationale for the assessment's recommendation that cites the governing guideline and the
     criteria, and concludes with the recommendation for the decisive reason."""
+    a = assessment.analysis
     item = a.item.item or "the requested item"
     decisive = assessment.decisive
-    carrying = next(
-        (c for c in a.criteria if decisive and decisive.criterion == f"{c.rule_id} / {c.criterion}"), None
-    )
+    carrying = next((c for c in a.criteria if decisive.criterion == f"{c.rule_id} / {c.criterion}"), None)
     shown = [c for c in a.criteria if c is not carrying and (c.status == "met" or against(c))][:4]
     body = " ".join(sentence(c) for c in shown)
     if carrying is not None:
         because = sentence(carrying)
-    elif decisive is not None:
-        because = f"{_REASON_WORDS[decisive.code][0].upper()}{_REASON_WORDS[decisive.code][1:]}."
     else:
-        because = ""
+        words = _REASON_WORDS[decisive.code]
+        because = f"{words[0].upper()}{words[1:]}."
     if assessment.basis == "statistical":
         because = (
             "The encoded guideline criteria do not decide this request; the recommendation rests on "
