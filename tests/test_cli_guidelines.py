@@ -16,7 +16,7 @@ from openimr.core.guidelines import load_rules
 from openimr.core.guidelines.rules import LimitKind
 from openimr.core.models import Issue, Letter
 from openimr.core.requests.model import Drug, Request
-from openimr.core.review.criteria import EVALUATED_LIMITS, evaluate
+from openimr.core.review.criteria import EVALUATED_LIMITS, NOT_READ, evaluate
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 
@@ -132,9 +132,9 @@ def test_show_an_unknown_rule_is_a_one_line_error_naming_it():
 # ---------------------------------------------------------------- check
 
 
-def test_the_evaluated_limit_kinds_are_those_the_engine_compares():
-    """EVALUATED_LIMITS is what ``evaluate`` reads: a rule holding one limit of a kind yields a limit
-    criterion for some visit or drug request exactly when the kind is in the set."""
+def test_every_limit_kind_yields_a_criterion_and_the_unread_ones_say_why():
+    """A rule holding one limit of any kind yields a limit criterion for some visit or drug request;
+    the kinds in NOT_READ (what ``guidelines check`` flags) are never compared, only reported."""
     base = next(r for r in load_rules().rules if r.id == "acupuncture-9792.24.1")
     prior = Fact(kind="prior_therapy", value="acupuncture", number=6, start=0, end=5, snippet="6 acupuncture")
     cases = [
@@ -145,21 +145,22 @@ def test_the_evaluated_limit_kinds_are_those_the_engine_compares():
         (Request(category="acupuncture", sessions=6), Facts(facts=[prior])),
         (Request(category="drug", drug=Drug(name="Norco", drug_class="opioid")), Facts()),
     ]
-    compared = set()
     for kind in LimitKind:
         limit = base.limits[0].model_copy(update={"kind": kind, "min": None, "max": 1.0})
         rule = base.model_copy(update={"limits": (limit,), "conditions": ()})
-        if any(c.kind == "limit" for request, facts in cases for c in evaluate(rule, request, facts)):
-            compared.add(kind)
-    assert compared == EVALUATED_LIMITS
+        found = [c for request, facts in cases for c in evaluate(rule, request, facts) if c.kind == "limit"]
+        assert found, kind
+        if kind in NOT_READ:
+            assert all(c.status == "not_assessed" and c.detail for c in found), kind
+    assert EVALUATED_LIMITS.isdisjoint(NOT_READ) and EVALUATED_LIMITS | set(NOT_READ) == set(LimitKind)
 
 
 def test_check_on_the_shipped_rules_lists_each_problem_and_exits_1():
     result = run("guidelines", "check")
     found = lines(result.stdout)
     assert result.exit_code == (1 if found else 0)
-    unevaluated = "limit kind 'treatment_period_months' is not evaluated by the review engine"
-    assert f"rule 'postsurgical-general': {unevaluated}" in found
+    unevaluated = "limit kind 'pain_relief_percent' is not evaluated by the review engine"
+    assert f"rule 'cpmtg-anticonvulsants': {unevaluated}" in found
     assert lines(result.stderr) == [f"error: {len(found)} problems in the packaged rules"]
 
 
@@ -170,7 +171,7 @@ def test_check_flags_an_overlap_an_unevaluated_kind_and_a_sourceless_citation(tm
         twin["effective"] = {"from": "2017-01-01"}
         data["rules"].append(twin)
         cap = _rule(data, "lc4604.5-visit-cap")
-        cap["limits"].append(dict(cap["limits"][0], kind="max_levels"))
+        cap["limits"].append(dict(cap["limits"][0], kind="pain_relief_percent"))
         data["conditions"]["adjunct_to_active_therapy"]["citation"] = "8 CCR 9792.24.2"
         data["conditions"]["adjunct_to_active_therapy"].pop("source", None)
         data["sources"]["a_blog"] = {"title": "A blog post", "kind": "secondary"}
@@ -182,7 +183,7 @@ def test_check_flags_an_overlap_an_unevaluated_kind_and_a_sourceless_citation(tm
     assert lines(result.stdout) == [
         "rule 'cpmtg-massage' overlaps rule 'cpmtg-massage-draft' (MTUS Chronic Pain Medical Treatment"
         " Guidelines, same scope): both in force 2017-01-01 to 2017-11-30",
-        "rule 'lc4604.5-visit-cap': limit kind 'max_levels' is not evaluated by the review engine",
+        "rule 'lc4604.5-visit-cap': limit kind 'pain_relief_percent' is not evaluated by the review engine",
         "condition 'adjunct_to_active_therapy': citation '8 CCR 9792.24.2' has no source",
         "rule 'cpmtg-massage': cited source 'a_blog' (secondary) has no URL",
     ]

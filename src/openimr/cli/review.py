@@ -28,15 +28,28 @@ def worksheet(review: Review, source: str) -> str:
     """A readable reviewer worksheet for one reviewed case."""
     lines = [f"Case {review.case_number or '(no case number)'}  [{source}]", ""]
     for n, item in enumerate(review.items, 1):
+        reason = item.decisive_reason
+        basis = "follows the guideline's criteria" if item.basis == "guideline" else "statistical estimate"
         lines += [
             f"{n}. {item.item}",
-            f"   recommendation: {item.recommendation}   p_overturn: {item.p_overturn:.2f}",
+            f"   recommendation: {item.recommendation} ({basis})   p_overturn: {item.p_overturn:.2f}",
             f"   guideline: {item.guideline.family}"
-            + (f" - {item.guideline.citation}" if item.guideline.citation else ""),
+            + (f" - {item.guideline.title}" if item.guideline.title else "")
+            + (f" ({item.guideline.citation})" if item.guideline.citation else ""),
+            *(
+                [
+                    f"   decisive reason: {reason.code.replace('_', ' ')}"
+                    + (f": {reason.label}" if reason.label else "")
+                ]
+                if reason
+                else []
+            ),
             f"   request: {item.request.get('category')}"
             + (f", {item.request['sessions']} sessions" if item.request.get("sessions") else ""),
-            "   criteria and reasons:",
-            *(f"     - {reason}" for reason in item.reasons),
+            *(["   criteria:"] if item.criteria else []),
+            *(f"     - {c.label}: {c.status.replace('_', ' ')} - {c.detail}" for c in item.criteria),
+            *(["   what documentation would change it:"] if item.hints else []),
+            *(f"     - {hint}" for hint in item.hints),
             *(["   similar past decisions:"] if item.similar else []),
             *(f"     - {d.letter}: {d.item} -> {d.decision} ({d.family})" for d in item.similar[:5]),
             "   draft rationale:",

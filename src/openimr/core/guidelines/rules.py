@@ -418,8 +418,42 @@ def drug_classes_of(name: str) -> tuple[str, ...]:
 _TIER_RANK = {Tier.MTUS: 0, Tier.STATUTE: 1, Tier.NON_MTUS: 2}
 
 
+def _names_any(words: tuple[str, ...], text: str) -> bool:
+    low = text.lower()
+    return any(_word_pattern(w).search(low) for w in words)
+
+
+def _rivals(rules: tuple[Rule, ...], rule: Rule) -> tuple[str, ...]:
+    """The diagnoses of every rule that competes with *rule* (same postoperative scope, a category
+    in common), its own included."""
+    scope = rule.applies_to
+    return tuple(
+        dict.fromkeys(
+            d
+            for other in rules
+            if other.applies_to.postoperative == scope.postoperative
+            and set(other.applies_to.categories) & set(scope.categories)
+            for d in other.applies_to.diagnoses
+        )
+    )
+
+
+def _diagnosis_fit(rules: tuple[Rule, ...], rule: Rule, diagnoses: str | None) -> bool | None:
+    """True when *diagnoses* names one of the rule's diagnoses; False when it names only those of
+    competing rules; None (unknown) when it names none of them or is not given."""
+    if diagnoses is None:
+        return None
+    if _names_any(rule.applies_to.diagnoses, diagnoses):
+        return True
+    return False if _names_any(_rivals(rules, rule), diagnoses) else None
+
+
 def _fit(
-    rule: Rule, region: str | None, text: str | None, postoperative: bool | None
+    rule: Rule,
+    region: str | None,
+    text: str | None,
+    postoperative: bool | None,
+    diagnosis: bool | None = None,
 ) -> tuple[int, int] | None:
     """(confirmed, unknown) counts of the rule's restrictions, or None when the request is outside it."""
     scope = rule.applies_to
@@ -428,6 +462,8 @@ def _fit(
         tests.append(None if region is None else region in scope.body_regions)
     if scope.keywords:
         tests.append(None if text is None else rule.matches_text(text))
+    if scope.diagnoses:
+        tests.append(diagnosis)
     if scope.postoperative is not None:
         tests.append(None if postoperative is None else postoperative == scope.postoperative)
     if False in tests:
@@ -443,19 +479,26 @@ def rules_for(
     *,
     text: str | None = None,
     postoperative: bool | None = None,
+    diagnoses: str | None = None,
 ) -> list[Rule]:
     """Rules that may govern a request, best fit first; ``[]`` when none addresses it.
 
     A rule restricted to drug classes needs a matching ``drug_class``. Restrictions to body
     regions, item keywords (matched in ``text``, the item line) or postoperative status exclude a
     rule only when the request's value is known and differs; when it is unknown the rule is kept
-    but ranked after rules known to fit. Without ``date_of_service`` no rule is excluded by date.
+    but ranked after rules known to fit. A rule restricted to diagnoses (or, for postsurgical
+    rules, operations) fits when ``diagnoses`` (the item line and the clinical summary) names one
+    of them as a whole word; it is excluded when that text names only diagnoses of competing
+    rules (same postoperative scope, a category in common) and none of its own, and counts as
+    unknown when it names none or ``diagnoses`` is not given. Without ``date_of_service`` no rule
+    is excluded by date.
     Order: MTUS, then statute, then non-MTUS; within a tier fewer unknowns, then more confirmed
     restrictions, then file order.
     """
     region = normalize_region(body_region) if body_region else None
     ranked: list[tuple[tuple[int, int, int, int], Rule]] = []
-    for index, rule in enumerate(load_rules().rules):
+    rules = load_rules().rules
+    for index, rule in enumerate(rules):
         scope = rule.applies_to
         if category not in scope.categories:
             continue
@@ -463,7 +506,8 @@ def rules_for(
             continue
         if scope.drug_classes and drug_class not in scope.drug_classes:
             continue
-        fit = _fit(rule, region, text, postoperative)
+        diagnosis = _diagnosis_fit(rules, rule, diagnoses) if scope.diagnoses else None
+        fit = _fit(rule, region, text, postoperative, diagnosis)
         if fit is not None:
             confirmed, unknown = fit
             ranked.append(((_TIER_RANK[rule.tier], unknown, -confirmed, index), rule))

@@ -23,7 +23,8 @@ class ItemAnalysis:
     """A disputed item with its parsed request, candidate rules and their criteria results; once
     analysed with its case, whether it is a service for a planned operation and the index of the
     disputed operation it follows (None when the application disputes none). ``rule`` is the rule
-    whose criteria these are: the best MTUS candidate, until :func:`with_rule` sets the governing one."""
+    whose criteria these are: the best MTUS candidate, until :func:`with_rule` sets the governing one;
+    ``age`` and ``day`` the claimant's age and the reference date the criteria were read with."""
 
     item: DisputedItem
     request: Request
@@ -32,6 +33,8 @@ class ItemAnalysis:
     perioperative: bool = False
     operation: int | None = None
     rule: Rule | None = None
+    age: int | None = None
+    day: dt.date | None = None
 
 
 def reference_date(case: Case) -> dt.date | None:
@@ -43,9 +46,11 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
     """Parse the item, find its candidate rules and evaluate the best MTUS rule's criteria."""
     text = item.item or ""
     request = parse_request(text)
-    rules = candidate_rules(request, text, reference_date(case))
+    day, age = reference_date(case), case.claimant.age
+    rules = candidate_rules(request, text, day, case.clinical_summary)
     rule = next((r for r in rules if r.tier is Tier.MTUS), None)
-    return ItemAnalysis(item, request, rules, evaluate(rule, request, facts) if rule else [], rule=rule)
+    criteria = evaluate(rule, request, facts, text=text, age=age, day=day) if rule else []
+    return ItemAnalysis(item, request, rules, criteria, rule=rule, age=age, day=day)
 
 
 def with_rule(a: ItemAnalysis, rule: Rule | None, facts: Facts) -> ItemAnalysis:
@@ -54,7 +59,7 @@ def with_rule(a: ItemAnalysis, rule: Rule | None, facts: Facts) -> ItemAnalysis:
     if rule == a.rule:
         return a
     kept = [c for c in a.criteria if c.criterion == OPERATION_CRITERION]
-    criteria = evaluate(rule, a.request, facts) if rule else []
+    criteria = evaluate(rule, a.request, facts, text=a.item.item, age=a.age, day=a.day) if rule else []
     return replace(a, criteria=[*criteria, *kept], rule=rule)
 
 
@@ -145,11 +150,12 @@ def follow_operations(probs: np.ndarray, served: Sequence[int | None]) -> np.nda
 # How much one criterion result moves the guideline-support score: a required criterion the record
 # meets counts for the request, one it misses or leaves undocumented against it; a numeric limit the
 # request exceeds, and a treatment the rule does not recommend, weigh more. "Not assessed" counts
-# for nothing: the engine does not guess.
+# for nothing: the engine does not guess. A contraindication the record shows counts against it.
 REQUIRED_WEIGHT = {"met": 1.0, "unmet": -1.0, "not_documented": -1.0}
 EXCEEDED_LIMIT_WEIGHT = -1.0
 NOT_RECOMMENDED_WEIGHT = -2.0
 ANY_OF_WEIGHT = {True: 1.0, False: -1.0}
+CONTRAINDICATION_WEIGHT = -1.0
 
 
 def support_score(criteria: list[Criterion]) -> float:
@@ -163,6 +169,8 @@ def support_score(criteria: list[Criterion]) -> float:
             score += EXCEEDED_LIMIT_WEIGHT
         if c.kind == "recommendation" and c.status == "unmet":
             score += NOT_RECOMMENDED_WEIGHT
+        if c.role == "contraindication" and c.status == "met":
+            score += CONTRAINDICATION_WEIGHT
     any_of = [c for c in criteria if c.role == "any_of"]
     if any_of:
         score += ANY_OF_WEIGHT[any(c.status == "met" for c in any_of)]
@@ -170,10 +178,17 @@ def support_score(criteria: list[Criterion]) -> float:
 
 
 def rule_features(a: ItemAnalysis, case_items: int) -> dict[str, float]:
-    """The rule results the overturn model weighs: limits exceeded, "not recommended", whether UR
-    already authorized part of the request, the guideline-support score, and how many treatments
-    the application disputes (*case_items*, see ``distinct_requests``)."""
+    """The rule results the overturn model weighs: what the criteria decide (Upheld, Overturned or
+    nothing), limits exceeded, "not recommended", whether UR already authorized part of the request,
+    whether the item is a perioperative service, the guideline-support score, and how many
+    treatments the application disputes (*case_items*, see ``distinct_requests``)."""
+    from openimr.core.review.assessment import assess  # imported here: assessment imports this module
+
+    decided = assess(a).recommendation
     return {
+        "assessed_upheld": float(decided == "Upheld"),
+        "assessed_overturned": float(decided == "Overturned"),
+        "perioperative": float(a.perioperative),
         "limits_unmet": float(sum(c.kind == "limit" and c.status == "unmet" for c in a.criteria)),
         "not_recommended": float(any(c.kind == "recommendation" and c.status == "unmet" for c in a.criteria)),
         "partial_authorization": float(bool(a.item.original_request or a.item.authorized)),

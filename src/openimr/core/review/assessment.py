@@ -59,8 +59,8 @@ def against(c: Criterion) -> bool:
 
 def _satisfied(c: Criterion) -> bool:
     """Whether a criterion that must hold for an overturn does (supporting ones need not)."""
-    if c.role == "contraindication":
-        return c.status == "unmet"
+    if c.role == "contraindication":  # absent unless the record shows it
+        return c.status in ("unmet", "not_documented")
     if c.role in ("supporting", "any_of"):
         return True
     return c.status == "met"
@@ -144,15 +144,15 @@ def _any_of_fails(criteria: Sequence[Criterion]) -> bool:
 def assess(a: ItemAnalysis) -> Assessment:
     """What the governing rule's criteria decide for one item (see the module's docstring)."""
     criteria = a.criteria
-    hints = tuple(dict.fromkeys(h for c in criteria if against(c) and (h := hint_of(c))))
+    group = [c for c in criteria if c.role == "any_of"]
+    missing = [c for c in criteria if against(c)] + (group if _any_of_fails(criteria) else [])
+    hints = tuple(dict.fromkeys(h for c in missing if (h := hint_of(c))))
     decisive = decisive_criterion(criteria)
     if decisive is not None:
         return Assessment("guideline", Decision.UPHELD, _reason(reason_of(decisive), decisive), hints)
     if _any_of_fails(criteria):
-        group = [c for c in criteria if c.role == "any_of"]
         first = min(group, key=lambda c: _ORDER[reason_of(c)])
-        any_hints = tuple(dict.fromkeys(h for c in group if (h := hint_of(c))))
-        return Assessment("guideline", Decision.UPHELD, _reason(reason_of(first), first), any_hints)
+        return Assessment("guideline", Decision.UPHELD, _reason(reason_of(first), first), hints)
     required = [c for c in criteria if c.role not in ("supporting", "any_of")]
     if required and all(_satisfied(c) for c in criteria):
         operation = next((c for c in criteria if c.criterion == OPERATION_CRITERION), None)

@@ -30,13 +30,21 @@ def rule_drug_classes(request: Request) -> tuple[str, ...]:
     return (_CLASS_ALIASES.get(named, named.replace("-", "_").replace(" ", "_")),)
 
 
-def candidate_rules(request: Request, item: str, day: dt.date | None) -> list[Rule]:
-    """Every encoded rule that may govern the request, best fit first (MTUS before others)."""
+def candidate_rules(request: Request, item: str, day: dt.date | None, summary: str = "") -> list[Rule]:
+    """Every encoded rule that may govern the request, best fit first (MTUS before others). A rule
+    restricted to diagnoses is matched against the item line and the clinical *summary*."""
     region = request.body_parts[0] if request.body_parts else None
+    diagnoses = f"{item}\n{summary}" if summary else item
     found: list[Rule] = []
     for drug_class in rule_drug_classes(request) or (None,):
         for rule in rules_for(
-            request.category, drug_class, region, day, text=item, postoperative=request.postoperative
+            request.category,
+            drug_class,
+            region,
+            day,
+            text=item,
+            postoperative=request.postoperative,
+            diagnoses=diagnoses,
         ):
             if rule not in found:
                 found.append(rule)
