@@ -45,14 +45,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": (
         "openimr.cli.review",
         "eval_command",
-        "Cross-validate the engine on decided letters (no letter in both train and test) and "
-        "print AUC, overturn F1/precision/recall, balanced accuracy, family top-1, ECE and Brier "
-        "beside the baselines run on the same folds.",
+        "Cross-validate the engine on decided letters, nested and grouped by letter, and print every "
+        "figure (mean ± sd over repeated splits) beside the baselines run on the same folds.",
     ),
     "train": (
         "openimr.cli.review",
         "train_command",
-        "Fit the overturn and guideline-family models on decided letters and save them (by "
+        "Fit the overturn, guideline-family and reason models on decided letters and save them (by "
         "default over the models shipped in the package: this is how they were built).",
     ),
     "search": (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from enum import StrEnum
 from importlib import resources
@@ -99,45 +98,95 @@ def review_command(
         raise typer.Exit(1)
 
 
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+class EvalFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _cell(figure: dict | None) -> str:
+    return "-" if figure is None else f"{figure['mean']:.3f} ± {figure['sd']:.3f}"
+
+
+def _tables(results: dict, title: str) -> list:
+    """The figures (one row per figure, one column per method), per-code recall of the decisive
+    reason (when the items have labelled reasons), and the inner loop's choices, as rich tables."""
+    from rich.table import Table
+
+    from openimr.core.review.evaluate import METRICS
+
+    methods = list(results["figures"])
+    figures = Table("figure", *methods, title=title)
+    for metric in METRICS:
+        cells = [results["figures"][m].get(metric) for m in methods]
+        if any(c is not None for c in cells):
+            figures.add_row(metric, *(_cell(c) for c in cells))
+    recall = results["per_code_recall"]
+    codes = Table("decisive reason", "labelled", *recall, title="per-code recall of the decisive reason")
+    for code, n in results["labelled_codes"].items():
+        codes.add_row(code, str(n), *(_cell(recall[m].get(code)) for m in recall))
+    total = sum(results["inner_choices"].values())
+    choices = Table("inner-loop choice", "outer folds", title="the overturn model the inner loop chose")
+    for label, n in results["inner_choices"].items():
+        choices.add_row(label, f"{n} of {total}")
+    return [figures, codes, choices] if results["labelled_codes"] else [figures, choices]
 
 
 @pipe_safe
 def eval_command(
     gold: Annotated[Path, typer.Argument(help="Decided letters (letter.schema.json records, JSONL).")],
-    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, grouped by letter.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    repeats: Annotated[int, typer.Option(min=1, help="Repeats of the outer split (seeds 0, 1, ...).")] = 10,
+    folds: Annotated[int, typer.Option(min=2, help="Outer cross-validation folds, grouped by letter.")] = 5,
+    fmt: Annotated[EvalFormat, typer.Option("--format", "-f", help="Output format.")] = EvalFormat.table,
 ) -> None:
-    """Cross-validate the engine on decided letters (no letter in both train and test) and print
-    AUC, overturn F1/precision/recall, balanced accuracy, family top-1, ECE and Brier beside the
-    baselines run on the same folds."""
-    from rich.table import Table
+    """Cross-validate the engine on decided letters, nested and grouped by letter, and print every
+    figure (mean ± sd over repeated splits) beside the baselines run on the same folds.
 
-    from openimr.core.review.evaluate import METRICS, cross_validate
-    from openimr.core.review.train import examples, load_records
+    No letter is in both train and test, and the overturn model is chosen inside each training set
+    as `openimr train` chooses it. Figures: AUC, overturn F1 (P, R), ECE, Brier, family top-1,
+    decisive-reason accuracy and "a stated reason" share (from reasons.jsonl beside GOLD), per-code
+    recall, guideline-basis share and agreement, the share an encoded rule governs, contradictions
+    between criteria, reason and recommendation, and how often each candidate was chosen."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with status(f"Cross-validating on {gold.name} ({folds} folds)..."):
-        results = cross_validate(examples(load_records(gold)), folds)
-    if as_json:
+    from openimr.core.review.evaluate import nested_cross_validate
+    from openimr.core.review.train import REASONS_FILE, examples, load_reasons, load_records
+
+    labels = gold.parent / REASONS_FILE
+    with status(f"Reading {gold.name}..."):
+        data = examples(load_records(gold), load_reasons(labels) if labels.exists() else None)
+    err = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
+            task = progress.add_task(f"{repeats} x {folds}-fold nested CV", total=repeats * folds)
+            results = nested_cross_validate(data, folds, repeats, step=lambda: progress.advance(task))
+    except ValueError as exc:  # too few letters or overturns for the folds
+        typer.echo(f"error: {gold}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if fmt is EvalFormat.json:
         typer.echo(json.dumps(results, indent=2))
         return
-    table = Table("method", *METRICS, title=f"{gold.name}: {folds}-fold cross-validation grouped by letter")
-    for method, figures in results.items():
-        table.add_row(method, *(_cell(figures[m]) for m in METRICS))
-    console().print(table)
+    title = (
+        f"{gold.name}: {results['letters']} letters, {results['items']} items ({results['overturned']} "
+        f"overturned); {folds}-fold CV grouped by letter, mean ± sd over {repeats} repeats"
+    )
+    out = console()
+    for table in _tables(results, title):
+        out.print(table)
 
 
 def train_command(
     gold: Annotated[Path, typer.Argument(help="Decided letters (letter.schema.json records, JSONL).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the models.")] = None,
 ) -> None:
-    """Fit the overturn, guideline-family and reason models on decided letters (and the decisive
-    reasons in reasons.jsonl beside them, when there) and save them (by default over the models
-    shipped in the package: this is how they were built)."""
+    """Fit the overturn, guideline-family and reason models on decided letters and save them (by
+    default over the models shipped in the package: this is how they were built).
+
+    The decisive reasons come from reasons.jsonl beside the letters, when there. The overturn model
+    is chosen by the letter-grouped cross-validation `openimr eval` runs inside each training set."""
     from openimr.core.review.engine import MODEL_FILE
+    from openimr.core.review.evaluate import choice_label
     from openimr.core.review.train import REASONS_FILE, examples, fit, load_reasons, load_records, save
 
     labels = gold.parent / REASONS_FILE
@@ -147,5 +196,6 @@ def train_command(
     save(models, target)
     typer.echo(
         f"fitted on {len(set(data.groups))} letters, {len(data.inputs)} items "
-        f"({sum(data.overturned)} overturned); threshold {models.overturn.threshold_:.3f}; wrote {target}"
+        f"({sum(data.overturned)} overturned); overturn model {choice_label(models.overturn.chosen_)}, "
+        f"threshold {models.overturn.threshold_:.3f}; wrote {target}"
     )

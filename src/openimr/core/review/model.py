@@ -1,14 +1,14 @@
 """The learned parts of decision support, with scikit-learn's fit/predict_proba conventions.
 
-``OverturnModel`` estimates how likely an expert reviewer is to overturn a UR decision. A logistic
-regression reads the summary's sentences about the utilization review (what UR did and why) as
-TF-IDF terms, plus a few rule results (limits exceeded, "not recommended", partial authorization)
-with small weight, on top of an offset of two knowledge-based terms with fixed weights (never
-fitted as free coefficients, which overfit 100 letters): the guideline-support score of the
-criteria results, and how many treatments the application disputes (applications disputing many
-have them overturned less often; a perioperative service counts with its operation, not on its
-own). ``FamilyModel`` learns which guideline family reviewers cite from the request and the
-candidate MTUS rules.
+``OverturnModel`` estimates how likely an expert reviewer is to overturn a UR decision: a logistic
+regression on a few knowledge-based inputs (what the guideline criteria decide, how many treatments
+the application disputes, partial authorization by UR, perioperative service, limits exceeded, "not
+recommended", the guideline-support score), optionally with the TF-IDF terms of the summary's
+sentences about the utilization review. ``SelectedOverturnModel`` chooses among a small set of such
+candidates, and the cut that turns p_overturn into a recommendation, by letter-grouped
+cross-validation on its training rows only: it is what ``openimr train`` fits and what
+``openimr eval`` runs inside each outer fold. ``FamilyModel`` learns which guideline family
+reviewers cite from the request and the candidate MTUS rules.
 """
 
 from __future__ import annotations
@@ -22,25 +22,41 @@ from typing import ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, log_loss, precision_recall_curve
+from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from openimr.core.models import ReasonCode
 
-# Rule results the overturn model weighs besides the text (all are 0/1 or counts).
-RULE_FEATURES = ("limits_unmet", "not_recommended", "partial_authorization")
+# The knowledge-based inputs of the overturn model (``analysis.rule_features`` names them), besides
+# ``neg_log_items``: -log(treatments the application disputes), a perioperative service counted
+# with its operation.
+KNOWLEDGE_FEATURES = (
+    "assessed_upheld",
+    "assessed_overturned",
+    "partial_authorization",
+    "perioperative",
+    "limits_unmet",
+    "not_recommended",
+    "support",
+)
 _UR_SENTENCE = re.compile(r"utilization review|non-?certif|modified|denied|\bUR\b|approved|certified", re.I)
 # Numbers in the UR sentences are read by shape only ("12/21/2016" -> "n2/n2/n4"): the way dates
-# are written says something about the record, the day itself nothing. Raw digits gave 0.02 more
-# cross-validated AUC on the dev letters, all from days of the month shared by chance.
+# are written says something about the record, the day itself nothing.
 _DIGITS = re.compile(r"\d+")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+# The candidates ``SelectedOverturnModel`` chooses among: knowledge-only, and knowledge + the UR
+# sentences' TF-IDF terms, each over three L2 strengths (scikit-learn's C: larger is weaker).
+CANDIDATES: tuple[dict, ...] = tuple(
+    {"text": text, "C": c} for text in (False, True) for c in (0.1, 1.0, 10.0)
+)
 
 
 def ur_sentences(summary: str) -> str:
@@ -57,91 +73,155 @@ class ItemInput:
     family_features: dict[str, float]
 
 
+def max_f1_cut(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The probability cut (p >= cut is Overturned) with the best F1 on *probs*; 0.5 without an overturn."""
+    if not labels.any():
+        return 0.5
+    precision, recall, cuts = precision_recall_curve(labels, probs)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    return float(cuts[int(np.argmax(f1))])
+
+
 class OverturnModel(ClassifierMixin, BaseEstimator):
     """p(Overturned) for disputed items; ``threshold_`` turns it into a recommendation.
 
-    A binomial GLM (glum: scikit-learn's logistic regression has no offset, scikit-learn issue
-    #24614) fitted with the offset ``support_weight`` x the guideline-support score
-    ``- items_weight`` x log(treatments the application disputes): the text and rule coefficients
-    are learned given what the guideline criteria already say, and the probabilities stay
-    calibrated. At 1 and 1 each criterion result multiplies the odds of an overturn by e (or 1/e)
-    and the odds fall as 1/n with n treatments disputed. The weights and the L2 strength ``C`` (as
-    in scikit-learn: larger is weaker) are fixed hyperparameters, chosen by letter-grouped
-    cross-validation on the dev letters (weights 0.5-1.5 and C 1-10 gave AUC 0.83-0.86), because
-    choosing them again inside each training set, or learning the weights as free coefficients,
-    picked noise from 28 overturns.
-
-    ``threshold_`` is the training overturn rate: an item is recommended Overturned when the record
-    makes an overturn likelier than for the average disputed item. The cut at the best out-of-fold
-    F1 was tried first; with 28 overturns it swung from 0.075 to 0.35 between training sets.
+    A logistic regression (L2 strength ``C``) on the standardized :data:`KNOWLEDGE_FEATURES` and
+    -log(treatments disputed), with ``text`` also the TF-IDF terms of the UR sentences.
+    ``threshold_`` is ``cut`` when given, else the training overturn rate (an item is recommended
+    Overturned when the record makes an overturn likelier than for the average disputed item).
     :meth:`recommend` is the one place the cut is applied.
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "C": [Interval(Real, 0, None, closed="neither")],
-        "rule_weight": [Interval(Real, 0, None, closed="left")],
-        "support_weight": [Interval(Real, 0, None, closed="left")],
-        "items_weight": [Interval(Real, 0, None, closed="left")],
+        "text": ["boolean"],
+        "cut": [Interval(Real, 0, 1, closed="both"), None],
     }
 
-    def __init__(
-        self,
-        C: float = 3.0,
-        rule_weight: float = 0.1,
-        support_weight: float = 1.0,
-        items_weight: float = 1.0,
-    ) -> None:
+    def __init__(self, C: float = 1.0, text: bool = False, cut: float | None = None) -> None:
         self.C = C
-        self.rule_weight = rule_weight
-        self.support_weight = support_weight
-        self.items_weight = items_weight
+        self.text = text
+        self.cut = cut
+
+    @staticmethod
+    def _knowledge(items: Sequence[ItemInput]) -> np.ndarray:
+        rows = [[i.features.get(k, 0.0) for k in KNOWLEDGE_FEATURES] for i in items]
+        log_items = np.log([max(i.features.get("case_items", 1.0), 1.0) for i in items])
+        return np.column_stack([np.asarray(rows, dtype=float).reshape(len(items), -1), -log_items])
 
     def _matrix(self, items: Sequence[ItemInput], fit: bool) -> csr_matrix:
-        texts = [_DIGITS.sub(lambda m: f"n{len(m.group())}", i.text) for i in items]
-        rules = [{k: i.features.get(k, 0.0) for k in RULE_FEATURES} for i in items]
+        knowledge = self._knowledge(items)
         if fit:
-            self.text_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-            self.rules_ = DictVectorizer()
-            self.scale_ = StandardScaler(with_mean=False)
-            a = self.text_.fit_transform(texts)
-            b = self.scale_.fit_transform(self.rules_.fit_transform(rules))
-        else:
-            a = self.text_.transform(texts)
-            b = self.scale_.transform(self.rules_.transform(rules))
-        return hstack([a, b * self.rule_weight]).tocsr()
-
-    def _offset(self, items: Sequence[ItemInput]) -> np.ndarray:
-        support = np.array([i.features.get("support", 0.0) for i in items])
-        log_items = np.log([max(i.features.get("case_items", 1.0), 1.0) for i in items])
-        return self.support_weight * support - self.items_weight * log_items
+            self.scale_ = StandardScaler().fit(knowledge)
+        parts = [csr_matrix(self.scale_.transform(knowledge))]
+        if self.text:
+            texts = [_DIGITS.sub(lambda m: f"n{len(m.group())}", i.text) for i in items]
+            if fit:
+                self.text_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(texts)
+            parts.append(self.text_.transform(texts))
+        return hstack(parts).tocsr()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, items: Sequence[ItemInput], y: Sequence[bool]):
         """Fit on items and their labels (True = Overturned); ``InvalidParameterError`` for
         hyperparameters out of range."""
         labels = np.asarray(y, dtype=bool)
-        self.threshold_ = float(labels.mean())
-        # Imported here: glum (with pandas and formulaic) takes ~2 s to import and only fitting needs
-        # it; predicting is the linear predictor below.
-        from glum import GeneralizedLinearRegressor
-
-        # glum adds alpha x |w|^2 / 2 to the mean log-loss: alpha = 1 / (C x n) is scikit-learn's C.
-        glm = GeneralizedLinearRegressor(family="binomial", alpha=1.0 / (self.C * len(labels)), l1_ratio=0.0)
-        glm.fit(self._matrix(items, fit=True), labels.astype(float), offset=self._offset(items))
-        self.coef_, self.intercept_ = np.asarray(glm.coef_), float(glm.intercept_)
-        self.classes_ = np.array([False, True])
+        self.threshold_ = float(labels.mean()) if self.cut is None else float(self.cut)
+        self.lr_ = LogisticRegression(C=self.C, max_iter=5000).fit(self._matrix(items, fit=True), labels)
+        self.classes_ = self.lr_.classes_
         return self
 
     def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
         """Columns: p(Upheld), p(Overturned); ``NotFittedError`` before :meth:`fit`."""
         check_is_fitted(self)
-        p = expit(self._matrix(items, fit=False) @ self.coef_ + self.intercept_ + self._offset(items))
-        return np.column_stack([1.0 - p, p])
+        return self.lr_.predict_proba(self._matrix(items, fit=False))
 
     def recommend(self, p_overturn: Sequence[float] | np.ndarray) -> np.ndarray:
         """True where a probability of an overturn makes the item recommended Overturned."""
         check_is_fitted(self)
         return np.asarray(p_overturn, dtype=float) >= self.threshold_
+
+    def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
+        """True where the item is recommended Overturned."""
+        return self.recommend(self.predict_proba(items)[:, 1])
+
+
+class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
+    """The :class:`OverturnModel` chosen by letter-grouped cross-validation on the training rows.
+
+    Each of ``candidates`` (``OverturnModel`` parameters; :data:`CANDIDATES` by default) is scored
+    by its mean log-loss over ``folds`` folds grouped by letter (``groups``), the letters shuffled
+    by ``random_state``; the first with the lowest wins (the list runs from the simplest). The cut
+    is then chosen on the winner's out-of-fold probabilities, by the pooled F1 each rule gives on
+    folds it did not see: the training overturn rate of the other folds ("rate"), or the best-F1 cut
+    of the other folds' out-of-fold probabilities ("max_f1"); "rate" unless "max_f1" is better.
+    ``best_estimator_`` is the winner refitted on every row with that cut; ``chosen_`` its
+    parameters and cut rule, ``cv_results_`` every candidate's mean log-loss.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "candidates": [list, tuple, None],
+        "folds": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self, candidates: Sequence[dict] | None = None, folds: int = 5, random_state: int | None = 0
+    ) -> None:
+        self.candidates = candidates
+        self.folds = folds
+        self.random_state = random_state
+
+    def _out_of_fold(self, params: dict, items: list[ItemInput], labels: np.ndarray, splits: list) -> tuple:
+        oof, losses = np.zeros(len(labels)), []
+        for train, test in splits:
+            model = OverturnModel(**params).fit([items[i] for i in train], labels[train])
+            oof[test] = model.predict_proba([items[i] for i in test])[:, 1]
+            losses.append(log_loss(labels[test], oof[test], labels=[False, True]))
+        return oof, float(np.mean(losses))
+
+    # Nested validation kept (as in GridSearchCV): each candidate's parameters are checked.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, items: Sequence[ItemInput], y: Sequence[bool], groups: Sequence[int] | None = None):
+        """Choose and fit on items, their labels (True = Overturned) and their letters (*groups*;
+        each item its own letter when None); ``ValueError`` when a fold's training rows hold only
+        one decision."""
+        items, labels = list(items), np.asarray(y, dtype=bool)
+        groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+        splits = list(
+            GroupKFold(self.folds, shuffle=True, random_state=self.random_state).split(labels, labels, groups)
+        )
+        if any(len(np.unique(labels[train])) < 2 for train, _ in splits):
+            raise ValueError(
+                f"a training set of the {self.folds}-fold selection holds only one decision: "
+                "too few letters or overturns for so many folds"
+            )
+        candidates = list(CANDIDATES if self.candidates is None else self.candidates)
+        results = [(params, *self._out_of_fold(params, items, labels, splits)) for params in candidates]
+        self.cv_results_ = [{"params": dict(p), "log_loss": loss} for p, _, loss in results]
+        best, oof, _ = min(results, key=lambda r: r[2])
+        rate, best_f1 = np.zeros(len(labels), dtype=bool), np.zeros(len(labels), dtype=bool)
+        for train, test in splits:
+            rate[test] = oof[test] >= labels[train].mean()
+            best_f1[test] = oof[test] >= max_f1_cut(oof[train], labels[train])
+        by_rate, by_f1 = (f1_score(labels, pred, zero_division=0.0) for pred in (rate, best_f1))
+        rule = "max_f1" if by_f1 > by_rate else "rate"
+        cut = max_f1_cut(oof, labels) if rule == "max_f1" else None
+        self.best_estimator_ = OverturnModel(**{**best, "cut": cut}).fit(items, labels)
+        self.chosen_ = {**best, "cut": rule}
+        self.threshold_ = self.best_estimator_.threshold_
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict_proba(self, items: Sequence[ItemInput]) -> np.ndarray:
+        """Columns: p(Upheld), p(Overturned) of the chosen model; ``NotFittedError`` before :meth:`fit`."""
+        check_is_fitted(self)
+        return self.best_estimator_.predict_proba(items)
+
+    def recommend(self, p_overturn: Sequence[float] | np.ndarray) -> np.ndarray:
+        """True where a probability of an overturn makes the item recommended Overturned."""
+        check_is_fitted(self)
+        return self.best_estimator_.recommend(p_overturn)
 
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
         """True where the item is recommended Overturned."""

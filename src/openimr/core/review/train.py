@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+from threadpoolctl import threadpool_limits
 
 from openimr.core.case import case_from_letter
+from openimr.core.facts.models import Facts
 from openimr.core.facts.pipeline import extract_facts
 from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_family
 from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import ItemAnalysis, analyse_case
 from openimr.core.review.engine import item_inputs
-from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ReasonPrior
+from openimr.core.review.model import FamilyModel, ItemInput, ReasonPrior, SelectedOverturnModel
 
 _NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
 
@@ -23,8 +25,9 @@ _NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
 @dataclass
 class Examples:
     """One row per decided item: model input, label, cited family (or None), letter index, the
-    row of the disputed operation a perioperative service follows (or None), its analysis, and
-    the labelled decisive reason (None where no reasons file labels it)."""
+    row of the disputed operation a perioperative service follows (or None), its analysis, the
+    facts of its case's summary, the labelled decisive reason (None where no reasons file labels
+    it) and the other reasons the label names as also stated."""
 
     inputs: list[ItemInput]
     overturned: list[bool]
@@ -34,7 +37,9 @@ class Examples:
     texts: list[str]
     operations: list[int | None]
     analyses: list[ItemAnalysis]
+    facts: list[Facts]
     reasons: list[ReasonCode | None]
+    also: list[frozenset[ReasonCode]]
 
 
 def load_records(path: Path) -> list[dict]:
@@ -46,22 +51,39 @@ def load_records(path: Path) -> list[dict]:
 REASONS_FILE = "reasons.jsonl"
 
 
-def load_reasons(path: Path) -> dict[tuple[str, int], ReasonCode]:
+@dataclass(frozen=True)
+class ReasonLabel:
+    """One item's labelled decisive reason and the other reasons its letter also states."""
+
+    reason: ReasonCode
+    also: frozenset[ReasonCode] = frozenset()
+
+
+def load_reasons(path: Path) -> dict[tuple[str, int], ReasonLabel]:
     """Decisive-reason labels (REASONS.md's ``reasons.jsonl``) by (letter file, item index)."""
-    return {(r["file"], int(r["index"])): ReasonCode(r["reason"]) for r in load_records(path)}
+    return {
+        (r["file"], int(r["index"])): ReasonLabel(
+            ReasonCode(r["reason"]), frozenset(ReasonCode(c) for c in r.get("also", []))
+        )
+        for r in load_records(path)
+    }
 
 
-def examples(records: Iterable[dict], reasons: dict[tuple[str, int], ReasonCode] | None = None) -> Examples:
+def examples(records: Iterable[dict], reasons: dict[tuple[str, int], ReasonLabel] | None = None) -> Examples:
     """Turn decided letters into training rows (the decisions and *reasons* are read only as labels)."""
-    out = Examples([], [], [], [], [], [], [], [], [])
+    out = Examples([], [], [], [], [], [], [], [], [], [], [])
     labels = reasons or {}
     for index, record in enumerate(records):
         case = case_from_letter(record)
-        analyses = analyse_case(case, extract_facts(case.clinical_summary))
+        facts = extract_facts(case.clinical_summary)
+        analyses = analyse_case(case, facts)
         first = len(out.inputs)
         out.operations += [None if a.operation is None else first + a.operation for a in analyses]
         out.analyses += analyses
-        out.reasons += [labels.get((record.get("file", ""), k)) for k in range(len(analyses))]
+        out.facts += [facts] * len(analyses)
+        found = [labels.get((record.get("file", ""), k)) for k in range(len(analyses))]
+        out.reasons += [f.reason if f else None for f in found]
+        out.also += [f.also if f else frozenset() for f in found]
         inputs = item_inputs(analyses, case)
         for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
             cited = guideline_family(issue.get("imro_guideline"))
@@ -78,17 +100,22 @@ def examples(records: Iterable[dict], reasons: dict[tuple[str, int], ReasonCode]
 class Models:
     """The fitted parts of the review engine."""
 
-    overturn: OverturnModel
+    overturn: SelectedOverturnModel
     family: FamilyModel
     reasons: ReasonPrior
 
 
 def fit(data: Examples, rows: list[int] | None = None) -> Models:
-    """Fit the models on *rows* of *data* (all rows by default)."""
+    """Fit the models on *rows* of *data* (all rows by default): the overturn model is chosen by
+    letter-grouped cross-validation within those rows (:class:`SelectedOverturnModel`)."""
     rows = list(range(len(data.inputs))) if rows is None else rows
-    overturn = OverturnModel().fit([data.inputs[i] for i in rows], [data.overturned[i] for i in rows])
     labelled = [i for i in rows if data.families[i] is not None]
-    family = FamilyModel().fit([data.inputs[i] for i in labelled], [data.families[i] for i in labelled])
+    # Problems this small run three times faster on one BLAS thread than on many.
+    with threadpool_limits(1):
+        overturn = SelectedOverturnModel().fit(
+            [data.inputs[i] for i in rows], [data.overturned[i] for i in rows], [data.groups[i] for i in rows]
+        )
+        family = FamilyModel().fit([data.inputs[i] for i in labelled], [data.families[i] for i in labelled])
     upheld = [i for i in rows if (r := data.reasons[i]) is not None and r.decision is Decision.UPHELD]
     reasons = ReasonPrior().fit(
         [data.analyses[i].request.category for i in upheld], [data.reasons[i] for i in upheld]
@@ -97,8 +124,7 @@ def fit(data: Examples, rows: list[int] | None = None) -> Models:
 
 
 def save(models: Models, path: Path) -> None:
-    """Write the fitted models where the engine loads them."""
+    """Write the fitted models where the engine loads them (of the overturn model, the chosen one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(
-        {"overturn": models.overturn, "family": models.family, "reasons": models.reasons}, path, compress=3
-    )
+    bundle = {"overturn": models.overturn.best_estimator_, "family": models.family, "reasons": models.reasons}
+    joblib.dump(bundle, path, compress=3)
