@@ -4,10 +4,12 @@ decision support, the corpus, errors and pagination; on SQLite, and once through
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -184,7 +186,9 @@ def test_a_case_from_intake_to_the_pdf_letter(api: Api) -> None:
     assert download.headers["content-disposition"].startswith("attachment")
 
     (item,) = api.call(username, "GET", f"/api/cases/{number}/items").json()
-    assert item["request"]["sessions"] == 6 and item["guideline"]["family"].startswith("MTUS")
+    assert item["request"]["sessions"] == 6 and "guideline" not in item  # decision support's, not the item's
+    (rec,) = api.call(username, "GET", f"/api/cases/{number}/recommendations").json()["items"]
+    assert rec["guideline"]["family"].startswith("MTUS")
     body = {
         "decision": "Overturned",
         "guideline": MTUS,
@@ -245,12 +249,60 @@ def test_recommendations_say_when_decision_support_is_unavailable(
     monkeypatch.setattr("openimr.services.cases.decision_support", lambda: None)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 503 and "decision support unavailable" in answer.json()["message"]
-    review = {"items": [{"item": "x", "recommendation": "Upheld", "p_overturn": 0.2, "guideline": {}}]}
-    monkeypatch.setattr(
-        "openimr.services.cases.decision_support", lambda: lambda case, store=None: {**review, "case": case}
-    )
+    malformed = {"items": [{"item": "x", "recommendation": "Upheld", "p_overturn": 0.2, "guideline": {}}]}
+    monkeypatch.setattr("openimr.services.cases.decision_support", lambda: lambda case, store=None: malformed)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
-    assert answer.status_code == 200 and answer.json()["case"]["case_number"] == number
+    message = answer.json()["message"]
+    assert answer.status_code == 503 and "\n" not in message
+    assert message.startswith(f"decision support gave case {number} a malformed review: ")
+    assert "items.0" in message and "more problems" in message
+    review = {
+        "case_number": number,
+        "items": [
+            {
+                "item": "x",
+                "recommendation": "Upheld",
+                "basis": "statistical",
+                "p_overturn": 0.2,
+                "guideline": {"family": "Non-MTUS"},
+                "reasons": [],
+                "request": {},
+            }
+        ],
+    }
+    monkeypatch.setattr("openimr.services.cases.decision_support", lambda: lambda case, store=None: review)
+    answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()["items"]
+    assert item["basis"] == "statistical" and item["criteria"] == [] and item["decisive_reason"] is None
+
+
+def test_the_openapi_document_describes_the_typed_review(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    ok = spec["paths"]["/api/cases/{case_number}/recommendations"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Review"}
+    schemas = spec["components"]["schemas"]
+    fields = {name: set(schemas[name]["properties"]) for name in ("ItemReview", "Criterion", "Guideline")}
+    assert {"recommendation", "basis", "p_overturn", "guideline", "decisive_reason", "hints", "criteria"} <= (
+        fields["ItemReview"]
+    )
+    assert {"status", "evidence", "verified", "label", "detail"} <= fields["Criterion"]
+    assert {"family", "citation", "rule", "title"} <= fields["Guideline"]
+    assert {"text", "start", "end"} <= set(schemas["Evidence"]["properties"])
+    assert {"code", "criterion", "label", "evidence"} <= set(schemas["DecisiveReason"]["properties"])
+    assert "guideline" not in schemas["ItemOut"]["properties"]
+
+
+def test_the_recommendations_match_the_review_schema(api: Api, schemas_dir: Path) -> None:
+    review = json.loads((schemas_dir / "review.schema.json").read_text())
+    request = json.loads((schemas_dir / "request.schema.json").read_text())
+    review["properties"]["items"]["items"]["properties"]["request"] = request
+    number = first(api, "lac-01", "assigned")
+    answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    jsonschema.validate(data, review)
+    assert data["items"] and all("criteria" in i and "hints" in i for i in data["items"])
 
 
 def test_letters_parse_ingest_and_search(api: Api, tmp_path: Path) -> None:

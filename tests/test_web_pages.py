@@ -13,12 +13,14 @@ import re
 import matplotlib.figure
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from openimr.core.process.workflow import TERMINAL
 from openimr.services.audit import CSV_COLUMNS, fold, write_csv
 from openimr.services.cases import BUSY, operator
 from openimr.services.schemas import AuditOut
 from openimr.services.stats import By, Group, chart
+from openimr.store.schema import CaseRow
 from openimr.web import pages
 from test_web_stats import client, demo_db, sign_in
 
@@ -381,3 +383,182 @@ def test_the_year_charts_legend_covers_no_bar(monkeypatch: pytest.MonkeyPatch) -
     left = drawn[0].axes[0]
     legend = left.get_legend().get_window_extent()
     assert left.patches and not [p for p in left.patches if legend.overlaps(p.get_window_extent())]
+
+
+# The workbench: decision support's typed review, in plain words ----------------------------
+
+
+HOSTILE = "<script>alert(1)</script>"
+SUMMARY = f"Wrist pain 7/10 after a fall. {HOSTILE} She has had no acupuncture before. Grip is weak."
+RULE = "acupuncture-9792.24.1"
+
+
+def _at(text: str) -> dict[str, int | str]:
+    start = SUMMARY.index(text)
+    return {"text": text, "start": start, "end": start + len(text)}
+
+
+def _review_item(item: str) -> dict:
+    """An item of a review as the engine writes it, with evidence at known offsets."""
+    criterion = {"rule_id": RULE, "kind": "condition", "role": "required", "verified": True}
+    return {
+        "item": item,
+        "recommendation": "Upheld",
+        "basis": "guideline",
+        "p_overturn": 0.37,
+        "guideline": {
+            "family": "MTUS Acupuncture Treatment",
+            "citation": "8 CCR 9792.24.1(c)",
+            "level": "MTUS",
+            "rule": RULE,
+            "title": "Acupuncture: a trial for functional improvement",
+        },
+        "decisive_reason": {
+            "code": "indications_not_documented",
+            "criterion": f"{RULE} / functional_deficit",
+            "label": "a functional deficit to treat",
+            "evidence": [],
+        },
+        "hints": ["document the functional limits the acupuncture is to improve"],
+        "reasons": [f"{RULE}: functional deficit: not documented (chars 10-20)"],
+        "request": {"category": "acupuncture"},
+        "criteria": [
+            {
+                **criterion,
+                "criterion": "no_prior_trial",
+                "label": "no earlier acupuncture trial",
+                "status": "met",
+                "detail": "the record says there was no acupuncture before",
+                # Two overlapping spans and one past the end of the summary.
+                "evidence": [
+                    _at("no acupuncture"),
+                    _at("acupuncture before"),
+                    {"text": "x", "start": 500, "end": 510},
+                ],
+            },
+            {
+                **criterion,
+                "criterion": "functional_deficit",
+                "label": "a functional deficit to treat",
+                "status": "not_documented",
+                "detail": "no functional limit is described",
+                "verified": False,
+                "evidence": [_at(HOSTILE)],
+            },
+        ],
+        "similar": [],
+        "draft_rationale": None,
+    }
+
+
+@pytest.fixture
+def crafted(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[dict]]:
+    """lac-01's open case with :data:`SUMMARY` as its clinical summary and a crafted review."""
+    number = next(
+        c.case_number
+        for c in everyone(client)
+        if c.reviewer == "LAC-01" and c.status in ("assigned", "in_review")
+    )
+    with service(client).store.transaction() as s:
+        s.scalar(select(CaseRow).where(CaseRow.case_number == number)).clinical_summary = SUMMARY
+    items = service(client).case(operator("test"), number, dt.date.today()).items
+    asked: list[dict] = []
+
+    def review(case: dict, store: str | None = None) -> dict:
+        asked.append(case)
+        return {"case_number": number, "items": [_review_item(i.item) for i in items]}
+
+    monkeypatch.setattr("openimr.services.cases.decision_support", lambda: review)
+    return number, asked
+
+
+def _text(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_the_workbench_shows_the_engines_review_in_plain_words(
+    client: TestClient, crafted: tuple[str, list[dict]]
+) -> None:
+    number, _ = crafted
+    sign_in(client, "lac-01")
+    page = client.get(f"/cases/{number}")
+    assert page.status_code == 200
+    html = page.text
+    assert "Decision support suggests <strong>Upheld</strong>: follows the guideline&#39;s criteria." in html
+    assert "<strong>37%</strong>" in html
+    assert (
+        "<strong>MTUS Acupuncture Treatment</strong>: Acupuncture: a trial for functional improvement" in html
+    )
+    assert "8 CCR 9792.24.1(c)" in html
+    assert (
+        "Decisive reason: <strong>indications not documented</strong> — a functional deficit to treat" in html
+    )
+    assert "What documentation would change this" in html
+    assert "<li>document the functional limits the acupuncture is to improve</li>" in html
+    rows = re.findall(
+        r'<tr class="(\w+)"><th scope="row">([^<]+)</th><td><span class="tag">([^<]+)</span>'
+        r"</td><td>([^<]+)</td><td>([^<]+)</td></tr>",
+        html,
+    )
+    assert (
+        "for",
+        "no earlier acupuncture trial",
+        "met",
+        "the record says there was no acupuncture before",
+        "verified",
+    ) in rows
+    assert (
+        "against",
+        "a functional deficit to treat",
+        "not documented",
+        "no functional limit is described",
+        "not verified",
+    ) in rows
+    text = _text(html)
+    assert "(chars " not in text and RULE not in text and "not_documented" not in text
+
+
+def test_the_workbench_marks_evidence_at_its_offsets_escaped(
+    client: TestClient, crafted: tuple[str, list[dict]]
+) -> None:
+    number, _ = crafted
+    sign_in(client, "lac-01")
+    html = client.get(f"/cases/{number}").text
+    summary = html.split('<p class="summary">')[1].split("</p>")[0]
+    assert re.findall(r"<mark>(.*?)</mark>", summary) == [
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "no acupuncture before",  # two overlapping spans, marked once; the one past the end ignored
+    ]
+    assert HOSTILE not in html
+    assert "evidence decision support found" in html
+
+
+def test_the_decision_form_preselects_no_decision(
+    client: TestClient, crafted: tuple[str, list[dict]]
+) -> None:
+    number, _ = crafted
+    sign_in(client, "lac-01")
+    html = client.get(f"/cases/{number}").text
+    forms = re.findall(r'<form method="post" action="[^"]*/decide" class="decision">.*?</form>', html, re.S)
+    assert forms, "the assigned reviewer gets the decision form"
+    for form in forms:
+        assert "checked" not in form and "selected" not in form, form
+
+
+def test_readers_without_recommendations_get_no_guideline(
+    client: TestClient, crafted: tuple[str, list[dict]]
+) -> None:
+    number, asked = crafted
+    sign_in(client, "analyst")
+    html = client.get(f"/cases/{number}").text
+    assert "Governing guideline" not in html and "MTUS Acupuncture Treatment" not in html
+    assert "Decisive reason" not in html and not asked
+
+
+def test_evidence_is_marked_by_offsets_merged_and_escaped() -> None:
+    text = "ab <b>cd</b> ef"
+    assert pages.highlight(text, [(3, 6), (4, 8), (13, 15), (14, 99), (-1, 2), (9, 9)]) == (
+        "ab <mark>&lt;b&gt;cd</mark>&lt;/b&gt; <mark>ef</mark>"
+    )
+    assert pages.highlight(text, []) == "ab &lt;b&gt;cd&lt;/b&gt; ef"
+    assert pages.highlight(None, [(0, 1)]) == ""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -42,6 +43,7 @@ from openimr.core.process.data import load
 from openimr.core.process.roster import License, ReviewerIn
 from openimr.core.process.support import decision_support
 from openimr.core.process.workflow import Status
+from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal, Role
 from openimr.services import schemas as out
 from openimr.services import views
@@ -885,8 +887,9 @@ class CaseService:
             "to replace it."
         )
 
-    def recommendations(self, who: Principal, number: str) -> dict[str, Any]:
-        """Decision support's review of the case (review.schema.json); audited once it answers."""
+    def recommendations(self, who: Principal, number: str) -> Review:
+        """Decision support's review of the case (review.schema.json), typed; audited once it answers.
+        A plugin that fails, or answers with a review that is not one, is :class:`Unavailable`."""
         with self._tx() as s:
             document = case_document(self._open(s, who, number, Action.READ_RECOMMENDATIONS, read=None))
         review = decision_support()
@@ -896,9 +899,18 @@ class CaseService:
             result = review(document, store=self.store.url)
         except Exception as exc:  # a plugin's failure is reported, never a server error
             raise Unavailable(f"decision support failed on case {number}: {exc}") from exc
+        try:
+            typed = Review.model_validate(result)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the review"
+            more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+            raise Unavailable(
+                f"decision support gave case {number} a malformed review: {where}: {first['msg']}{more}"
+            ) from exc
         with self._tx() as s:
             self._read(s, who, number, "recommendations", number)
-        return result
+        return typed
 
     # Letters ----------------------------------------------------------------------------------
 

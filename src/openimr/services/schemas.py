@@ -66,25 +66,6 @@ class DecisionOut(_Out):
     decided_at: dt.datetime
 
 
-class CriterionOut(_Out):
-    """A criterion of the governing rule, as the guideline data states it."""
-
-    id: str
-    role: str
-    description: str
-
-
-class GuidelineOut(_Out):
-    """The rule that governs an item by the evidence hierarchy (MTUS first)."""
-
-    rule: str
-    title: str
-    family: str
-    citation: str
-    recommendation: str
-    criteria: list[CriterionOut]
-
-
 class ItemOut(_Out):
     position: int
     item: str
@@ -93,7 +74,6 @@ class ItemOut(_Out):
     claims_administrator_guideline: str | None
     category: str
     request: dict[str, Any] | None
-    guideline: GuidelineOut | None
     eligible: bool
     eligibility_reason: str
     version: int

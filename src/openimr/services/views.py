@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from openimr.core.guidelines import load_rules, rules_for
 from openimr.core.models import Claimant
 from openimr.core.process import deadlines, workflow
 from openimr.core.process.assignment import Outcome
@@ -48,35 +46,6 @@ def standing(
     if status not in OPEN or not due or not timeframe:
         return None
     return deadlines.Deadline(timeframe, received, due, "", True).standing(today)
-
-
-@lru_cache(maxsize=4096)
-def _governing(category: str, drug_class: str | None, region: str | None, text: str, postop: bool) -> Any:
-    rules = rules_for(category, drug_class, region, text=text, postoperative=postop)
-    if not rules:
-        return None
-    rule, vocabulary = rules[0], load_rules().conditions
-    return out.GuidelineOut(
-        rule=rule.id,
-        title=rule.title,
-        family=rule.family,
-        citation=f"{rule.citation.regulation}, {rule.citation.section}",
-        recommendation=str(rule.recommendation),
-        criteria=[
-            out.CriterionOut(id=c.id, role=str(c.role), description=vocabulary[c.id].description)
-            for c in rule.conditions
-        ],
-    )
-
-
-def governing_guideline(item: ItemRow) -> out.GuidelineOut | None:
-    """The best-fitting rule for the item's parsed request (MTUS first), or None."""
-    request = item.request or {}
-    drug = request.get("drug") or {}
-    regions = request.get("body_regions") or [None]
-    return _governing(
-        item.category, drug.get("drug_class"), regions[0], item.item, bool(request.get("postoperative"))
-    )
 
 
 def _finding(stored: dict[str, Any], lens: Lens) -> out.FindingOut:
@@ -160,7 +129,6 @@ def item_out(i: ItemRow) -> out.ItemOut:
         claims_administrator_guideline=i.claims_administrator_guideline,
         category=i.category,
         request=i.request,
-        guideline=governing_guideline(i),
         eligible=i.eligible,
         eligibility_reason=i.eligibility_reason,
         version=i.version,

@@ -22,6 +22,7 @@ from openimr.core.letters.errors import LetterError
 from openimr.core.letters.parse import parse_file
 from openimr.core.models import Decision, Letter
 from openimr.core.process.workflow import Status
+from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
@@ -256,7 +257,8 @@ def create_case(body: Application, who: Who, cases: Cases) -> out.CaseCreated:
 
 @router.get("/cases/{case_number}", response_model=out.CaseOut, tags=["cases"])
 def read_case(case_number: str, who: Who, cases: Cases) -> out.CaseOut:
-    """The case in full: items with parsed request and governing guideline, assignment, decisions."""
+    """The case in full: items with parsed request, assignment, decisions (the governing guideline
+    and its criteria are decision support's: ``GET /api/cases/{case_number}/recommendations``)."""
     return cases.case(who, case_number, _today())
 
 
@@ -385,12 +387,15 @@ def decide(
 
 @router.get(
     "/cases/{case_number}/recommendations",
-    response_model=dict[str, Any],
+    response_model=Review,
     tags=["decisions"],
     responses=_errors(503),
 )
-def recommendations(case_number: str, who: Who, cases: Cases) -> dict[str, Any]:
-    """Decision support's review (review.schema.json); 503 "decision support unavailable" without it."""
+def recommendations(case_number: str, who: Who, cases: Cases) -> Review:
+    """Decision support's review (review.schema.json), per item: the recommendation and its basis,
+    p_overturn, the governing guideline and rule, the decisive reason, the hints, and each criterion
+    with its status and evidence (character offsets into the clinical summary). 503 "decision
+    support unavailable" without a review engine, or when it fails or answers malformed."""
     return cases.recommendations(who, case_number)
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import io
 import re
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,9 +27,11 @@ from pydantic import ValidationError
 
 from openimr.core.case import Application
 from openimr.core.guidelines import load_rules
-from openimr.core.models import EVIDENCE_STANDARDS, Decision
+from openimr.core.models import EVIDENCE_STANDARDS, Decision, ReasonCode
 from openimr.core.process.data import load as load_process
 from openimr.core.process.workflow import TERMINAL, Status
+from openimr.core.review.assessment import against
+from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal, Role
 from openimr.services import accounts as auth
 from openimr.services.audit import fold
@@ -67,32 +69,59 @@ templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True)
 )
 STATUS_ORDER = list(Status)
-_QUOTED = re.compile(r"[\"“']([^\"”']{8,200})[\"”']")
-_UNMET = re.compile(r"\b(unmet|not met|not documented|no documentation|missing|exceeds?)\b", re.I)
-_MET = re.compile(r"\b(met|documented|satisf\w+)\b", re.I)
+# The engine's typed review in plain words (REASONS.md codes, criterion statuses, the basis).
+BASIS_WORDS = {
+    "guideline": "follows the guideline's criteria",
+    "statistical": "statistical estimate: no encoded MTUS rule decides this item",
+}
+STATUS_WORDS = {
+    "met": "met",
+    "unmet": "not met",
+    "not_documented": "not documented",
+    "not_assessed": "not assessed",
+}
+REASON_WORDS = {
+    ReasonCode.ASSOCIATED_WITH_DENIED: "serves a service that is not certified",
+    ReasonCode.ASSOCIATED_WITH_CERTIFIED: "serves a service that is certified",
+    ReasonCode.OTHER_UPHELD: "another reason against the request",
+    ReasonCode.OTHER_OVERTURNED: "another reason for the request",
+}
 
 
-def highlight(text: str | None, spans: list[str]) -> Markup:
-    """*text*, escaped, with each of *spans* that occurs in it marked."""
+def reason_words(code: ReasonCode) -> str:
+    """A decisive reason's code in plain words, e.g. "indications not documented"."""
+    return REASON_WORDS.get(code, code.value.replace("_", " "))
+
+
+def marked_spans(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """*spans* (start, end character offsets) that lie within *text*, sorted, overlapping ones merged."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((s, e) for s, e in spans if 0 <= s < e <= len(text)):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: str | None, spans: Iterable[tuple[int, int]]) -> Markup:
+    """*text*, escaped, with the characters at each of *spans* (start, end offsets) marked;
+    overlapping spans are marked once, spans outside the text are ignored."""
     if not text:
         return Markup("")
-    marks = sorted({s for s in spans if s and s.lower() in text.lower()}, key=len, reverse=True)
-    if not marks:
-        return escape(text)
-    pattern = re.compile("|".join(re.escape(m) for m in marks), re.I)
     out, last = [], 0
-    for m in pattern.finditer(text):
-        out += [escape(text[last : m.start()]), Markup("<mark>"), escape(m.group()), Markup("</mark>")]
-        last = m.end()
+    for start, end in marked_spans(text, spans):
+        out += [escape(text[last:start]), Markup("<mark>"), escape(text[start:end]), Markup("</mark>")]
+        last = end
     out.append(escape(text[last:]))
     return Markup("").join(out)
 
 
-def criterion_state(reason: str) -> str:
-    """'unmet', 'met' or 'info' for a decision-support reason, from its words."""
-    if _UNMET.search(reason):
-        return "unmet"
-    return "met" if _MET.search(reason) else "info"
+def evidence_spans(review: Review | None) -> list[tuple[int, int]]:
+    """Where in the clinical summary the evidence of every item's criteria is."""
+    if review is None:
+        return []
+    return [(e.start, e.end) for item in review.items for c in item.criteria for e in c.evidence]
 
 
 def service(request: Request) -> CaseService:
@@ -572,22 +601,15 @@ def _case_from_form(f: dict[str, str]) -> dict[str, Any]:
 # One case -------------------------------------------------------------------------------------
 
 
-def _guideline_choices(case: CaseOut, review: dict | None) -> list[str]:
-    """Guideline bases to pick from, one per family and citation: the governing rules, decision
-    support's, the UR's, then each MTUS family not named yet."""
+def _guideline_choices(case: CaseOut, review: Review | None) -> list[str]:
+    """Guideline bases to pick from, one per family and citation: decision support's governing
+    guidelines, the UR's, then each MTUS family not named yet."""
     picked: dict[tuple[str, str], str] = {}
-
-    def add(family: str | None, citation: str | None = None) -> None:
+    for rec in review.items if review else []:
+        family, citation = rec.guideline.family.strip().rstrip("."), (rec.guideline.citation or "").strip()
         if family:
-            key = (_key(family), _key(citation or ""))
-            cite = f", {citation.strip().rstrip('.')}" if citation and citation.strip() else ""
-            picked.setdefault(key, f"Decision based on {family.strip().rstrip('.')}{cite}.")
-
-    for item in case.items:
-        if item.guideline:
-            add(item.guideline.family, item.guideline.citation)
-    for rec in (review or {}).get("items", []):
-        add((rec.get("guideline") or {}).get("family"), (rec.get("guideline") or {}).get("citation"))
+            cite = f", {citation.rstrip('.')}" if citation else ""
+            picked.setdefault((_key(family), _key(citation)), f"Decision based on {family}{cite}.")
     choices = list(picked.values())
     choices += [i.claims_administrator_guideline for i in case.items if i.claims_administrator_guideline]
     named = {family for family, _ in picked}
@@ -606,7 +628,8 @@ def _key(text: str) -> str:
 
 @router.get("/cases/{case_number}")
 def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Response:
-    """Summary with evidence marked, documents, and per item the request, guideline and decision form."""
+    """Summary with evidence marked, documents, and per item the request, decision support's review
+    (recommendation, guideline, criteria, decisive reason, hints) and the decision form."""
     case = cases.case(who, case_number, dt.date.today())
     review, review_note = None, None
     if who.can(Action.READ_RECOMMENDATIONS):
@@ -614,20 +637,22 @@ def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Res
             review = cases.recommendations(who, case_number)
         except Unavailable as exc:
             review_note = str(exc)
-    recs = (review or {}).get("items", [])
-    evidence = [m.group(1) for r in recs for reason in r.get("reasons", []) for m in _QUOTED.finditer(reason)]
+    spans = evidence_spans(review)
     return render(
         request,
         "case.html.j2",
         who,
         case=case,
-        recs={i + 1: r for i, r in enumerate(recs)},
+        recs={i + 1: r for i, r in enumerate(review.items)} if review else {},
         review_note=review_note,
-        summary=highlight(case.clinical_summary, evidence),
-        marked=any(e.lower() in (case.clinical_summary or "").lower() for e in evidence),
+        summary=highlight(case.clinical_summary, spans),
+        marked=bool(marked_spans(case.clinical_summary or "", spans)),
         choices=_guideline_choices(case, review),
         levels=EVIDENCE_STANDARDS,
-        criterion_state=criterion_state,
+        basis_words=BASIS_WORDS,
+        status_words=STATUS_WORDS,
+        reason_words=reason_words,
+        against=against,
         can_decide=who.can(Action.DECIDE) and case.status in BUSY,
         qualified=cases.qualified(who, case_number, dt.date.today())
         if who.can(Action.ASSIGN) and case.status in (Status.ASSIGNED, Status.IN_REVIEW)
