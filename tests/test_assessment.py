@@ -108,7 +108,7 @@ def test_an_exceeded_limit_upholds_and_the_rationale_says_why() -> None:
     assert out.basis == "guideline" and out.recommendation == Decision.UPHELD
     assert out.decisive_reason and out.decisive_reason.code == ReasonCode.EXCEEDS_LIMITS
     assert "12" in (out.draft_rationale or "") and "not medically necessary" in (out.draft_rationale or "")
-    assert any("no more than" in h for h in out.hints)
+    assert any("within the guideline's limit of" in h for h in out.hints)
 
 
 def test_more_therapy_without_functional_improvement_upholds_with_a_hint() -> None:

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from openimr.core.guidelines.rules import LimitKind, load_rules
+from openimr.core.guidelines.rules import load_rules
 from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis
 from openimr.core.review.criteria import Criterion
@@ -78,16 +78,6 @@ def reason_of(c: Criterion) -> ReasonCode:
     return vocabulary.reason if vocabulary else ReasonCode.INDICATIONS_NOT_DOCUMENTED
 
 
-_LIMIT_HINTS: dict[str, str] = {
-    LimitKind.FREQUENCY_PER_WEEK: "visits per week",
-    LimitKind.DURATION_WEEKS: "weeks of treatment",
-    LimitKind.DURATION_MONTHS: "weeks of treatment",
-    LimitKind.MAX_HOURS_PER_WEEK: "hours per week",
-    LimitKind.MAX_LEVELS: "levels",
-    LimitKind.MAX_INJECTIONS_PER_SESSION: "injections per session",
-}
-
-
 def hint_of(c: Criterion) -> str | None:
     """What documentation (or change to the request) would meet a criterion that counts against it."""
     if c.kind == "recommendation":
@@ -98,10 +88,14 @@ def hint_of(c: Criterion) -> str | None:
     if c.criterion == OPERATION_CRITERION:
         return "the service follows its operation: it is needed only once the operation is certified"
     if c.kind == "limit":
-        what = _LIMIT_HINTS.get(c.criterion, c.label)
         if c.status == "not_documented":
-            return f"state the {what} requested"
-        return f"request no more than the guideline's limit of {what}, or document why this case needs more"
+            return f"state the {c.label} requested"
+        if c.limit and c.limit.startswith("at least"):
+            return f"document {c.limit} for {c.label} (the guideline's minimum)"
+        return (
+            f"keep the request within the guideline's limit of {c.limit} for {c.label}, "
+            "or document why this case needs more"
+        )
     vocabulary = load_rules().conditions.get(c.criterion)
     if vocabulary is None:
         return None

@@ -120,6 +120,7 @@ class Criterion(BaseModel):
     detail: str
     evidence: tuple[Evidence, ...] = ()
     verified: bool = False
+    limit: str | None = None  # a limit's figure in words ("3-6", "at least 6 weeks")
 
 
 @cache
@@ -188,14 +189,14 @@ _UNITS = {
 }
 
 
-def _limit_detail(limit: Limit) -> str:
+def _limit_detail(limit: Limit, flagged: bool = True) -> str:
     both = limit.min is not None and limit.max is not None
     span = f"{limit.min:g}-{limit.max:g}" if both else f"{_limit_value(limit):g}"
     unit = next((u for suffix, u in _UNITS.items() if limit.kind.value.endswith(suffix)), "")
     if limit.kind is LimitKind.MAX_HOURS_PER_WEEK:
         unit = " hours a week"
     least = "at least " if limit.kind in _AT_LEAST else ""
-    flag = "" if limit.verified else " [unverified figure]"
+    flag = "" if limit.verified or not flagged else " [unverified figure]"
     return f"{least}{span}{unit}{flag}"
 
 
@@ -233,6 +234,7 @@ def _criterion(
         detail=detail,
         evidence=evidence,
         verified=limit.verified,
+        limit=_limit_detail(limit, flagged=False),
     )
 
 
