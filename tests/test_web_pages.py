@@ -447,7 +447,8 @@ def _review_item(item: str) -> dict:
             },
         ],
         "similar": [],
-        "draft_rationale": None,
+        "draft_rationale": "The records do not document a functional deficit. Therefore, the request is "
+        "not medically necessary.",
     }
 
 
@@ -543,6 +544,9 @@ def test_the_decision_form_preselects_no_decision(
     assert forms, "the assigned reviewer gets the decision form"
     for form in forms:
         assert "checked" not in form and "selected" not in form, form
+        # The draft states an outcome: it is offered beside the rationale box, never put in it.
+        assert "Start from this draft" in form and "the request is not medically necessary" in form
+        assert re.search(r'<textarea id="rationale-\d+"[^>]*></textarea>', form), form
 
 
 def test_readers_without_recommendations_get_no_guideline(

@@ -146,12 +146,17 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         return self.recommend(self.predict_proba(items)[:, 1])
 
 
+def _standard_error(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
     """The :class:`OverturnModel` chosen by letter-grouped cross-validation on the training rows.
 
     Each of ``candidates`` (``OverturnModel`` parameters; :data:`CANDIDATES` by default) is scored
     by its mean log-loss over ``folds`` folds grouped by letter (``groups``), the letters shuffled
-    by ``random_state``; the first with the lowest wins (the list runs from the simplest). The cut
+    by ``random_state``; the first (the list runs from the simplest) within one standard error of
+    the lowest wins: the one-standard-error rule, so a gain below the folds' spread is noise. The cut
     is then chosen on the winner's out-of-fold probabilities, by the pooled F1 each rule gives on
     folds it did not see: the training overturn rate of the other folds ("rate"), or the best-F1 cut
     of the other folds' out-of-fold probabilities ("max_f1"); "rate" unless "max_f1" is better.
@@ -178,7 +183,7 @@ class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
             model = OverturnModel(**params).fit([items[i] for i in train], labels[train])
             oof[test] = model.predict_proba([items[i] for i in test])[:, 1]
             losses.append(log_loss(labels[test], oof[test], labels=[False, True]))
-        return oof, float(np.mean(losses))
+        return oof, np.asarray(losses)
 
     # Nested validation kept (as in GridSearchCV): each candidate's parameters are checked.
     @_fit_context(prefer_skip_nested_validation=False)
@@ -198,8 +203,15 @@ class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
             )
         candidates = list(CANDIDATES if self.candidates is None else self.candidates)
         results = [(params, *self._out_of_fold(params, items, labels, splits)) for params in candidates]
-        self.cv_results_ = [{"params": dict(p), "log_loss": loss} for p, _, loss in results]
-        best, oof, _ = min(results, key=lambda r: r[2])
+        self.cv_results_ = [
+            {"params": dict(p), "log_loss": float(loss.mean()), "log_loss_se": _standard_error(loss)}
+            for p, _, loss in results
+        ]
+        # The one-standard-error rule: the simplest candidate within one standard error of the
+        # best mean log-loss wins, so a gain smaller than the folds' spread never buys complexity.
+        lowest = min(self.cv_results_, key=lambda r: r["log_loss"])
+        bar = lowest["log_loss"] + lowest["log_loss_se"]
+        best, oof, _ = next(r for r, c in zip(results, self.cv_results_, strict=True) if c["log_loss"] <= bar)
         rate, best_f1 = np.zeros(len(labels), dtype=bool), np.zeros(len(labels), dtype=bool)
         for train, test in splits:
             rate[test] = oof[test] >= labels[train].mean()
