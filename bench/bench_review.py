@@ -12,9 +12,9 @@ import argparse
 import time
 from pathlib import Path
 
+from openimr.core.case import case_from_letter
 from openimr.core.facts.pipeline import extract_facts
 from openimr.core.requests import parse as parse_request
-from openimr.core.review.case import case_from_letter
 from openimr.core.review.engine import review_case
 from openimr.core.review.train import load_records
 
