@@ -84,6 +84,31 @@ def test_no_benefit_is_negated(text: str) -> None:
     assert evidence.status == "negated", evidence
 
 
+def test_no_improvement_with_a_therapy_negates_the_improvement_not_the_therapy() -> None:
+    facts = extract_facts("She reports no improvement with physical therapy.")
+    (therapy,) = facts.of("prior_therapy")
+    assert therapy.value == "physical_therapy" and therapy.affirmed
+    assert all(f.negated for f in facts.of("functional_improvement"))
+    assert extract_facts("She has had no physical therapy.").of("prior_therapy")[0].negated
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Conservative treatment has failed.", "conservative_care"),
+        ("Physical therapy failed to improve her pain.", "physical_therapy"),
+        ("He has failed over-the-counter NSAIDs.", "nsaid"),
+    ],
+)
+def test_failed_conservative_care_before_or_after_the_treatment(text: str, value: str) -> None:
+    (fact,) = extract_facts(text).of("failed_conservative_care")
+    assert fact.value == value and fact.affirmed
+
+
+def test_a_failure_with_no_treatment_near_it_is_no_fact() -> None:
+    assert not extract_facts("The appeal failed.").of("failed_conservative_care")
+
+
 def test_documented_functional_improvement_is_affirmed() -> None:
     facts = extract_facts("Therapy produced objective functional improvement, with improved ability to lift.")
     evidence = facts.has("functional_improvement", "functional")

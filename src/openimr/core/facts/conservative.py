@@ -8,6 +8,16 @@ from openimr.core.facts.models import Fact
 from openimr.core.facts.rules import load, matcher
 
 
+def _treatments(text: str, direction: str, start: int, end: int, s: int, e: int, reach: int) -> list:
+    """The conservative treatments named within *reach* of a failure phrase, on its side."""
+    lo, hi = (end, min(e, end + reach)) if direction == "forward" else (max(s, start - reach), start)
+    return [
+        (value, m)
+        for name, path in (("therapy", ("therapy",)), ("medications", ()), ("conservative", ("treatment",)))
+        for value, m in matcher(name, *path).finditer(text, lo, hi)
+    ]
+
+
 def extract(doc: Doc) -> list[Fact]:
     """``value`` the treatment (a therapy, a drug class, or "conservative_care" for general terms)."""
     text = doc.text
@@ -15,20 +25,10 @@ def extract(doc: Doc) -> list[Fact]:
     facts: list[Fact] = []
     for direction, f in matcher("conservative", "failure").finditer(text):
         s, e = doc.sentence(f.start())
-        lo, hi = (
-            (f.end(), min(e, f.end() + reach))
-            if direction == "forward"
-            else (max(s, f.start() - reach), f.start())
-        )
-        treatments = [
-            (value, m)
-            for name, path in (
-                ("therapy", ("therapy",)),
-                ("medications", ()),
-                ("conservative", ("treatment",)),
-            )
-            for value, m in matcher(name, *path).finditer(text, lo, hi)
-        ]
+        treatments = _treatments(text, direction, f.start(), f.end(), s, e, reach)
+        # A bare "failed" also ends a sentence about the treatment ("conservative care has failed").
+        if not treatments and direction == "forward" and f.group().lower().endswith("failed"):
+            direction, treatments = "backward", _treatments(text, "backward", f.start(), f.end(), s, e, reach)
         if not treatments:
             continue
         # The treatment nearest the failure phrase.
