@@ -109,6 +109,8 @@ def test_an_exceeded_limit_upholds_and_the_rationale_says_why() -> None:
     assert out.decisive_reason and out.decisive_reason.code == ReasonCode.EXCEEDS_LIMITS
     assert "12" in (out.draft_rationale or "") and "not medically necessary" in (out.draft_rationale or "")
     assert any("within the guideline's limit of" in h for h in out.hints)
+    assert out.partial_authorization == "up to 6 visits are within the guideline's limits"
+    assert "up to 6 visits" in (out.draft_rationale or "")
 
 
 def test_more_therapy_without_functional_improvement_upholds_with_a_hint() -> None:
@@ -117,6 +119,7 @@ def test_more_therapy_without_functional_improvement_upholds_with_a_hint() -> No
     codes = {ReasonCode.NO_FUNCTIONAL_IMPROVEMENT, ReasonCode.EXCEEDS_LIMITS}
     assert out.decisive_reason and out.decisive_reason.code in codes
     assert any("functional improvement" in h for h in out.hints)
+    assert out.partial_authorization is None  # more visits would not meet the unmet criterion
 
 
 def test_every_condition_of_the_vocabulary_says_what_its_absence_means() -> None:

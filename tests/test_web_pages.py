@@ -420,6 +420,7 @@ def _review_item(item: str) -> dict:
             "evidence": [],
         },
         "hints": ["document the functional limits the acupuncture is to improve"],
+        "partial_authorization": "up to 6 visits are within the guideline's limits",
         "reasons": [f"{RULE}: functional deficit: not documented (chars 10-20)"],
         "request": {"category": "acupuncture"},
         "criteria": [
@@ -495,6 +496,7 @@ def test_the_workbench_shows_the_engines_review_in_plain_words(
         "Decisive reason: <strong>indications not documented</strong> — a functional deficit to treat" in html
     )
     assert "What documentation would change this" in html
+    assert "Partial authorization: up to 6 visits are within the guideline&#39;s limits." in html
     assert "<li>document the functional limits the acupuncture is to improve</li>" in html
     rows = re.findall(
         r'<tr class="(\w+)"><th scope="row">([^<]+)</th><td><span class="tag">([^<]+)</span>'

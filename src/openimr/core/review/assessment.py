@@ -46,6 +46,7 @@ class Assessment:
     recommendation: Decision | None
     decisive: DecisiveReason | None
     hints: tuple[str, ...] = field(default=())
+    partial: str | None = None
 
 
 def against(c: Criterion) -> bool:
@@ -104,6 +105,16 @@ def hint_of(c: Criterion) -> str | None:
     return vocabulary.hint
 
 
+def within_limits(criteria: Sequence[Criterion]) -> str | None:
+    """What a partial authorization could certify: when only visit limits stand against the
+    request, the visits they allow (None otherwise, or when they allow none)."""
+    found = [c for c in criteria if against(c)]
+    if not found or any(c.within is None for c in found):
+        return None
+    allowed = min(c.within for c in found if c.within is not None)
+    return f"up to {allowed:g} visits are within the guideline's limits" if allowed >= 1 else None
+
+
 def decisive_criterion(criteria: Sequence[Criterion]) -> Criterion | None:
     """The criterion against the request that carries the decision: a service's denied operation
     first, else the most specific (REASONS.md's order), if any is against it."""
@@ -143,7 +154,8 @@ def assess(a: ItemAnalysis) -> Assessment:
     hints = tuple(dict.fromkeys(h for c in missing if (h := hint_of(c))))
     decisive = decisive_criterion(criteria)
     if decisive is not None:
-        return Assessment("guideline", Decision.UPHELD, _reason(reason_of(decisive), decisive), hints)
+        reason = _reason(reason_of(decisive), decisive)
+        return Assessment("guideline", Decision.UPHELD, reason, hints, within_limits(criteria))
     if _any_of_fails(criteria):
         first = min(group, key=lambda c: _ORDER[reason_of(c)])
         return Assessment("guideline", Decision.UPHELD, _reason(reason_of(first), first), hints)
@@ -187,13 +199,19 @@ class Recommended:
     recommendation: Decision
     decisive: DecisiveReason
     hints: tuple[str, ...]
+    partial: str | None = None
 
 
 def _final(a: ItemAnalysis, overturned: bool, upheld_reason: ReasonCode) -> Recommended:
     assessment = assess(a)
     if assessment.recommendation is not None and assessment.decisive is not None:
         return Recommended(
-            a, assessment.basis, assessment.recommendation, assessment.decisive, assessment.hints
+            a,
+            assessment.basis,
+            assessment.recommendation,
+            assessment.decisive,
+            assessment.hints,
+            assessment.partial,
         )
     if overturned:
         return Recommended(

@@ -43,13 +43,11 @@ THERAPY_OF = {
 # The limit kinds :func:`evaluate` compares with the request or the record when they state the
 # quantity; a rule's other limits come out "not assessed" (see NOT_READ).
 EVALUATED_LIMITS = frozenset(LimitKind) - {
-    LimitKind.CONSERVATIVE_CARE_WEEKS,
     LimitKind.PAIN_RELIEF_PERCENT,
     LimitKind.RELIEF_DURATION_WEEKS,
 }
 # Why a limit of a kind the engine does not compare is not assessed.
 NOT_READ = {
-    LimitKind.CONSERVATIVE_CARE_WEEKS: "the record's duration of conservative care is not read by the engine",
     LimitKind.PAIN_RELIEF_PERCENT: "the record's percentage of pain relief from earlier treatment is not"
     " read by the engine",
     LimitKind.RELIEF_DURATION_WEEKS: "how long earlier treatment relieved the pain is not read by the engine",
@@ -121,6 +119,7 @@ class Criterion(BaseModel):
     evidence: tuple[Evidence, ...] = ()
     verified: bool = False
     limit: str | None = None  # a limit's figure in words ("3-6", "at least 6 weeks")
+    within: float | None = None  # of a visit limit the request exceeds: how many visits it allows
 
 
 @cache
@@ -277,9 +276,14 @@ def _compare(
 
 def _visits(rule: Rule, limit: Limit, c: _Case) -> Criterion:
     if limit.kind in _INITIAL_ONLY or not c.continuation:
-        return _compare(rule, limit, c.request.sessions, "requested visits")
-    total = None if c.request.sessions is None or c.prior is None else c.request.sessions + c.prior
-    return _compare(rule, limit, total, "prior plus requested visits")
+        found, prior = _compare(rule, limit, c.request.sessions, "requested visits"), 0
+    else:
+        prior = c.prior or 0
+        total = None if c.request.sessions is None or c.prior is None else c.request.sessions + c.prior
+        found = _compare(rule, limit, total, "prior plus requested visits")
+    if found.status != "unmet":
+        return found
+    return found.model_copy(update={"within": max(_threshold(limit) - prior, 0.0)})
 
 
 def _other_visits(rule: Rule, limit: Limit, c: _Case) -> Criterion:
@@ -373,6 +377,38 @@ def _symptoms(rule: Rule, limit: Limit, c: _Case) -> Criterion:
             f"{since / _DAYS_PER_MONTH:.0f} months ago; the engine does not decide which the guideline means",
         )
     return _compare(rule, limit, months, "months of symptoms", evidence=(_quote(longest),))
+
+
+def _conservative(rule: Rule, limit: Limit, c: _Case) -> Criterion:
+    """Weeks of conservative care first. The record rarely states how long the care lasted, so the
+    time since the symptoms began (the longest of the stated durations and the time since the injury)
+    bounds it: shorter than the limit is unmet; as long, it is met only where the record shows the
+    conservative care that failed (or earlier therapy), else not documented."""
+    spans = [f.number for f in c.facts.of("symptom_duration") if f.affirmed and f.number is not None]
+    if c.facts.days_since_injury is not None:
+        spans.append(c.facts.days_since_injury)
+    if not spans:
+        return _not_assessed(
+            rule, limit, "the record states neither how long the symptoms have lasted nor when the injury was"
+        )
+    weeks = round(max(spans) / 7, 1)
+    if weeks < _threshold(limit) - 1e-9:
+        return _compare(
+            rule, limit, weeks, "weeks since the symptoms began (the most the care can have lasted)"
+        )
+    care = [f for f in c.facts.of("failed_conservative_care") if f.affirmed]
+    care = care or [f for f in c.facts.of("prior_therapy") if f.affirmed]
+    if not care:
+        detail = (
+            f"the symptoms have lasted about {weeks:g} weeks but the record shows no conservative care"
+            f" tried first (limit {_limit_detail(limit)})"
+        )
+        return _criterion(rule, limit, "not_documented", detail)
+    detail = (
+        f"conservative care tried and about {weeks:g} weeks since the symptoms began reach the limit of"
+        f" {_limit_detail(limit)}"
+    )
+    return _criterion(rule, limit, "met", detail, evidence=tuple(_quote(f) for f in care[:2]))
 
 
 def _age(rule: Rule, limit: Limit, c: _Case) -> Criterion:
@@ -469,6 +505,8 @@ def _limit(rule: Rule, limit: Limit, c: _Case) -> Criterion:
         return _symptoms(rule, limit, c)
     if kind is LimitKind.AGE_YEARS:
         return _age(rule, limit, c)
+    if kind is LimitKind.CONSERVATIVE_CARE_WEEKS:
+        return _conservative(rule, limit, c)
     return _quantity(rule, limit, c)
 
 

@@ -67,6 +67,7 @@ class ItemReview(BaseModel):
     guideline: Guideline
     decisive_reason: DecisiveReason | None = None
     hints: list[str] = Field(default_factory=list)
+    partial_authorization: str | None = None  # what of an Upheld request is within the limits
     reasons: list[str]
     request: dict
     criteria: list[Criterion] = Field(default_factory=list)
@@ -123,7 +124,13 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
         rule = titles.get(c.rule_id, "the guideline")
         out.append(f"{rule}: {c.label}: {c.status.replace('_', ' ')} - {c.detail}{_evidence(c)}")
     if a.rules and not a.criteria:
-        out.append(f"{a.rules[0].title}: no criteria of this rule could be checked against the request")
+        first = a.rules[0]
+        out.append(
+            f"{first.title}: no criteria of this rule could be checked against the request"
+            if first.criteria_encoded
+            else f"{first.citation.section} ({first.citation.regulation}) governs this item; "
+            "its criteria are not encoded, so none was checked"
+        )
     if not a.rules:
         out.append("no encoded rule addresses this item: no limit is applied")
     if facts.days_since_injury is not None:
@@ -185,6 +192,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
                 ),
                 decisive_reason=done.decisive,
                 hints=list(done.hints),
+                partial_authorization=done.partial,
                 reasons=reasons,
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,

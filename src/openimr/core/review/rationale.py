@@ -99,4 +99,5 @@ def draft_rationale(assessment: Recommended, governing: Governing) -> str:
         else "is not medically necessary"
     )
     closing = f"Therefore, the request for {item} {necessary}."
-    return " ".join(p for p in (_opening(governing), body, because, closing) if p)
+    partial = f"Of the request, {assessment.partial}." if assessment.partial else ""
+    return " ".join(p for p in (_opening(governing), body, because, partial, closing) if p)
