@@ -68,12 +68,17 @@ def test_every_limit_has_a_verification_status_and_evidence():
     limits = [(rule, lim) for rule in rules.rules for lim in rule.limits]
     assert limits
     for rule, lim in limits:
-        assert lim.verification.status in (Status.VERIFIED, Status.UNVERIFIED), rule.id
         assert lim.verification.evidence and lim.verification.locator, rule.id
-        if lim.verified:
+        if lim.verification.status is Status.VERIFIED:
             assert rules.sources[lim.verification.source].url, f"{rule.id}: verified without a URL"
-    assert any(lim.verified for _, lim in limits)
-    assert any(not lim.verified for _, lim in limits)
+        if lim.verification.status is Status.QUOTED:
+            cases = {q.case_number for q in lim.verification.quotes}
+            assert len(cases) >= 2 and all(re.fullmatch(r"CM\d{2}-\d{7}", c) for c in cases), rule.id
+            assert all(q.text.strip() for q in lim.verification.quotes), rule.id
+    statuses = {lim.verification.status for _, lim in limits}
+    assert {Status.VERIFIED, Status.QUOTED} <= statuses
+    # The issue's goal: at least 90% of the encoded limits read in a source or quoted by decisions.
+    assert sum(lim.verified for _, lim in limits) / len(limits) >= 0.9
 
 
 def test_categories_match_the_request_schema(schemas_dir):
@@ -86,19 +91,24 @@ def test_the_statute_cap_and_key_figures_are_encoded():
     cap = rules["lc4604.5-visit-cap"].limit(LimitKind.MAX_VISITS_PER_INJURY)
     assert cap.max == 24 and cap.verified
     acu = rules["acupuncture-9792.24.1"]
-    assert (acu.limit("time_to_effect_visits").min, acu.limit("time_to_effect_visits").max) == (3, 6)
+    effect = acu.limit("time_to_effect_visits")
+    assert (effect.min, effect.max) == (3, 6)
+    assert effect.verification.status is Status.QUOTED
+    assert {"CM16-0242419", "CM17-0007857"} <= {q.case_number for q in effect.verification.quotes}
+    assert all("3 to 6 treatments" in q.text for q in effect.verification.quotes)
     assert (acu.limit("frequency_per_week").min, acu.limit("frequency_per_week").max) == (1, 3)
     assert (acu.limit("duration_months").min, acu.limit("duration_months").max) == (1, 2)
-    chiro = rules["cpmtg-manual-therapy-low-back"]
-    assert chiro.limit("initial_trial_visits").max == 6 and chiro.limit("max_visits").max == 18
     pm = rules["cpmtg-physical-medicine-myalgia"]
     assert (pm.limit("max_visits").min, pm.limit("max_visits").max, pm.limit("duration_weeks").max) == (
         9,
         10,
         8,
     )
-    cbt = rules["cpmtg-behavioral-interventions"]
-    assert cbt.limit("initial_trial_visits").max == 4 and cbt.limit("max_visits").max == 10
+    assert pm.limit("max_visits").verification.status is Status.QUOTED
+    # Figures no stored source gives are not encoded; the rule says why.
+    for rule_id in ("cpmtg-manual-therapy-low-back", "cpmtg-behavioral-interventions"):
+        assert rules[rule_id].limit("max_visits") is None
+        assert "no stored source" in rules[rule_id].note and "not encoded" in rules[rule_id].note
     assert rules["cpmtg-nmes"].recommendation == "not_recommended"
     assert rules["postsurgical-meniscectomy"].limit("max_visits").max == 12
 
@@ -205,7 +215,11 @@ def test_selection_by_date_of_service():
     after = ids(rules_for("acupuncture", body_region="lumbar spine", date_of_service=POST_2017))
     assert before == ["acupuncture-9792.24.1"]
     assert set(after) == {"acupuncture-9792.24.1", "acupuncture-low-back-acoem-2016"}
-    assert ids(rules_for("drug", drug_class="nsaid", date_of_service=POST_2017)) == []
+    # From 2017-12-01 the ACOEM Chronic Pain chapter governs the drugs; its criteria are not encoded.
+    assert ids(rules_for("drug", drug_class="nsaid", date_of_service=PRE_2017)) == ["cpmtg-nsaids"]
+    post = rules_for("drug", drug_class="nsaid", date_of_service=POST_2017)
+    assert ids(post) == ["acoem-chronic-pain-2017-medications"] and not post[0].criteria_encoded
+    assert ids(rules_for("drug", drug_class="nsaid", date_of_service=TODAY)) == ids(post)
     undated = ids(rules_for("acupuncture", body_region="lumbar spine"))
     assert set(undated) == set(before) | set(after)
 
@@ -244,13 +258,42 @@ def test_items_no_rule_covers_return_nothing(category, kwargs):
 
 
 def test_surgery_and_braces_fall_under_the_chapter_of_their_body_region():
-    assert ids(rules_for("surgery", body_region="shoulder", text="Shoulder arthroscopy")) == [
+    shoulder = {"body_region": "shoulder", "text": "Shoulder arthroscopy"}
+    assert ids(rules_for("surgery", date_of_service=PRE_2017, **shoulder)) == [
         "acoem-shoulder-surgical-considerations"
     ]
-    assert ids(rules_for("dme", body_region="wrist", text="Wrist braces #2"))[0] == "acoem-hand-bracing"
-    assert ids(rules_for("imaging", body_region="thoracic spine", text="CT of the thoracic spine")) == [
-        "acoem-neck-imaging"
+    assert ids(rules_for("surgery", date_of_service=TODAY, **shoulder)) == ["acoem-shoulder-2016"]
+    assert ids(rules_for("surgery", **shoulder)) == [
+        "acoem-shoulder-surgical-considerations",
+        "acoem-shoulder-2016",
     ]
+    wrist = rules_for("dme", body_region="wrist", text="Wrist braces #2", date_of_service=PRE_2017)
+    assert ids(wrist)[0] == "acoem-hand-bracing"
+    thoracic = {"body_region": "thoracic spine", "text": "CT of the thoracic spine"}
+    assert ids(rules_for("imaging", date_of_service=PRE_2017, **thoracic)) == ["acoem-neck-imaging"]
+    assert ids(rules_for("imaging", date_of_service=TODAY, **thoracic)) == ["acoem-cervical-2018"]
+
+
+def test_a_2026_item_of_each_named_type_gets_an_mtus_rule_in_force():
+    """Issue 15: PT, acupuncture, chiropractic, an opioid, an NSAID, a PPI, a muscle relaxant, a lumbar or
+    knee MRI, EMG/NCS, an epidural injection and a TENS unit dated 2026 are each governed by an MTUS rule."""
+    cases = [
+        ("physical_therapy", {"body_region": "lumbar spine"}),
+        ("acupuncture", {"body_region": "lumbar spine"}),
+        ("chiropractic", {"body_region": "lumbar spine"}),
+        ("drug", {"drug_class": "opioid"}),
+        ("drug", {"drug_class": "nsaid"}),
+        ("drug", {"drug_class": "ppi"}),
+        ("drug", {"drug_class": "muscle_relaxant"}),
+        ("imaging", {"body_region": "lumbar spine", "text": "MRI of the lumbar spine"}),
+        ("imaging", {"body_region": "knee", "text": "MRI of the right knee"}),
+        ("diagnostic_test", {"body_region": "lumbar spine", "text": "EMG/NCS of the lower extremities"}),
+        ("injection", {"body_region": "lumbar spine", "text": "Lumbar epidural steroid injection"}),
+        ("electrotherapy", {"text": "TENS unit"}),
+    ]
+    for category, kwargs in cases:
+        found = rules_for(category, date_of_service=TODAY, **kwargs)
+        assert any(r.tier is Tier.MTUS and r.effective.covers(TODAY) for r in found), (category, kwargs)
 
 
 def test_mtus_ranks_before_non_mtus():

@@ -71,6 +71,31 @@ def test_an_item_no_rule_addresses_says_so_and_invents_no_limit() -> None:
     assert not [c for c in item.criteria if c.kind == "limit"]
 
 
+def test_a_2026_item_names_the_mtus_chapter_in_force_and_says_its_criteria_are_not_encoded() -> None:
+    summary = (
+        "A 48 year old woman hurt her low back lifting boxes on 01-05-2026. Pain is rated 7/10. "
+        "Utilization review on 03-02-2026 denied the request."
+    )
+    dated = Case(
+        case_number="CM99-0000003",
+        clinical_summary=summary,
+        ur_denial_date="2026-03-02",
+        disputed_items=[
+            DisputedItem(item="Physical therapy 2 times a week for 6 weeks for the lumbar spine"),
+            DisputedItem(item="Naproxen 550mg #60"),
+        ],
+    )
+    pt, nsaid = review_case(dated).items
+    assert (
+        "Low Back Disorders (ACOEM February 13, 2020) (8 CCR 9792.23.5) governs this item; "
+        "its criteria are not encoded, so none was checked"
+    ) in pt.reasons
+    assert any(
+        r.startswith("Chronic Pain Guideline: medications (8 CCR 9792.24.2) governs") for r in nsaid.reasons
+    )
+    assert not pt.criteria and not nsaid.criteria  # no limit of the 2016 guidelines is applied in 2026
+
+
 def test_negated_functional_improvement_is_not_improvement() -> None:
     (item,) = review_case(case("Additional physical therapy 2 times a week for 4 weeks, low back")).items
     fi = [c for c in item.criteria if c.criterion == "documented_functional_improvement"]

@@ -32,6 +32,18 @@ MTUS_GUIDELINES = (
     "Ankle and Foot Complaints",
     "Stress-Related Conditions",
     "Eye",
+    # The ACOEM-based chapters in the MTUS from 2017-12-01 (8 CCR 9792.22-9792.24.4); "Hand, Wrist, and
+    # Forearm Disorders" needs listing because an unlisted name ends at its first comma.
+    "Initial Approaches to Treatment",
+    "Cervical and Thoracic Spine Disorders",
+    "Shoulder Disorders",
+    "Hand, Wrist, and Forearm Disorders",
+    "Low Back Disorders",
+    "Knee Disorders",
+    "Ankle and Foot Disorders",
+    "Hip and Groin Disorders",
+    "Chronic Pain",
+    "Opioids",
 )
 
 _WS = re.compile(r"\s+")

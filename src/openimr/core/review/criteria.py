@@ -380,10 +380,9 @@ def _symptoms(rule: Rule, limit: Limit, c: _Case) -> Criterion:
 
 
 def _conservative(rule: Rule, limit: Limit, c: _Case) -> Criterion:
-    """Weeks of conservative care first. The record rarely states how long the care lasted, so the
-    time since the symptoms began (the longest of the stated durations and the time since the injury)
-    bounds it: shorter than the limit is unmet; as long, it is met only where the record shows the
-    conservative care that failed (or earlier therapy), else not documented."""
+    """Weeks of conservative care first. The record does not state how long the care lasted, but it
+    cannot have lasted longer than the symptoms (the longest stated duration, or the time since the
+    injury): shorter than the limit is unmet; otherwise the limit is not assessed, and says why."""
     spans = [f.number for f in c.facts.of("symptom_duration") if f.affirmed and f.number is not None]
     if c.facts.days_since_injury is not None:
         spans.append(c.facts.days_since_injury)
@@ -394,21 +393,10 @@ def _conservative(rule: Rule, limit: Limit, c: _Case) -> Criterion:
     weeks = round(max(spans) / 7, 1)
     if weeks < _threshold(limit) - 1e-9:
         return _compare(
-            rule, limit, weeks, "weeks since the symptoms began (the most the care can have lasted)"
+            rule, limit, weeks, "weeks of symptoms (the most the conservative care can have lasted)"
         )
-    care = [f for f in c.facts.of("failed_conservative_care") if f.affirmed]
-    care = care or [f for f in c.facts.of("prior_therapy") if f.affirmed]
-    if not care:
-        detail = (
-            f"the symptoms have lasted about {weeks:g} weeks but the record shows no conservative care"
-            f" tried first (limit {_limit_detail(limit)})"
-        )
-        return _criterion(rule, limit, "not_documented", detail)
-    detail = (
-        f"conservative care tried and about {weeks:g} weeks since the symptoms began reach the limit of"
-        f" {_limit_detail(limit)}"
-    )
-    return _criterion(rule, limit, "met", detail, evidence=tuple(_quote(f) for f in care[:2]))
+    why = f"the symptoms have lasted about {weeks:g} weeks; how long conservative care was given is not read"
+    return _not_assessed(rule, limit, why)
 
 
 def _age(rule: Rule, limit: Limit, c: _Case) -> Criterion:
