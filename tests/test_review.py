@@ -94,6 +94,11 @@ def test_a_2026_item_names_the_mtus_chapter_in_force_and_says_its_criteria_are_n
         r.startswith("Chronic Pain Guideline: medications (8 CCR 9792.24.2) governs") for r in nsaid.reasons
     )
     assert not pt.criteria and not nsaid.criteria  # no limit of the 2016 guidelines is applied in 2026
+    # The family model learned from 2016-2017 letters: a chapter adopted since is chosen by the
+    # hierarchy, so the governing guideline is the chapter in force, never an older family.
+    assert pt.guideline.rule and pt.guideline.citation and "9792.23.5" in pt.guideline.citation
+    assert pt.guideline.family.startswith("MTUS") and nsaid.guideline.family.startswith("MTUS")
+    assert pt.basis == nsaid.basis == "statistical"
 
 
 def test_negated_functional_improvement_is_not_improvement() -> None:

@@ -161,7 +161,8 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     served = [a.operation for a in analyses]
     probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
     families = family.predict(inputs)
-    governed = [governing(a.rules, str(f)) for a, f in zip(analyses, families, strict=True)]
+    known = set(family.classes_)
+    governed = [governing(a.rules, str(f), known) for a, f in zip(analyses, families, strict=True)]
     analyses = [with_rule(a, g.rule, facts) for a, g in zip(analyses, governed, strict=True)]
     decided = decide(
         analyses,

@@ -143,11 +143,12 @@ class FoldReviewer:
         families = dict(
             zip(test_rows, models.family.predict([data.inputs[i] for i in test_rows]), strict=True)
         )
+        known = set(models.family.classes_)
         for letter in sorted({data.groups[i] for i in test_rows}):
             rows = [i for i in test_rows if data.groups[i] == letter]
             served = [data.analyses[i].operation for i in rows]
             probs = follow_operations(np.array([raw_of[i] for i in rows]), served)
-            governed = [governing(data.analyses[i].rules, str(families[i])) for i in rows]
+            governed = [governing(data.analyses[i].rules, str(families[i]), known) for i in rows]
             analyses = [self._analysis(i, g) for i, g in zip(rows, governed, strict=True)]
             decided = decide(
                 analyses,

@@ -7,6 +7,7 @@ the engine fall to peer-reviewed and nationally recognized sources ("Non-MTUS", 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from openimr.core.families import NON_MTUS, guideline_family
@@ -74,13 +75,20 @@ MTUS_LEVEL = "MTUS (LC 4610.5(c)(2)(A))"
 OTHER_LEVEL = "peer-reviewed or nationally recognized standards (LC 4610.5(c)(2)(B)-(C))"
 
 
-def governing(rules: list[Rule], family: str | None = None) -> Governing:
+def governing(
+    rules: list[Rule], family: str | None = None, known: Collection[str] | None = None
+) -> Governing:
     """The governing guideline among *rules*: of *family* when given, else the best MTUS rule.
 
-    Without an MTUS rule (or when *family* is Non-MTUS) the next levels of the hierarchy apply.
+    *family* is the family model's choice and *known* the families it learned from its letters:
+    when the best MTUS rule's family is not among them (a chapter adopted after those letters), the
+    model cannot choose it, and the hierarchy does (the best MTUS rule). Without an MTUS rule (or
+    when *family* is Non-MTUS) the next levels of the hierarchy apply.
     """
+    mtus = [r for r in rules if r.tier is Tier.MTUS]
+    if family is not None and known is not None and mtus and letter_family(mtus[0]) not in known:
+        family = None
     if family is None:
-        mtus = [r for r in rules if r.tier is Tier.MTUS]
         family = letter_family(mtus[0]) if mtus else NON_MTUS
     rule = next((r for r in rules if letter_family(r) == family), None)
     level = OTHER_LEVEL if family == NON_MTUS else MTUS_LEVEL
