@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from openimr.core.case import Case
 from openimr.core.facts.models import Facts
 from openimr.core.facts.pipeline import extract_facts, warm_up
+from openimr.core.guidelines.rules import Rule
 from openimr.core.models import Decision
 from openimr.core.review.analysis import (
     ItemAnalysis,
@@ -23,10 +24,17 @@ from openimr.core.review.analysis import (
     rule_features,
     with_rule,
 )
-from openimr.core.review.assessment import Basis, DecisiveReason, decide
+from openimr.core.review.assessment import Basis, DecisiveReason, Recommended, decide
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
-from openimr.core.review.model import FamilyModel, ItemInput, OverturnModel, ReasonPrior, ur_sentences
+from openimr.core.review.model import (
+    FamilyModel,
+    ItemInput,
+    OverturnModel,
+    ReasonPrior,
+    SelectedOverturnModel,
+    ur_sentences,
+)
 from openimr.core.review.rationale import draft_rationale
 
 MODEL_FILE = "data/model.joblib"
@@ -147,6 +155,31 @@ def _similar_reason(similar: list[SimilarDecision]) -> str:
     )
 
 
+Fitted = tuple[OverturnModel | SelectedOverturnModel, FamilyModel, ReasonPrior]
+
+
+def judge_case(
+    analyses: list[ItemAnalysis],
+    inputs: list[ItemInput],
+    models: Fitted,
+    rule_analysis: Callable[[int, Rule | None], ItemAnalysis],
+) -> list[tuple[float, Governing, Recommended]]:
+    """p_overturn, governing guideline and final assessment of each item of one case: the one path
+    from analysis to recommendation, for the engine and for its evaluation. *rule_analysis* gives
+    item *k*'s analysis with the criteria of a rule (the governing one)."""
+    overturn, family, reasons = models
+    probs = follow_operations(overturn.predict_proba(inputs)[:, 1], [a.operation for a in analyses])
+    known = set(family.classes_)
+    governed = [
+        governing(a.rules, str(f), known) for a, f in zip(analyses, family.predict(inputs), strict=True)
+    ]
+    ruled = [rule_analysis(k, g.rule) for k, g in enumerate(governed)]
+    decided = decide(
+        ruled, list(overturn.recommend(probs)), reasons.predict([a.request.category for a in ruled])
+    )
+    return [(float(p), g, d) for p, g, d in zip(probs, governed, decided, strict=True)]
+
+
 def review_case(case: Case, model_path: str | None = None, similar: SimilarFinder | None = None) -> Review:
     """Review every disputed item of *case*, in input order; with *similar* (a finder of past
     decisions, :func:`openimr.services.review.similar_finder`), the reasons also give the most
@@ -158,20 +191,15 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     inputs = item_inputs(analyses, case)
     if not inputs:
         return Review(case_number=case.case_number, items=[])
-    served = [a.operation for a in analyses]
-    probs = follow_operations(overturn.predict_proba(inputs)[:, 1], served)
-    families = family.predict(inputs)
-    known = set(family.classes_)
-    governed = [governing(a.rules, str(f), known) for a, f in zip(analyses, families, strict=True)]
-    analyses = [with_rule(a, g.rule, facts) for a, g in zip(analyses, governed, strict=True)]
-    decided = decide(
+    judged = judge_case(
         analyses,
-        list(overturn.recommend(probs)),
-        reason_prior.predict([a.request.category for a in analyses]),
+        inputs,
+        (overturn, family, reason_prior),
+        lambda k, rule: with_rule(analyses[k], rule, facts),
     )
     items = []
-    for done, p, gov, op in zip(decided, probs, governed, served, strict=True):
-        a = done.analysis
+    for p, gov, done in judged:
+        a, op = done.analysis, done.analysis.operation
         past = similar(a.item.item, case.case_number) if similar and a.item.item else []
         reasons = _reasons(a, gov, facts, case)
         if op is not None:

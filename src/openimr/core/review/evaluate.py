@@ -22,10 +22,11 @@ from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_
 from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
+from openimr.core.guidelines.rules import Rule
 from openimr.core.models import Decision, ReasonCode
-from openimr.core.review.analysis import ItemAnalysis, follow_operations, with_rule
-from openimr.core.review.assessment import Recommended, decide
-from openimr.core.review.governing import Governing, governing
+from openimr.core.review.analysis import ItemAnalysis, with_rule
+from openimr.core.review.assessment import Recommended
+from openimr.core.review.engine import judge_case
 from openimr.core.review.train import Examples, fit
 
 METRICS = (
@@ -125,37 +126,29 @@ class FoldReviewer:
         self.data = data
         self._governed: dict[tuple[int, str | None], ItemAnalysis] = {}
 
-    def _analysis(self, row: int, gov: Governing) -> ItemAnalysis:
-        key = (row, gov.rule.id if gov.rule else None)
+    def _analysis(self, row: int, rule: Rule | None) -> ItemAnalysis:
+        key = (row, rule.id if rule else None)
         if key not in self._governed:
-            self._governed[key] = with_rule(self.data.analyses[row], gov.rule, self.data.facts[row])
+            self._governed[key] = with_rule(self.data.analyses[row], rule, self.data.facts[row])
         return self._governed[key]
 
     def fold(self, train: np.ndarray, test: np.ndarray) -> dict:
         """The fitted models' p_overturn, family, recommendation and decisive reason of each test
-        row, and the overturn model's inner choice."""
+        row (each letter reviewed by :func:`~openimr.core.review.engine.judge_case`), and the
+        overturn model's inner choice."""
         data = self.data
         models = fit(data, [int(i) for i in train])
         out: dict = {"p": {}, "family": {}, "done": {}, "rule": {}, "chosen": models.overturn.chosen_}
         test_rows = sorted(int(i) for i in test)
-        raw = models.overturn.predict_proba([data.inputs[i] for i in test_rows])[:, 1]
-        raw_of = dict(zip(test_rows, raw, strict=True))
-        families = dict(
-            zip(test_rows, models.family.predict([data.inputs[i] for i in test_rows]), strict=True)
-        )
-        known = set(models.family.classes_)
         for letter in sorted({data.groups[i] for i in test_rows}):
             rows = [i for i in test_rows if data.groups[i] == letter]
-            served = [data.analyses[i].operation for i in rows]
-            probs = follow_operations(np.array([raw_of[i] for i in rows]), served)
-            governed = [governing(data.analyses[i].rules, str(families[i]), known) for i in rows]
-            analyses = [self._analysis(i, g) for i, g in zip(rows, governed, strict=True)]
-            decided = decide(
-                analyses,
-                list(models.overturn.recommend(probs)),
-                models.reasons.predict([a.request.category for a in analyses]),
+            judged = judge_case(
+                [data.analyses[i] for i in rows],
+                [data.inputs[i] for i in rows],
+                (models.overturn, models.family, models.reasons),
+                lambda k, rule, rows=rows: self._analysis(rows[k], rule),
             )
-            for i, p, g, done in zip(rows, probs, governed, decided, strict=True):
+            for i, (p, g, done) in zip(rows, judged, strict=True):
                 out["p"][i], out["family"][i], out["done"][i], out["rule"][i] = p, g.family, done, g.rule
         return out
 
