@@ -478,14 +478,18 @@ def _text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
-def test_the_workbench_shows_the_engines_review_in_plain_words(
-    client: TestClient, crafted: tuple[str, list[dict]]
-) -> None:
+@pytest.fixture
+def reviewer_page(client: TestClient, crafted: tuple[str, list[dict]]) -> str:
+    """The crafted case's workbench as its assigned reviewer sees it."""
     number, _ = crafted
     sign_in(client, "lac-01")
     page = client.get(f"/cases/{number}")
     assert page.status_code == 200
-    html = page.text
+    return page.text
+
+
+def test_the_workbench_shows_the_engines_review_in_plain_words(reviewer_page: str) -> None:
+    html = reviewer_page
     assert "Decision support suggests <strong>Upheld</strong>: follows the guideline&#39;s criteria." in html
     assert "<strong>37%</strong>" in html
     assert (
@@ -521,12 +525,8 @@ def test_the_workbench_shows_the_engines_review_in_plain_words(
     assert "(chars " not in text and RULE not in text and "not_documented" not in text
 
 
-def test_the_workbench_marks_evidence_at_its_offsets_escaped(
-    client: TestClient, crafted: tuple[str, list[dict]]
-) -> None:
-    number, _ = crafted
-    sign_in(client, "lac-01")
-    html = client.get(f"/cases/{number}").text
+def test_the_workbench_marks_evidence_at_its_offsets_escaped(reviewer_page: str) -> None:
+    html = reviewer_page
     summary = html.split('<p class="summary">')[1].split("</p>")[0]
     assert re.findall(r"<mark>(.*?)</mark>", summary) == [
         "&lt;script&gt;alert(1)&lt;/script&gt;",
@@ -536,12 +536,8 @@ def test_the_workbench_marks_evidence_at_its_offsets_escaped(
     assert "evidence decision support found" in html
 
 
-def test_the_decision_form_preselects_no_decision(
-    client: TestClient, crafted: tuple[str, list[dict]]
-) -> None:
-    number, _ = crafted
-    sign_in(client, "lac-01")
-    html = client.get(f"/cases/{number}").text
+def test_the_decision_form_preselects_no_decision(reviewer_page: str) -> None:
+    html = reviewer_page
     forms = re.findall(r'<form method="post" action="[^"]*/decide" class="decision">.*?</form>', html, re.S)
     assert forms, "the assigned reviewer gets the decision form"
     for form in forms:
