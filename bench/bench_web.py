@@ -2,6 +2,7 @@
 
     python bench/bench_web.py [--users 50] [--seconds 20] [--think 1.0] [--warmup 3] [--cases 200]
                               [--workers 1] [--backends sqlite,postgres]
+    python bench/bench_web.py --users 1,10,25,50 --think 0 --workers 1,2   # the throughput curve
 
 For each backend: a fresh database with the web demo plus ``--cases`` more open cases spread over
 the reviewers, served by ``openimr serve`` on a free loopback port. Each of ``--users`` simulated
@@ -10,7 +11,9 @@ users (reviewers and coordinators, each with their own API token) repeats: open 
 ``--think`` seconds on average (a person reading; 0 = back-to-back). Users arrive over the first
 think time; requests in the first ``--warmup`` seconds are not timed; the timed run is bounded by
 ``--seconds``.
-Reports requests/s and p50/p95/p99 latency per page. Only loopback addresses are used.
+``--users`` and ``--workers`` take lists: one server per worker count (``openimr serve --workers N``),
+one timed run per user count, one Markdown table row each (requests/s, p50/p95 per page). Only
+loopback addresses are used.
 """
 
 from __future__ import annotations
@@ -185,38 +188,52 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def report(backend: str, times: dict, elapsed: float) -> None:
+def summary(times: dict, elapsed: float) -> dict[str, float]:
+    """Requests/s, failures and each page's p50/p95/p99 (ms) of one timed run."""
     failed = len(times.pop("failed", []))
     total = sum(len(v) for v in times.values())
-    print(
-        f"{backend}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s, {failed} failed"
+    out = {"requests": total, "rate": total / elapsed, "failed": failed}
+    for page, values in times.items():
+        for q in (50, 95, 99):
+            out[f"{page} p{q}"] = percentile(values, q) * 1000
+    return out
+
+
+def row(r: dict[str, float]) -> str:
+    """A run's figures as the rest of a Markdown table row."""
+    pages = (
+        f"{r.get(f'{page} p50', 0):.0f} / {r.get(f'{page} p95', 0):.0f} ms" for page in ("case", "worklist")
     )
-    for page, values in sorted(times.items(), reverse=True):
-        p50, p95, p99 = (percentile(values, q) * 1000 for q in (50, 95, 99))
-        print(f"  {page:<9} n={len(values):<6} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:6.1f} ms")
+    return f"{r['rate']:.1f} | {' | '.join(pages)} | {r['failed']:.0f} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--users", default="50", help="Simulated users; a comma-separated list is a curve.")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--think", type=float, default=1.0)
     parser.add_argument("--warmup", type=float, default=3.0, help="Seconds run before timing starts.")
     parser.add_argument("--cases", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", default="1", help="Server worker processes; a comma-separated list.")
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
+    users = [int(u) for u in args.users.split(",")]
     print(
-        f"{args.users} users, {args.seconds:.0f} s, think {args.think} s, {args.cases} extra cases, "
-        f"{args.workers} worker(s), {os.cpu_count()} CPUs"
+        f"{args.seconds:.0f} s per run after {args.warmup:.0f} s warm-up, think {args.think} s, "
+        f"{args.cases} extra cases, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
     )
+    print("| backend | workers | users | think | requests/s | case p50 / p95 | worklist p50 / p95 | failed |")
+    print("|---|---|---|---|---|---|---|---|")
     databases = {"sqlite": sqlite_url, "postgres": postgres_url}
     for backend in args.backends.split(","):
         with databases[backend]() as url:
             populate(url, args.cases)
-            with server(url, args.workers) as base:
-                times, elapsed = asyncio.run(drive(base, args.users, args.seconds, args.think, args.warmup))
-            report(backend, times, elapsed)
+            for workers in (int(w) for w in args.workers.split(",")):
+                with server(url, workers) as base:
+                    for count in users:
+                        r = summary(*asyncio.run(drive(base, count, args.seconds, args.think, args.warmup)))
+                        print(f"| {backend} | {workers} | {count} | {args.think:g} s | {row(r)}", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

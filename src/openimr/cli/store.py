@@ -34,10 +34,11 @@ def ingest(
 ) -> None:
     """Parse letters and store them with their issues; letters already stored are left as they are.
 
-    A letter is stored whole or not at all (one transaction each), keyed by its case number, else
-    by its text (the same letter in another encoding is stored once). Each file that fails gets an
-    "error: FILE: why" line, each folder entry not read a "skipped: FILE: why" line, and each
-    letter stored that may be incomplete a "warning: FILE: why" line; the batch goes on.
+    A letter is stored whole or not at all (committed in groups; one refused is rolled back
+    alone), keyed by its case number, else by its text (the same letter in another encoding is
+    stored once). Each file that fails gets an "error: FILE: why" line, each folder entry not read
+    a "skipped: FILE: why" line, and each letter stored that may be incomplete a
+    "warning: FILE: why" line; the batch goes on.
 
     Exit status: 0 when every file was stored or already stored, 1 when some failed, 2 when the
     paths hold no letter file.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import islice
 
 from openimr.core.dates import DATE, date_of
 from openimr.core.letters import layout
@@ -102,7 +103,7 @@ def claimant(summary: str | None, sentences: int = 3) -> Claimant:
     """Age and sex as the summary's opening sentences state them (else ``None``)."""
     if not summary:
         return Claimant()
-    ends = [m.end() for m in _SENTENCE_END.finditer(summary)]
+    ends = [m.end() for m in islice(_SENTENCE_END.finditer(summary), sentences)]
     opening = summary[: ends[sentences - 1]] if len(ends) >= sentences else summary
     age = _AGE_RE.search(opening)
     sex = _SEX_RE.search(opening)

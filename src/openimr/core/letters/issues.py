@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from openimr.core.letters import layout
 from openimr.core.letters.header import collapse
@@ -40,6 +41,13 @@ _TEXT_END_SENTENCE = re.compile(r"(?:[.!?][\"'”’)\]]*|[)\]])\s*$")
 # Text that stops on these cannot be a whole sentence: a letter cut off mid-sentence. Anything else
 # without a final period may be a complete letter that left it out (a warning, never a refusal).
 _HANGING_END = re.compile(r"(?:[,;:(\[/-]|(?<![\w-])(?:a|an|the|and|or|nor|of|not))\s*$", re.I)
+_HANGING_REACH = 3  # the longest hanging word: a match starts this far before the text's last non-space
+
+
+def _hangs(text: str) -> bool:
+    """Whether *text* stops on a hanging word or mark (:data:`_HANGING_END`), searched from where a match
+    can start: scanning the whole rationale cost more than the rest of the issues section."""
+    return bool(_HANGING_END.search(text, max(0, len(text.rstrip()) - _HANGING_REACH)))
 
 
 def _phrase(text: str) -> str:
@@ -88,11 +96,15 @@ class _Body:
     rationale_start: int  # where the rationale's text starts
 
 
-def _org_label(section: str, start: int, end: int, organizations: tuple[str, ...]) -> re.Match[str] | None:
+@cache
+def _known_org_label(organizations: tuple[str, ...]) -> re.Pattern[str]:
     names = "|".join(re.escape(o) for o in organizations)
-    known = re.compile(rf"(?<!\S)({names})\s+guideline\s*:", re.I)
+    return re.compile(rf"(?<!\S)({names})\s+guideline\s*:", re.I)
+
+
+def _org_label(section: str, start: int, end: int, organizations: tuple[str, ...]) -> re.Match[str] | None:
     return (
-        known.search(section, start, end)
+        _known_org_label(organizations).search(section, start, end)
         or _ORG_LABEL_LINE.search(section, start, end)
         or (_ORG_LABEL_ANY.search(section, start, end))
     )
@@ -172,7 +184,7 @@ def parse_issues(
         items.append(region[cut:])
         start = body.rationale_start
     last = section[start:]
-    if not last.strip() or _HANGING_END.search(last):
+    if not last.strip() or _hangs(last):
         raise IssuesError("the last rationale ends mid-sentence (letter cut off?)")
     rationales.append(last)
     return [

@@ -17,8 +17,17 @@ HOW = _heading(layout.HEADING_HOW)
 SUMMARY = _heading(layout.HEADING_SUMMARY)
 ISSUES = _heading(layout.HEADING_ISSUES)
 DECISION_WORD = re.compile(r"\s*(?:Upheld|Overturned)\b")
-# Page furniture that some letters print between pages.
-_FURNITURE = re.compile(r"^[ \t]*(?:Page\s+\d+\s+of\s+\d+|-\s*\d+\s*-)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+# Page furniture that some letters print between pages: a line of its own. Other lines are found by
+# their line break (a literal the regex engine scans for fast; a pattern anchored at ``^`` is tried
+# at every character), the first line on its own.
+_FURNITURE = r"[ \t]*(?:Page\s+\d+\s+of\s+\d+|-\s*\d+\s*-)[ \t]*$"
+_FURNITURE_FIRST = re.compile(r"\A" + _FURNITURE, re.MULTILINE | re.IGNORECASE)
+_FURNITURE_LINE = re.compile(r"\n" + _FURNITURE, re.MULTILINE | re.IGNORECASE)
+
+
+def drop_furniture(text: str) -> str:
+    """*text* with each page-furniture line emptied (its line break kept)."""
+    return _FURNITURE_LINE.sub("\n", _FURNITURE_FIRST.sub("", text, count=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +42,7 @@ class Sections:
 
 def split_sections(text: str) -> Sections:
     """Cut *text* at the three headings; a heading that is missing leaves its section ``None``."""
-    text = _FURNITURE.sub("", text)
+    text = drop_furniture(text)
     how = HOW.search(text)
     summary = SUMMARY.search(text, how.end() if how else 0)
     issues = ISSUES.search(text, summary.end() if summary else (how.end() if how else 0))
