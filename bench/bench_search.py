@@ -1,7 +1,17 @@
 """Corpus index build time, memory and search latency at 10k, 100k and 1M issues; Dask vs --jobs ingest.
 
     python bench/bench_search.py [--sizes 10000 100000 1000000] [--backends sqlite postgres]
-                                 [--rounds 5] [--ingest] [--gold GOLD.jsonl] [--letters DIR]
+                                 [--rounds 5] [--ingest] [--gold GOLD.jsonl] [--letters DIR] [--unique]
+
+``--unique`` fills the store with letters whose texts are their own
+(:func:`openimr.services.corpus.synthetic.synthesize_unique`: sentences recombined across the dev
+letters, numbers and sides varied) instead of copies, and prints per (backend, size): the fill,
+the index build (features and full text, then embeddings and the mapped index), the size on
+disk (database and mapped index), peak memory, in-process p50/p95 of text, filtered text, hybrid
+and filtered hybrid queries beside the bare full-text query on the same data (FTS5 ``bm25``
+ranking or ``ts_rank``, all matches ranked, top 10), the first text query in a fresh process
+(and that process's peak memory) and the whole ``openimr search`` command (median of 3) in text
+and hybrid mode beside a bare ``python -c pass``.
 
 Each (backend, size) runs in a subprocess of its own, so its peak memory (max RSS) is its own: a
 fresh database (a SQLite file, or a new schema in PostgreSQL ``test`` at 127.0.0.1:5432) is filled
@@ -42,7 +52,7 @@ QUERIES = [
     ("urine drug screen", {"category": "lab"}),
     ("TENS unit", {"category": "electrotherapy"}),
     ("opioid weaning", {"category": "drug"}),
-    ("shoulder arthroscopy", {"specialty": "Orthopaedic Surgery"}),
+    ("shoulder arthroscopy", {"specialty": "Orthopedic Surgery"}),
     ("home health aide", {"family": "Non-MTUS"}),
 ]
 
@@ -50,6 +60,162 @@ QUERIES = [
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+BARE = {
+    "sqlite": (
+        "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q"
+        " ORDER BY bm25(corpus_doc_fts, 4.0, 1.0, 0.5) LIMIT 10"
+    ),
+    "postgres": (
+        "SELECT d.id FROM corpus_docs AS d, to_tsquery('english', :q) AS query"
+        " WHERE d.search_vector @@ query ORDER BY ts_rank(d.search_vector, query) DESC LIMIT 10"
+    ),
+}
+FIRST = """
+import re, sys, time
+start = time.perf_counter()
+from openimr.services.corpus.search import Filters, Mode, Searcher
+from openimr.store.db import make_engine
+engine = make_engine(sys.argv[1])
+t = time.perf_counter()
+Searcher(engine).search(sys.argv[2], Filters(), 10, Mode.text)
+end = time.perf_counter()
+status = open("/proc/self/status").read()  # this process's own peak (ru_maxrss survives exec)
+print(end - t, end - start, re.search(r"VmHWM:\\s+(\\d+)", status).group(1))
+"""
+
+
+def median_run(cmd: list[str], n: int = 3) -> tuple[float, int]:
+    """The median wall time of *n* runs of *cmd* (output discarded) and its peak memory in MiB
+    (GNU time's maximum resident set)."""
+    times, peak = [], 0
+    for _ in range(n):
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True
+        )
+        times.append(time.perf_counter() - start)
+        peak = max(peak, int(done.stderr.decode().split()[-1]) // 1024)
+    return sorted(times)[len(times) // 2], peak
+
+
+def unique(backend: str, size: int, rounds: int, gold: Path, keep: Path | None = None) -> dict:
+    """Build and query one unique-text corpus; the figures as a dict. With *keep*, the store stays
+    in that folder (PostgreSQL: schema ``bench_keep_<size>``) with its build figures, and a later
+    run with the same *keep* measures the queries again without building."""
+    from openimr.core.models import Letter
+    from openimr.services.corpus.index import ensure_mapped, index_dir, sync_index
+    from openimr.services.corpus.search import Filters, Mode, Searcher
+    from openimr.services.corpus.synthetic import synthesize_unique
+    from openimr.store.db import make_engine, migrate
+
+    letters = [Letter.model_validate_json(x) for x in gold.read_text(encoding="utf-8").splitlines()]
+    tmp = tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP"))
+    home = Path(keep, f"{backend}-{size}") if keep else Path(tmp.name)
+    home.mkdir(parents=True, exist_ok=True)
+    schema = f"bench_keep_{size}" if keep else f"bench_{uuid.uuid4().hex[:10]}"
+    built = home / "build.json"
+    if backend == "sqlite":
+        url = f"sqlite:///{home}/bench.db"
+    else:
+        if not built.exists():
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(PG).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    os.environ["OPENIMR_INDEX_DIR"] = f"{home}/index"
+    out: dict = {"backend": backend}
+    try:
+        if built.exists():
+            out.update(json.loads(built.read_text(encoding="utf-8")))
+            engine = make_engine(url)
+            start = time.perf_counter()
+            folder = ensure_mapped(engine)
+            out["remap_s"] = round(time.perf_counter() - start, 1)  # 0 unless the index format changed
+        else:
+            migrate(url)
+            engine = make_engine(url)
+            start = time.perf_counter()
+            out["issues"] = synthesize_unique(engine, letters, size)
+            out["fill_s"] = round(time.perf_counter() - start, 1)
+            start = time.perf_counter()
+            sync_index(engine)
+            out["index_s"] = round(time.perf_counter() - start, 1)
+            start = time.perf_counter()
+            folder = ensure_mapped(engine)
+            out["embed_map_s"] = round(time.perf_counter() - start, 1)
+            out["build_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            if keep:
+                built.write_text(json.dumps(out), encoding="utf-8")
+        with engine.connect() as conn:
+            if backend == "sqlite":
+                db_bytes = Path(home, "bench.db").stat().st_size
+            else:
+                db_bytes = conn.scalar(
+                    text(
+                        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = :s AND c.relkind = 'r'"
+                    ),
+                    {"s": schema},
+                )
+            out["db_mb"] = round(db_bytes / 2**20)
+            out["mapped_mb"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20)
+            out["texts"] = conn.scalar(text("SELECT count(DISTINCT text_hash) FROM corpus_issues"))
+        engine.dispose()
+        first = subprocess.run(
+            [sys.executable, "-c", FIRST, url, "lumbar MRI radiculopathy"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        out["first_query_s"], out["first_process_s"] = round(float(first[0]), 3), round(float(first[1]), 2)
+        out["first_rss_mb"] = round(int(first[2]) / 1024)
+        engine = make_engine(url)
+        searcher = Searcher(engine)
+        latencies: dict[str, list[float]] = {}
+        bare = text(BARE[backend])
+        with engine.connect() as conn:
+            for _ in range(rounds):
+                for query, _filters in QUERIES:
+                    words = query.lower().split()
+                    q = " & ".join(words) if backend == "postgres" else " AND ".join(f'"{w}"' for w in words)
+                    start = time.perf_counter()
+                    conn.execute(bare, {"q": q}).all()
+                    latencies.setdefault("bare_fulltext", []).append(1000 * (time.perf_counter() - start))
+        for mode in (Mode.text, Mode.hybrid):
+            for filtered in (False, True):
+                name = f"{mode.value}{'_filtered' if filtered else ''}"
+                for _ in range(rounds):
+                    for query, filters in QUERIES:
+                        start = time.perf_counter()
+                        searcher.search(query, Filters(**filters) if filtered else Filters(), 10, mode)
+                        latencies.setdefault(name, []).append(1000 * (time.perf_counter() - start))
+        for name, values in latencies.items():
+            out[f"{name}_p50_ms"] = round(percentile(values, 0.5), 1)
+            out[f"{name}_p95_ms"] = round(percentile(values, 0.95), 1)
+        engine.dispose()
+        cli = str(Path(sys.executable).with_name("openimr"))
+        base = ["search", "lumbar MRI radiculopathy", "--db", url, "--limit", "10"]
+        for name, cmd in (
+            ("python_pass", [sys.executable, "-c", "pass"]),
+            ("cli_text", [cli, *base, "--mode", "text"]),
+            ("cli_hybrid", [cli, *base]),
+            ("cli_help", [cli, "--help"]),
+            ("cli_search_help", [cli, "search", "--help"]),
+        ):
+            took, peak = median_run(cmd)
+            out[f"{name}_s"] = round(took, 2)
+            if name.startswith("cli_") and "help" not in name:
+                out[f"{name}_mb"] = peak
+        out["index_dir"] = str(index_dir(make_engine(url)).name)
+    finally:
+        if backend == "postgres" and not keep:
+            with create_engine(PG).begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        tmp.cleanup()
+    return out
 
 
 def one(backend: str, size: int, rounds: int, gold: Path) -> dict:
@@ -161,10 +327,16 @@ def main() -> None:
     ap.add_argument("--gold", type=Path, default=SHARED / "gold.jsonl")
     ap.add_argument("--letters", type=Path, default=SHARED / "letters")
     ap.add_argument("--ingest", action="store_true", help="also time letters ingest: --jobs vs dask")
+    ap.add_argument("--unique", action="store_true", help="letters with texts of their own (see above)")
+    ap.add_argument("--keep", type=Path, help="with --unique: keep the stores here, reuse them next time")
     ap.add_argument("--one", nargs=2, metavar=("BACKEND", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one[0], int(args.one[1]), args.rounds, args.gold)), flush=True)
+        if args.unique:
+            figures = unique(args.one[0], int(args.one[1]), args.rounds, args.gold, args.keep)
+        else:
+            figures = one(args.one[0], int(args.one[1]), args.rounds, args.gold)
+        print(json.dumps(figures), flush=True)
         return
     print(
         f"{os.cpu_count()} CPUs; {len(QUERIES)} filtered queries x {args.rounds} rounds, top 10", flush=True
@@ -172,6 +344,8 @@ def main() -> None:
     for backend in args.backends:
         for size in args.sizes:
             cmd = [sys.executable, __file__, "--one", backend, str(size), "--rounds", str(args.rounds)]
+            cmd += ["--unique"] if args.unique else []
+            cmd += ["--keep", str(args.keep)] if args.keep else []
             out = subprocess.run([*cmd, "--gold", str(args.gold)], capture_output=True, text=True, check=True)
             print(out.stdout.strip().splitlines()[-1], flush=True)
     if args.ingest:

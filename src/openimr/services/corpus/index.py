@@ -1,36 +1,54 @@
 """Keeping the corpus index in step with the store.
 
 :func:`sync_index` adds every stored issue that the corpus tables do not have yet, in batches of
-one transaction each: its features, body parts, its document (item, rationale and clinical
-summary; the full-text index holds each distinct document once) and (when the embedding model is
-installed and asked for) the embedding of its item text. Running it again adds nothing, and a run
-that was interrupted is finished by the next one.
+one transaction each: its features, body parts and its document (item, rationale and clinical
+summary; the full-text index holds each distinct document once). Running it again adds nothing
+(two counts and two maxima tell it so, without a scan), and a run that was interrupted is
+finished by the next one.
+
+:func:`build_mapped` writes the *mapped index* the search reads: the filter columns as integer
+codes, issues grouped by document and by item text, body parts and reviewer specialties as
+position lists, and the item texts' embeddings (each text embedded once, stored in
+``corpus_embeddings``) in lists around spherical k-means centroids, all as ``.npy`` files in a
+folder beside a SQLite store (:func:`index_dir`) that a process maps rather than loads. A build
+writes a new version folder and then switches the ``current`` pointer, so readers never see half
+of one; :func:`ensure_mapped` builds only when the corpus's highest issue id or the embedding
+model has changed since.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
 from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from openimr.core.families import guideline_family
 from openimr.services.corpus import embeddings
-from openimr.services.corpus.features import item_features, text_hash
-from openimr.store.schema import (
-    IssueRow,
-    LetterRow,
-    corpus_body_parts,
-    corpus_docs,
-    corpus_embeddings,
-    corpus_issues,
-)
 
 BATCH = 5000
-_family = lru_cache(maxsize=4096)(guideline_family)
+MAPPED_VERSION = 2
+EXACT_VECTORS = 50_000  # up to this many item texts, vectors are searched exhaustively
 
+
+@lru_cache(maxsize=4096)
+def _family(guideline: str | None) -> str:
+    from openimr.core.families import guideline_family
+
+    return guideline_family(guideline)
+
+
+_IN_STEP = (
+    "SELECT (SELECT count(*) FROM letter_issues), (SELECT count(*) FROM corpus_issues),"
+    " (SELECT max(letter_id) FROM letter_issues), (SELECT max(letter_id) FROM corpus_issues)"
+)
 _PG_DOC = text(
     "INSERT INTO corpus_docs (doc_hash, text_hash, search_vector) VALUES (:doc_hash, :text_hash,"
     " setweight(to_tsvector('english', CAST(:item AS text)), 'A')"
@@ -49,6 +67,8 @@ def doc_hash(item: str, rationale: str, summary: str) -> str:
 
 def _pending(conn: Connection, after: tuple[int, int], limit: int):
     """Stored issues after *after* (letter id, position) that the corpus lacks, in key order."""
+    from openimr.store.schema import IssueRow, LetterRow, corpus_issues
+
     indexed = select(corpus_issues.c.id).where(
         corpus_issues.c.letter_id == IssueRow.letter_id, corpus_issues.c.position == IssueRow.position
     )
@@ -73,6 +93,8 @@ def _pending(conn: Connection, after: tuple[int, int], limit: int):
 
 def _add_docs(conn: Connection, docs: dict[str, dict]) -> dict[str, int]:
     """The ids of *docs* (by hash), adding those not stored yet with their full-text entries."""
+    from openimr.store.schema import corpus_docs
+
     stored = corpus_docs.c.doc_hash.in_(list(docs))
     ids = dict(conn.execute(select(corpus_docs.c.doc_hash, corpus_docs.c.id).where(stored)).all())
     new = [doc for key, doc in docs.items() if key not in ids]
@@ -92,6 +114,9 @@ def _add_docs(conn: Connection, docs: dict[str, dict]) -> dict[str, int]:
 
 def _add_batch(conn: Connection, rows) -> None:
     """Index *rows* of :func:`_pending` inside the caller's transaction."""
+    from openimr.services.corpus.features import item_features, text_hash
+    from openimr.store.schema import corpus_body_parts, corpus_issues
+
     values, docs = [], {}
     for letter_id, position, item, decision, guideline, decided, rationale, summary in rows:
         features = item_features(item)
@@ -136,11 +161,14 @@ def _add_batch(conn: Connection, rows) -> None:
 def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> int:
     """Index the stored issues the corpus lacks; returns how many were added.
 
-    With *embed*, item texts without an embedding are embedded too (the model must be installed).
+    With *embed*, the mapped index is brought up to date too (:func:`ensure_mapped`: item texts
+    without an embedding are embedded then), else the first search does it.
     """
     added = 0
     after = (-1, -1)
-    while True:
+    with engine.connect() as conn:  # in step already: two counts and two maxima, no scan of the issues
+        in_step = conn.execute(text(_IN_STEP)).one()
+    while in_step[0] != in_step[1] or in_step[2] != in_step[3]:
         try:
             with engine.begin() as conn:
                 rows = _pending(conn, after, batch)
@@ -158,12 +186,25 @@ def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> in
             conn.execute(text("ANALYZE corpus_body_parts"))
             conn.execute(text("ANALYZE corpus_docs"))
     if embed:
-        embed_missing(engine)
+        ensure_mapped(engine)
     return added
 
 
-def embed_missing(engine: Engine, batch: int = 1024) -> int:
-    """Embed every indexed item text that has no embedding yet; returns how many were added."""
+def ensure_mapped(engine: Engine) -> Path:
+    """The folder of *engine*'s current mapped index, built first when the corpus has changed."""
+    found = current_meta(index_dir(engine))
+    with engine.connect() as conn:
+        high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
+    if found and mapped_is_current(found[1], high):
+        return found[0]
+    return build_mapped(engine)
+
+
+def embed_missing(engine: Engine, batch: int = 8192, after_id: int = 0) -> int:
+    """Embed every item text of the indexed issues after *after_id* that has no embedding yet;
+    returns how many were added."""
+    from openimr.store.schema import IssueRow, corpus_embeddings, corpus_issues
+
     model = embeddings.MODEL
     stored = select(corpus_embeddings.c.text_hash).where(
         corpus_embeddings.c.text_hash == corpus_issues.c.text_hash, corpus_embeddings.c.model == model
@@ -175,7 +216,7 @@ def embed_missing(engine: Engine, batch: int = 1024) -> int:
             (IssueRow.letter_id == corpus_issues.c.letter_id)
             & (IssueRow.position == corpus_issues.c.position),
         )
-        .where(~stored.exists())
+        .where(corpus_issues.c.id > after_id, ~stored.exists())
         .group_by(corpus_issues.c.text_hash)
     )
     with engine.connect() as conn:
@@ -197,5 +238,187 @@ def embed_missing(engine: Engine, batch: int = 1024) -> int:
 
 def _insert_ignoring_duplicates(dialect: str):
     """An embeddings insert that skips a text embedded meanwhile by a concurrent run."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from openimr.store.schema import corpus_embeddings
+
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(corpus_embeddings).on_conflict_do_nothing()
+
+
+# --- The mapped index: the search's columns and vectors as numpy files beside the store.
+
+
+def index_dir(engine: Engine) -> Path:
+    """Where the mapped index of *engine*'s store lives: ``<file>.index`` beside a SQLite file,
+    else a folder named by the URL under ``$OPENIMR_INDEX_DIR`` (default ``~/.cache/openimr/index``)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).with_name(Path(url.database).name + ".index")
+    root = Path(os.environ.get("OPENIMR_INDEX_DIR") or Path.home() / ".cache" / "openimr" / "index")
+    if url.get_backend_name() == "sqlite":  # an in-memory database: this engine's own folder
+        return root / f"memory-{os.getpid()}-{id(engine)}"
+    key = hashlib.sha256(url.render_as_string(hide_password=True).encode("utf-8")).hexdigest()[:20]
+    return root / key
+
+
+def current_meta(directory: Path) -> tuple[Path, dict] | None:
+    """The folder and metadata of the mapped index now in use under *directory*, if any."""
+    try:
+        version = directory / (directory / "current").read_text(encoding="utf-8").strip()
+        return version, json.loads((version / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def mapped_is_current(meta: dict | None, high: int | None) -> bool:
+    """Whether a mapped index with *meta* covers the corpus whose highest issue id is *high*."""
+    return (
+        bool(meta)
+        and meta.get("version") == MAPPED_VERSION
+        and meta["high"] == high
+        and (meta["model"] == embeddings.MODEL)
+    )
+
+
+def invalidate_mapped(engine: Engine) -> None:
+    """Mark *engine*'s mapped index stale (issues were deleted): the next search builds it again."""
+    (index_dir(engine) / "current").unlink(missing_ok=True)
+
+
+_ISSUE_COLUMNS = (
+    "SELECT id, doc_id, text_hash, lower(decision), lower(family), category, drug_class, year, letter_id"
+    " FROM corpus_issues WHERE id <= :high ORDER BY id"
+)
+_BODY = "SELECT issue_id, name FROM corpus_body_parts WHERE issue_id <= :high"
+_SPECIALTIES = "SELECT DISTINCT letter_id, lower(specialty) FROM letter_specialties"
+FILTER_COLUMNS = ("decision", "family", "category", "drug_class", "year")
+
+
+def _codes(values: list) -> tuple[np.ndarray, list]:
+    """Dense int32 codes of *values* and the distinct values in code order."""
+    vocab: dict = {}
+    codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32, count=len(values))
+    return codes, list(vocab)
+
+
+def _grouped(codes: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ordered by *codes* (stable) and where each code's run starts (``groups + 1``)."""
+    order = np.argsort(codes, kind="stable").astype(np.int32)
+    return order, np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=groups))]).astype(np.int64)
+
+
+def _by_value(positions: np.ndarray, values: list) -> tuple[np.ndarray, dict[str, list[int]]]:
+    """*positions* grouped by their *values*, and each value's [start, end) in the result."""
+    codes, names = _codes(values)
+    order, starts = _grouped(codes, len(names))
+    bounds = starts.tolist()
+    return positions[order].astype(np.int32), {n: bounds[i : i + 2] for i, n in enumerate(names)}
+
+
+def _kmeans(vectors: np.ndarray, lists: int, rounds: int = 8, seed: int = 0) -> np.ndarray:
+    """Spherical k-means centroids (unit rows) of *vectors*, trained on a sample."""
+    rng = np.random.default_rng(seed)
+    sample = vectors[rng.choice(len(vectors), min(len(vectors), 48 * lists), replace=False)]
+    centroids = sample[rng.choice(len(sample), lists, replace=False)].copy()
+    for _ in range(rounds):
+        nearest = np.argmax(sample @ centroids.T, axis=1)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, sample)
+        empty = ~sums.any(axis=1)
+        sums[empty] = sample[rng.choice(len(sample), int(empty.sum()))]
+        centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    return centroids.astype(np.float32)
+
+
+def _assign(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    return np.concatenate(
+        [np.argmax(vectors[i : i + chunk] @ centroids.T, axis=1) for i in range(0, len(vectors), chunk)]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+
+
+def _vectors_by_hash(conn: Connection, hashes: list[str]) -> np.ndarray:
+    """The stored embedding of each text hash (in *hashes*' order; zero where there is none)."""
+    from openimr.store.schema import corpus_embeddings
+
+    rows = conn.execute(
+        select(corpus_embeddings.c.text_hash, corpus_embeddings.c.vector).where(
+            corpus_embeddings.c.model == embeddings.MODEL
+        )
+    ).all()
+    row_of = {h: i for i, (h, _) in enumerate(rows)}
+    stored = embeddings.from_bytes([v for _, v in rows])
+    at = np.array([row_of.get(h, -1) for h in hashes], dtype=np.int64)
+    out = np.zeros((len(hashes), embeddings.DIM), dtype=np.float32)
+    out[at >= 0] = stored[at[at >= 0]]
+    return out
+
+
+def build_mapped(engine: Engine) -> Path:
+    """Write *engine*'s mapped index afresh (embedding the texts that lack a vector first) and make
+    it current; returns its folder. Readers of the previous one keep their mapped files."""
+    directory = index_dir(engine)
+    previous = current_meta(directory)
+    with engine.connect() as conn:
+        high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
+    if embeddings.available():  # texts up to the previous index's highest issue have their vectors
+        embedded = previous and previous[1]["model"] == embeddings.MODEL and previous[1]["lists"]
+        embed_missing(engine, after_id=(previous[1]["high"] or 0) if embedded else 0)
+    with engine.connect() as conn:
+        rows = conn.execute(text(_ISSUE_COLUMNS), {"high": high or 0}).all()
+        body = conn.execute(text(_BODY), {"high": high or 0}).all()
+        specialties = conn.execute(text(_SPECIALTIES)).all()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+        ids = np.array(columns[0], dtype=np.int64)
+        doc_ids, doc_code = np.unique(np.array(columns[1], dtype=np.int64), return_inverse=True)
+        issue_text, hashes = _codes(list(columns[2]))
+        vectors = _vectors_by_hash(conn, hashes) if embeddings.available() else None
+    arrays: dict[str, np.ndarray] = {"ids": ids, "doc_ids": doc_ids, "issue_text": issue_text}
+    arrays["doc_order"], arrays["doc_starts"] = _grouped(doc_code.astype(np.int32), len(doc_ids))
+    arrays["text_order"], arrays["text_starts"] = _grouped(issue_text, len(hashes))
+    vocab = {}
+    for name, values in zip(FILTER_COLUMNS, columns[3:8], strict=True):
+        arrays[name], vocab[name] = _codes(list(values))
+    groups = {}
+    owners = np.searchsorted(ids, np.array([b[0] for b in body], dtype=np.int64))
+    arrays["body_positions"], groups["body"] = _by_value(owners, [b[1] for b in body])
+    letters = np.array(columns[8], dtype=np.int64)
+    order = np.argsort(letters, kind="stable")
+    wanted = np.array([s[0] for s in specialties], dtype=np.int64)
+    lo = np.searchsorted(letters[order], wanted)
+    sizes = np.searchsorted(letters[order], wanted, side="right") - lo
+    starts = np.repeat(lo - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+    names = [name for (_, name), n in zip(specialties, sizes.tolist(), strict=True) for _ in range(n)]
+    arrays["specialty_positions"], groups["specialty"] = _by_value(order[starts], names)
+    meta = {
+        "version": MAPPED_VERSION,
+        "high": high,
+        "issues": len(ids),
+        "model": embeddings.MODEL,
+        "vocab": vocab,
+        "groups": groups,
+        "lists": 0,
+    }
+    if vectors is not None:
+        lists = int(np.sqrt(len(vectors))) if len(vectors) > EXACT_VECTORS else 1
+        centroids = _kmeans(vectors, lists) if lists > 1 else np.zeros((1, embeddings.DIM), np.float32)
+        assigned = _assign(vectors, centroids) if lists > 1 else np.zeros(len(vectors), dtype=np.int64)
+        order, starts = _grouped(assigned.astype(np.int32), lists)
+        arrays["centroids"], arrays["list_starts"] = centroids, starts
+        arrays["list_texts"] = order  # the text code of each row of list_vectors
+        arrays["list_vectors"] = vectors[order]
+        arrays["text_row"] = np.argsort(order).astype(np.int32)
+        meta["lists"] = lists
+    version = directory / f"{high or 0}-{uuid.uuid4().hex[:12]}"
+    version.mkdir(parents=True)
+    for name, array in arrays.items():
+        np.save(version / f"{name}.npy", np.ascontiguousarray(array))
+    (version / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    pointer = directory / f"current.{uuid.uuid4().hex[:8]}"
+    pointer.write_text(version.name, encoding="utf-8")
+    os.replace(pointer, directory / "current")
+    for old in directory.iterdir():  # a minute's grace: another process may be writing its own
+        if old.is_dir() and old != version and time.time() - old.stat().st_mtime > 60:
+            shutil.rmtree(old, ignore_errors=True)
+    return version

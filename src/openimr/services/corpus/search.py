@@ -3,13 +3,18 @@
 Full text ranks the distinct documents (item, rationale and clinical summary of an issue) on
 SQLite's FTS5 table (BM25, the item weighted over the rationale over the clinical summary) or
 PostgreSQL's weighted ``search_vector`` (``ts_rank``), all query words required, else any of them;
-each document stands for the issues that share it, taken in id order. Semantic ranking compares
-the query's all-MiniLM-L6-v2 embedding with the item texts' embeddings; the nearest texts stand
-for their issues the same way. Hybrid search fuses both candidate lists by reciprocal rank.
+each document stands for the issues that share it, taken in id order. Ranking goes a window at a
+time: the :data:`WINDOW` newest matching documents (found without scoring), then the next older
+ones, so a query that matches half the corpus costs what one matching a few thousand documents
+does, and one that matches fewer is ranked over all its matches. Semantic ranking compares the
+query's static embedding (:mod:`openimr.services.corpus.embeddings`) with the item texts' in the
+nearest :data:`PROBES` vector lists (every text while there are few), picking the top without a
+full sort; the nearest texts stand for their issues the same way. Hybrid search fuses both
+candidate lists by reciprocal rank.
 
-The filters and the document and item text of each issue are held in memory as numpy arrays
-(:class:`_Corpus`, one per engine, reloaded when the index grows), so a filter is a boolean mask
-and a ranked document or text turns into its matching issues without a query per candidate.
+The filters and the document and item text of each issue come from the mapped index
+(:func:`openimr.services.corpus.index.build_mapped`), numpy files mapped once per engine and
+process, so a filter is a boolean mask and the first query pays no load.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ import re
 import threading
 import weakref
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, or_, select, text
+from sqlalchemy import Connection, Engine, text
 
-from openimr.core.models import Letter
 from openimr.services.corpus import embeddings
 from openimr.services.options import Mode
-from openimr.store.db import Store
-from openimr.store.schema import LetterRow, corpus_embeddings
+
+if TYPE_CHECKING:
+    from openimr.core.models import Letter
+    from openimr.store.db import Store
 
 RRF_K = 60
 SEMANTIC_TEXTS = 16
@@ -61,13 +69,22 @@ class Hit:
     score: float
 
 
-_SQLITE_DOCS = (
-    "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q"
+_SQLITE_EDGE = (
+    "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q AND rowid < :hi"
+    " ORDER BY rowid DESC LIMIT 1 OFFSET :w"
+)
+_SQLITE_RANK = (
+    "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q AND rowid >= :lo AND rowid < :hi"
     " ORDER BY bm25(corpus_doc_fts, 4.0, 1.0, 0.5), rowid LIMIT :n"
 )
-_PG_DOCS = (
-    "SELECT d.id FROM corpus_docs AS d, to_tsquery('english', :q) AS query"
-    " WHERE d.search_vector @@ query ORDER BY ts_rank(d.search_vector, query) DESC, d.id LIMIT :n"
+_PG_EDGE = (  # run on the driver's cursor: psycopg's parameter style
+    "SELECT id FROM corpus_docs WHERE search_vector @@ to_tsquery('english', %(q)s) AND id < %(hi)s"
+    " ORDER BY id DESC LIMIT 1 OFFSET %(w)s"
+)
+_PG_RANK = (
+    "SELECT d.id FROM corpus_docs AS d, to_tsquery('english', %(q)s) AS query"
+    " WHERE d.search_vector @@ query AND d.id >= %(lo)s AND d.id < %(hi)s"
+    " ORDER BY ts_rank(d.search_vector, query) DESC, d.id LIMIT %(n)s"
 )
 _DETAILS = (
     "SELECT ci.id, coalesce(l.case_number, l.file), ci.position, li.item, ci.decision, ci.family,"
@@ -75,21 +92,11 @@ _DETAILS = (
     " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
     " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id IN ({ids})"
 )
-_ISSUES = (
-    "SELECT ci.id, ci.letter_id, ci.doc_id, lower(ci.decision), lower(ci.family), ci.category,"
-    " ci.drug_class, ci.year FROM corpus_issues AS ci ORDER BY ci.id"
-)
-_DOCS = "SELECT id, text_hash FROM corpus_docs"
-_BODY_PARTS = "SELECT issue_id, name FROM corpus_body_parts"
-_SPECIALTIES = "SELECT DISTINCT letter_id, lower(specialty) FROM letter_specialties"
-DOC_PAGE = 1000
-
-
-def _encode(values) -> tuple[np.ndarray, dict]:
-    """Dense integer codes of *values* and the code of each distinct value."""
-    values = list(values)
-    vocab = {v: i for i, v in enumerate(dict.fromkeys(values))}
-    return np.fromiter(map(vocab.__getitem__, values), dtype=np.int32, count=len(values)), vocab
+WINDOW = 1000  # documents ranked per window: the newest that match, then the next older ones
+WINDOWS = 16  # windows at most: a filter that keeps very few of many matches is not searched further
+PROBES = 24  # vector lists searched per query
+FILTERED_TEXTS = 512  # nearest texts taken before filtering, when a filter is set
+TOP = 2**62
 
 
 def _locate(keys: np.ndarray, values) -> tuple[np.ndarray, np.ndarray]:
@@ -101,19 +108,11 @@ def _locate(keys: np.ndarray, values) -> tuple[np.ndarray, np.ndarray]:
     return at, keys[at] == values
 
 
-def _split(codes: np.ndarray, vocab: dict, items: np.ndarray) -> dict:
-    """*items* grouped by the value their *codes* stand for."""
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(vocab) + 1))
-    return {value: items[order[bounds[c] : bounds[c + 1]]] for value, c in vocab.items()}
-
-
 class _Groups:
     """Issue positions grouped by a key (a document or an item text), in id order within a group."""
 
-    def __init__(self, codes: np.ndarray, groups: int) -> None:
-        self.order = np.argsort(codes, kind="stable")
-        self.starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=groups))])
+    def __init__(self, order: np.ndarray, starts: np.ndarray) -> None:
+        self.order, self.starts = order, starts
 
     def first(self, groups: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
         """Up to *n* positions of *groups*' issues that *mask* keeps, by group order, then id."""
@@ -126,7 +125,7 @@ class _Groups:
             j = max(i + 1, int(np.searchsorted(ends, (ends[i - 1] if i else 0) + budget, side="right")))
             block_sizes = sizes[i:j]
             offsets = np.repeat(starts[i:j] - (np.cumsum(block_sizes) - block_sizes), block_sizes)
-            members = self.order[offsets + np.arange(int(block_sizes.sum()))]
+            members = self.order[offsets + np.arange(int(block_sizes.sum()))].astype(np.int64)
             if mask is not None:
                 members = members[mask[members]]
             found.append(members[: n - got])
@@ -136,43 +135,32 @@ class _Groups:
 
 
 class _Corpus:
-    """The indexed issues in memory: filter columns as codes, issues by document and by item text."""
+    """The mapped index of one store (see :func:`openimr.services.corpus.index.build_mapped`): the
+    filter columns as codes, issues by document and by item text, and the item texts' vectors in
+    lists around k-means centroids, all numpy files mapped read-only, so opening costs no load."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
-        rows = conn.exec_driver_sql(_ISSUES).all()
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 8
-        self.ids = np.array(columns[0], dtype=np.int64)
+    def __init__(self, folder: Path, meta: dict) -> None:
+        def load(name: str) -> np.ndarray:  # a plain array over the mapped file: no memmap wrappers
+            return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
+
+        self.high = meta["high"]
+        self.ids = load("ids")
         self.size = len(self.ids)
-        self.columns = dict(
-            zip(
-                ("decision", "family", "category", "drug_class", "year"),
-                map(_encode, columns[3:]),
-                strict=True,
-            )
-        )
-        self.letters, self.letter = np.unique(np.array(columns[1], dtype=np.int64), return_inverse=True)
-        self.doc_ids, doc_code = np.unique(np.array(columns[2], dtype=np.int64), return_inverse=True)
-        self.docs = _Groups(doc_code, len(self.doc_ids))
-        text_of = dict(conn.exec_driver_sql(_DOCS).all())
-        doc_text, self.text_code = _encode(text_of[int(d)] for d in self.doc_ids)
-        self.issue_text = doc_text[doc_code]
-        self.texts = _Groups(self.issue_text, len(self.text_code))
-        self.body = self._by_value(conn, _BODY_PARTS, self.ids)
-        self.specialty = self._by_value(conn, _SPECIALTIES, self.letters)
-        self.vectors: np.ndarray | None = None
-        self.text_row = np.zeros(0, dtype=np.int64)
-
-    @staticmethod
-    def _by_value(conn: Connection, sql: str, keys: np.ndarray) -> dict[str, np.ndarray]:
-        """For each value of a (key, value) query, the positions in sorted *keys* of its keys."""
-        rows = conn.exec_driver_sql(sql).all()
-        if not rows:
-            return {}
-        owners, values = zip(*rows, strict=True)
-        at, known = _locate(keys, owners)
-        codes, vocab = _encode(values)
-        return _split(codes[known], vocab, at[known])
+        self.doc_ids = load("doc_ids")
+        self.docs = _Groups(load("doc_order"), load("doc_starts"))
+        self.issue_text = load("issue_text")
+        self.texts = _Groups(load("text_order"), load("text_starts"))
+        self.columns = {
+            name: (load(name), {v: i for i, v in enumerate(values)}) for name, values in meta["vocab"].items()
+        }
+        self.groups = {name: (load(f"{name}_positions"), bounds) for name, bounds in meta["groups"].items()}
+        self.lists = meta["lists"]
+        if self.lists:
+            self.centroids = load("centroids")
+            self.list_starts = load("list_starts")
+            self.list_texts = load("list_texts")
+            self.list_vectors = load("list_vectors")
+            self.text_row = load("text_row")
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         """The issues that meet *filters*, or None when no filter is set."""
@@ -184,39 +172,35 @@ class _Corpus:
             if field in self.columns:
                 codes, vocab = self.columns[field]
                 keep = codes == vocab[value] if value in vocab else np.zeros(self.size, dtype=bool)
-            elif field == "body_part":
-                keep = np.zeros(self.size, dtype=bool)
-                keep[self.body.get(value, [])] = True
             else:
-                letters = np.zeros(len(self.letters), dtype=bool)
-                letters[self.specialty.get(value, [])] = True
-                keep = letters[self.letter]
+                positions, bounds = self.groups["body" if field == "body_part" else field]
+                keep = np.zeros(self.size, dtype=bool)
+                if value in bounds:
+                    keep[positions[bounds[value][0] : bounds[value][1]]] = True
             result = keep if result is None else result & keep
         return result
 
-    def load_vectors(self, conn: Connection) -> None:
-        """The item texts' embeddings and each text's row among them (-1 when it has none), loaded
-        once, and again while some text lacks one and more embeddings have been stored since."""
-        model = corpus_embeddings.c.model == embeddings.MODEL
-        if self.vectors is not None and (
-            self.text_row.min(initial=0) >= 0
-            or conn.scalar(select(func.count()).select_from(corpus_embeddings).where(model))
-            == len(self.vectors)
-        ):
-            return
-        rows = conn.execute(
-            select(corpus_embeddings.c.text_hash, corpus_embeddings.c.vector).where(model)
-        ).all()
-        row_of = {h: i for i, (h, _) in enumerate(rows)}
-        self.vectors = embeddings.from_bytes([v for _, v in rows])
-        self.text_row = np.array([row_of.get(h, -1) for h in self.text_code], dtype=np.int64)
+    def nearest(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The codes of the (about) *n* item texts nearest to *query*, nearest first, and their
+        cosine similarities: every text when there is one list, else the texts of the
+        :data:`PROBES` lists whose centroids are nearest."""
+        if not self.lists:
+            raise embeddings.EmbeddingsUnavailable(embeddings.INSTALL_HINT)
+        probes = min(PROBES, self.lists)
+        lists = np.sort(np.argpartition(-(self.centroids @ query), probes - 1)[:probes])
+        bounds = [(int(self.list_starts[i]), int(self.list_starts[i + 1])) for i in lists]
+        rows = np.concatenate([np.arange(a, b) for a, b in bounds])
+        scores = np.concatenate([self.list_vectors[a:b] @ query for a, b in bounds])
+        n = min(n, len(rows))
+        if not n:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.lexsort((rows[top], -scores[top]))]
+        return self.list_texts[rows[top]].astype(np.int64), scores[top]
 
-    def similarity(self, query: np.ndarray) -> np.ndarray:
-        """The cosine similarity of each item text (by code) to *query*; -1 for a text not embedded."""
-        if self.vectors is None:
-            raise RuntimeError("the embeddings are not loaded: call load_vectors first")
-        scores = np.append(self.vectors @ query, np.float32(-1.0))  # row -1: not embedded
-        return scores[self.text_row]
+    def similarity(self, texts: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """The cosine similarity to *query* of the item texts *texts* (codes)."""
+        return self.list_vectors[self.text_row[texts]] @ query
 
 
 _CORPORA: weakref.WeakKeyDictionary[Engine, _Corpus] = weakref.WeakKeyDictionary()
@@ -224,16 +208,23 @@ _LOCK = threading.Lock()
 
 
 def _corpus(engine: Engine, conn: Connection) -> _Corpus:
-    """The in-memory corpus of *engine*, (re)loaded when the index has changed since."""
+    """The mapped index of *engine*, opened again when the corpus has changed (built first then)."""
+    from openimr.services.corpus.index import current_meta, ensure_mapped, index_dir, mapped_is_current
+
+    high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
     with _LOCK:
         corpus = _CORPORA.get(engine)
-        if corpus is None or corpus.high != conn.scalar(text("SELECT max(id) FROM corpus_issues")):
-            corpus = _CORPORA[engine] = _Corpus(conn)
+        if corpus is None or corpus.high != high:
+            found = current_meta(index_dir(engine))
+            if not (found and mapped_is_current(found[1], high)):
+                ensure_mapped(engine)
+                found = current_meta(index_dir(engine))
+            corpus = _CORPORA[engine] = _Corpus(*found)
         return corpus
 
 
 class Searcher:
-    """Searches one database; the in-memory corpus is shared by the searchers of an engine."""
+    """Searches one database through its mapped index, opened once per engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -248,14 +239,14 @@ class Searcher:
             if not corpus.size:
                 return []
             mask = corpus.mask(filters)
+            if mask is not None and not mask.any():
+                return []
             ranked_text = self._text(conn, corpus, query, mask, pool) if mode != Mode.semantic else []
             ranked_semantic: list[int] = []
-            similarity = np.zeros(0, dtype=np.float32)
             if mode != Mode.text:
-                corpus.load_vectors(conn)
-                similarity = corpus.similarity(embeddings.embed_query(query))
-                nearest = np.argsort(-similarity, kind="stable")[:SEMANTIC_TEXTS]
-                ranked_semantic = corpus.texts.first(nearest[similarity[nearest] > -1], mask, pool).tolist()
+                vector = embeddings.embed_query(query)
+                texts, _ = corpus.nearest(vector, SEMANTIC_TEXTS if mask is None else FILTERED_TEXTS)
+                ranked_semantic = corpus.texts.first(texts, mask, pool).tolist()
             positions = list(dict.fromkeys([*ranked_text, *ranked_semantic]))
             if not positions:
                 return []
@@ -263,11 +254,14 @@ class Searcher:
             details = {
                 row[0]: row for row in conn.execute(text(_DETAILS.format(ids=",".join(map(str, ids)))))
             }
-        if len(details) < len(ids):  # issues deleted since the corpus was loaded: reload it next time
+        if len(details) < len(ids):  # issues deleted since the index was built: build it again next time
+            from openimr.services.corpus.index import invalidate_mapped
+
+            invalidate_mapped(self.engine)
             corpus.high = None
         fused = {p: 1.0 / (RRF_K + rank) for rank, p in enumerate(ranked_text, 1)}
         if mode != Mode.text:
-            sims = similarity[corpus.issue_text[positions]]
+            sims = corpus.similarity(np.asarray(corpus.issue_text[positions], dtype=np.int64), vector)
             for rank, k in enumerate(np.argsort(-sims, kind="stable"), 1):
                 fused[positions[k]] = fused.get(positions[k], 0.0) + 1.0 / (RRF_K + rank)
         best = [(p, int(corpus.ids[p])) for p in sorted(positions, key=lambda p: (-fused[p], p))]
@@ -281,29 +275,36 @@ class Searcher:
         if not words:
             return []
         postgres = conn.dialect.name == "postgresql"
-        sql = text(_PG_DOCS if postgres else _SQLITE_DOCS)
         quoted = words if postgres else [f'"{w}"' for w in words]
         for joiner in (" & " if postgres else " AND ", " | " if postgres else " OR "):
-            found = self._ranked_docs(conn, corpus, sql, joiner.join(quoted), mask, n)
+            found = self._ranked_docs(conn, corpus, joiner.join(quoted), mask, n)
             if found or len(words) == 1:
                 return found
         return []
 
     @staticmethod
-    def _ranked_docs(
-        conn: Connection, corpus: _Corpus, sql, q: str, mask: np.ndarray | None, n: int
-    ) -> list[int]:
-        """The first *n* issues of the documents matching *q*, best document first (a page at a time)."""
+    def _ranked_docs(conn: Connection, corpus: _Corpus, q: str, mask: np.ndarray | None, n: int) -> list[int]:
+        """The first *n* issues (that *mask* keeps) of the documents matching *q*, ranked a window at
+        a time: the :data:`WINDOW` newest matching documents by rank, then the next older ones. A
+        query matching few documents is ranked over all of them; one matching many is ranked over the
+        newest, so its cost does not grow with the corpus; with a filter, at most :data:`WINDOWS`
+        windows are ranked."""
+        postgres = conn.dialect.name == "postgresql"
+        edge, rank = (_PG_EDGE, _PG_RANK) if postgres else (_SQLITE_EDGE, _SQLITE_RANK)
+        cursor = conn.connection.cursor()  # the driver's own: thousands of ids without per-row wrapping
         found: list[np.ndarray] = []
-        got, seen, page = 0, 0, DOC_PAGE
-        while got < n:
-            docs = conn.execute(sql, {"q": q, "n": page}).scalars().all()
-            at, known = _locate(corpus.doc_ids, docs[seen:])  # a document added since loading is skipped
+        got, hi = 0, TOP
+        for _ in range(WINDOWS):
+            cursor.execute(edge, {"q": q, "hi": hi, "w": WINDOW - 1})
+            lo = (cursor.fetchone() or (0,))[0]
+            cursor.execute(rank, {"q": q, "lo": lo, "hi": hi, "n": n if mask is None else WINDOW})
+            docs = [row[0] for row in cursor.fetchall()]
+            at, known = _locate(corpus.doc_ids, docs)  # a document added since the index was built is skipped
             found.append(corpus.docs.first(at[known], mask, n - got))
             got += len(found[-1])
-            if len(docs) < page:
+            if got >= n or not lo:
                 break
-            seen, page = len(docs), page * 8
+            hi = lo
         return np.concatenate(found).tolist() if found else []
 
 
@@ -325,6 +326,10 @@ def search_store(
 
 def past_decision(store: Store, letter: str) -> Letter | None:
     """The stored letter a hit names (its case number, else its file name), or None."""
+    from sqlalchemy import or_, select
+
+    from openimr.store.schema import LetterRow
+
     with store.transaction() as session:
         named = or_(
             LetterRow.case_number == letter, (LetterRow.case_number.is_(None)) & (LetterRow.file == letter)
