@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from corpus_store import filled_store
 from openimr.core.models import Letter
 from openimr.services.corpus import embeddings, index, search
 from openimr.services.corpus.index import build_mapped, current_meta, ensure_mapped, index_dir, sync_index
@@ -30,19 +31,9 @@ def gold(gold_path: Path) -> list[Letter]:
     return [Letter.model_validate_json(line) for line in gold_path.read_text(encoding="utf-8").splitlines()]
 
 
-def _store(url: str, letters: list[Letter]):
-    migrate(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        for letter in letters:
-            store_letter(conn, letter, hashlib.sha256(letter.model_dump_json().encode()).hexdigest())
-    sync_index(engine, embed=True)
-    return engine
-
-
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, gold: list[Letter]):
-    return _store(f"sqlite:///{tmp_path_factory.mktemp('scale') / 'store.db'}", gold)
+    return filled_store(f"sqlite:///{tmp_path_factory.mktemp('scale') / 'store.db'}", gold)
 
 
 def _fresh() -> None:
@@ -135,7 +126,7 @@ def test_vector_lists_find_what_an_exhaustive_search_finds(engine, monkeypatch: 
 
 
 def test_changed_corpus_is_indexed_again(tmp_path: Path, gold: list[Letter]) -> None:
-    engine = _store(f"sqlite:///{tmp_path / 'store.db'}", gold[:5])
+    engine = filled_store(f"sqlite:///{tmp_path / 'store.db'}", gold[:5])
     first = current_meta(index_dir(engine))
     assert first and first[1]["issues"] == sum(len(x.issues) for x in gold[:5])
     with engine.begin() as conn:

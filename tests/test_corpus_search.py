@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from corpus_store import filled_store
 from openimr.cli import app
 from openimr.core.models import Letter
 from openimr.services.corpus import embeddings
@@ -21,7 +21,6 @@ from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, Mode, Searcher
 from openimr.services.corpus.similar import SimilarIndex
 from openimr.services.stats import By, compute, wilson
-from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 from openimr.store.schema import corpus_docs, corpus_embeddings, corpus_issues
 from store_pg import pg_schema_url
@@ -37,21 +36,11 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """A store holding the gold letters, its corpus index synced (with embeddings when installed)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('corpus') / 'store.db'}"
-        yield _filled(url, gold)
+        yield filled_store(url, gold)
     else:  # the mapped index of a throw-away schema goes to a throw-away folder too
         with pg_schema_url() as url, pytest.MonkeyPatch.context() as patch:
             patch.setenv("OPENIMR_INDEX_DIR", str(tmp_path_factory.mktemp("index")))
-            yield _filled(url, gold)
-
-
-def _filled(url: str, gold: list[Letter]):
-    migrate(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        for letter in gold:
-            store_letter(conn, letter, hashlib.sha256(letter.model_dump_json().encode()).hexdigest())
-    assert sync_index(engine, embed=embeddings.available()) == sum(len(x.issues) for x in gold)
-    return engine
+            yield filled_store(url, gold)
 
 
 def test_sync_is_idempotent(engine, gold: list[Letter]) -> None:
@@ -154,7 +143,7 @@ def test_repeated_texts_are_indexed_once_and_new_issues_reach_a_running_searcher
 ) -> None:
     """A copy of a letter under another case number adds issues but no new indexed text, and a
     searcher that has already answered sees the copy after the next sync."""
-    engine = _filled(f"sqlite:///{tmp_path / 'store.db'}", gold[:3])
+    engine = filled_store(f"sqlite:///{tmp_path / 'store.db'}", gold[:3])
     searcher = Searcher(engine)
     item = gold[1].issues[0].item
     before = searcher.search(item, limit=100, mode=Mode.text)
