@@ -177,26 +177,6 @@ def support_score(criteria: list[Criterion]) -> float:
     return score
 
 
-def rule_features(a: ItemAnalysis, case_items: int) -> dict[str, float]:
-    """The rule results the overturn model weighs: what the criteria decide (Upheld, Overturned or
-    nothing), limits exceeded, "not recommended", whether UR already authorized part of the request,
-    whether the item is a perioperative service, the guideline-support score, and how many
-    treatments the application disputes (*case_items*, see ``distinct_requests``)."""
-    from openimr.core.review.assessment import assess  # imported here: assessment imports this module
-
-    decided = assess(a).recommendation
-    return {
-        "assessed_upheld": float(decided == "Upheld"),
-        "assessed_overturned": float(decided == "Overturned"),
-        "perioperative": float(a.perioperative),
-        "limits_unmet": float(sum(c.kind == "limit" and c.status == "unmet" for c in a.criteria)),
-        "not_recommended": float(any(c.kind == "recommendation" and c.status == "unmet" for c in a.criteria)),
-        "partial_authorization": float(bool(a.item.original_request or a.item.authorized)),
-        "support": support_score(a.criteria),
-        "case_items": float(max(case_items, 1)),
-    }
-
-
 def family_features(a: ItemAnalysis) -> dict[str, float]:
     """Features for the guideline-family model: the request and its candidate rules (the best
     MTUS rule weighs most). UR's own citation is left out: it lowered cross-validated accuracy."""

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from openimr.core.guidelines.rules import load_rules
 from openimr.core.models import Decision, ReasonCode
-from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis
+from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis, support_score
 from openimr.core.review.criteria import Criterion
 
 Basis = Literal["guideline", "statistical"]
@@ -243,3 +243,21 @@ def decide(
         served = with_operation(a, operation.recommendation, analyses[a.operation].item.item or "")
         out.append(_final(served, overturned[i], upheld_reasons[i]))
     return out
+
+
+def rule_features(a: ItemAnalysis, case_items: int) -> dict[str, float]:
+    """The rule results the overturn model weighs: what the criteria decide (Upheld, Overturned or
+    nothing), limits exceeded, "not recommended", whether UR already authorized part of the request,
+    whether the item is a perioperative service, the guideline-support score, and how many
+    treatments the application disputes (*case_items*, see ``distinct_requests``)."""
+    decided = assess(a).recommendation
+    return {
+        "assessed_upheld": float(decided == "Upheld"),
+        "assessed_overturned": float(decided == "Overturned"),
+        "perioperative": float(a.perioperative),
+        "limits_unmet": float(sum(c.kind == "limit" and c.status == "unmet" for c in a.criteria)),
+        "not_recommended": float(any(c.kind == "recommendation" and c.status == "unmet" for c in a.criteria)),
+        "partial_authorization": float(bool(a.item.original_request or a.item.authorized)),
+        "support": support_score(a.criteria),
+        "case_items": float(max(case_items, 1)),
+    }

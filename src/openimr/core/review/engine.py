@@ -21,10 +21,9 @@ from openimr.core.review.analysis import (
     distinct_requests,
     family_features,
     follow_operations,
-    rule_features,
     with_rule,
 )
-from openimr.core.review.assessment import Basis, DecisiveReason, Recommended, decide
+from openimr.core.review.assessment import Basis, DecisiveReason, Recommended, decide, rule_features
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
 from openimr.core.review.model import (

@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from openimr.core.models import ReasonCode
 
-# The knowledge-based inputs of the overturn model (``analysis.rule_features`` names them), besides
+# The knowledge-based inputs of the overturn model (``assessment.rule_features`` names them), besides
 # ``neg_log_items``: -log(treatments the application disputes), a perioperative service counted
 # with its operation.
 KNOWLEDGE_FEATURES = (
