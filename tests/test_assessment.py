@@ -122,6 +122,17 @@ def test_more_therapy_without_functional_improvement_upholds_with_a_hint() -> No
     assert out.partial_authorization is None  # more visits would not meet the unmet criterion
 
 
+def test_requested_visits_alone_over_the_cap_exceed_it_when_the_earlier_count_is_unknown() -> None:
+    summary = "She has had physical therapy for the low back. Utilization review denied the request."
+    out = review_one(
+        "Twelve physical therapy sessions, three times a week for four weeks, lumbar spine", summary
+    )
+    (cap,) = [c for c in out.criteria if c.criterion == "max_visits"]
+    assert cap.status == "unmet" and "12" in cap.detail and cap.within is None
+    assert out.decisive_reason and out.decisive_reason.code == ReasonCode.EXCEEDS_LIMITS
+    assert out.partial_authorization is None  # how many more visits the cap allows is unknown
+
+
 def test_every_condition_of_the_vocabulary_says_what_its_absence_means() -> None:
     for name, cond in load_rules().conditions.items():
         assert cond.reason.decision is Decision.UPHELD, name

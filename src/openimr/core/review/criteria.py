@@ -277,6 +277,10 @@ def _compare(
 def _visits(rule: Rule, limit: Limit, c: _Case) -> Criterion:
     if limit.kind in _INITIAL_ONLY or not c.continuation:
         found, prior = _compare(rule, limit, c.request.sessions, "requested visits"), 0
+    elif c.prior is None and c.request.sessions is not None and c.request.sessions > _threshold(limit):
+        # Earlier sessions of an unknown number: the requested ones alone already exceed the cap (and
+        # how many more the cap allows is unknown).
+        return _compare(rule, limit, c.request.sessions, "requested visits, besides the earlier ones,")
     else:
         prior = c.prior or 0
         total = None if c.request.sessions is None or c.prior is None else c.request.sessions + c.prior
