@@ -564,3 +564,30 @@ def test_evidence_is_marked_by_offsets_merged_and_escaped() -> None:
     )
     assert pages.highlight(text, []) == "ab &lt;b&gt;cd&lt;/b&gt; ef"
     assert pages.highlight(None, [(0, 1)]) == ""
+
+
+# The guideline browser ---------------------------------------------------------------------
+
+
+def test_the_guideline_browser_shows_the_rules_in_force_on_a_date(client: TestClient) -> None:
+    sign_in(client, "analyst")
+    assert 'href="/guidelines"' in client.get("/").text
+    today = client.get("/guidelines", params={"on": "2026-06-01"}).text
+    old = client.get("/guidelines", params={"on": "2016-06-01"}).text
+    # A 2026 date of service: the chapter in force since 2020, named but with its criteria not encoded.
+    assert "Low Back Disorders (ACOEM February 13, 2020)" in today and "Criteria not encoded" in today
+    assert "in force on 2026-06-01" in today
+    # The 2009 chronic pain guidelines ended on 2017-11-30; in 2016 they govern, with quoted limits.
+    assert "Physical medicine for myalgia and myositis" in old
+    assert "Physical medicine for myalgia and myositis" not in today
+    assert "quoted" in old and re.search(r"quoted in CM\d{2}-\d{7}", old)
+
+
+def test_the_guideline_browser_filters_by_words_and_refuses_a_bad_date(client: TestClient) -> None:
+    sign_in(client, "lac-01")
+    page = client.get("/guidelines", params={"q": "acupuncture", "on": "2016-06-01"}).text
+    titles = re.findall(r"<h2>(.*?)</h2>", page)
+    assert titles and all("cupuncture" in t for t in titles)
+    assert client.get("/guidelines", params={"on": "not-a-date"}).status_code in (400, 422)
+    hostile = client.get("/guidelines", params={"q": "<script>alert(1)</script>"}).text
+    assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile

@@ -41,6 +41,7 @@ class Action(StrEnum):
     PARSE_LETTERS = "parse_letters"
     INGEST_LETTERS = "ingest_letters"
     SEARCH_CORPUS = "search_corpus"
+    READ_GUIDELINES = "read_guidelines"
     MANAGE_USERS = "manage_users"
 
 
@@ -59,6 +60,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.READ_LETTER,
             Action.PARSE_LETTERS,
             Action.SEARCH_CORPUS,
+            Action.READ_GUIDELINES,
         }
     ),
     Role.ANALYST: frozenset(
@@ -68,6 +70,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.READ_REVIEWERS,
             Action.PARSE_LETTERS,
             Action.SEARCH_CORPUS,
+            Action.READ_GUIDELINES,
         }
     ),
 }

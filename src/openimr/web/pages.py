@@ -47,6 +47,7 @@ from openimr.services.cases import (
 )
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, past_decision, search_store
+from openimr.services.guidelines import in_force
 from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
 from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
@@ -408,6 +409,37 @@ def corpus_search(
         family=family,
         category=category,
         year=year,
+    )
+
+
+@router.get("/guidelines")
+def guidelines_page(
+    request: Request,
+    who: Who,
+    cases: Cases,
+    on: Annotated[dt.date | None, Blank] = None,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The encoded rules in force on a date of service (all of them without one), each with its
+    citation, dates, whether its criteria are encoded, and every limit's source and verification."""
+    cases.require(who, Action.READ_GUIDELINES)
+    ruleset = load_rules()
+    words = q.casefold().split()
+    rules = [
+        r
+        for r in in_force(ruleset, on)
+        if all(w in f"{r.id} {r.title} {r.family} {r.citation.section}".casefold() for w in words)
+    ]
+    return render(
+        request,
+        "guidelines.html.j2",
+        who,
+        rules=rules,
+        on=on,
+        q=q,
+        sources=ruleset.sources,
+        vocabulary=ruleset.conditions,
+        total=len(ruleset.rules),
     )
 
 
