@@ -20,7 +20,7 @@ from openimr.cli.output import console, pipe_safe
 from openimr.cli.store import DbOption
 
 if TYPE_CHECKING:
-    from openimr.core.guidelines.rules import Limit, Rule, RuleSet
+    from openimr.core.guidelines.rules import Rule, RuleSet
 
 app = typer.Typer(
     help="The encoded MTUS rules: list, show, check, and the quotes decisions make.", no_args_is_help=True
@@ -86,12 +86,6 @@ def _dates(rule: Rule) -> str:
     return f"{start or 'no start date'} to {end or 'open'}"
 
 
-def _figure(lim: Limit) -> str:
-    if lim.min is not None and lim.max is not None and lim.min != lim.max:
-        return f"{lim.min:g}-{lim.max:g}"
-    return f"{lim.max if lim.max is not None else lim.min:g}"
-
-
 @app.command("list")
 @pipe_safe
 def list_command(
@@ -116,7 +110,7 @@ def list_command(
     table = Table("rule", "family", "in force", "limits (status)", "citation")
     for rule in found:
         limits = "\n".join(
-            f"{lim.kind.value} {_figure(lim)} ({lim.verification.status.value})" for lim in rule.limits
+            f"{lim.kind.value} {lim.figure} ({lim.verification.status.value})" for lim in rule.limits
         )
         if not rule.criteria_encoded:
             limits = "criteria not encoded"
@@ -153,7 +147,7 @@ def _describe(rule: Rule, ruleset: RuleSet) -> list[str]:
         lines.append("  criteria: not encoded")
     for lim in rule.limits:
         ver = lim.verification
-        lines.append(f"  limit {lim.kind.value}: {_figure(lim)} ({ver.status.value})")
+        lines.append(f"  limit {lim.kind.value}: {lim.figure} ({ver.status.value})")
         lines.append(f"    {ruleset.sources[ver.source].title}, {ver.locator}")
         lines.append(f"    evidence: {ver.evidence}")
         lines += [f'    quoted in {q.case_number}: "{q.text}"' for q in ver.quotes]

@@ -218,6 +218,13 @@ class Limit(_Model):
         return self
 
     @property
+    def figure(self) -> str:
+        """The figure in words: "3-6" for a range, else its one bound ("6")."""
+        if self.min is not None and self.max is not None and self.min != self.max:
+            return f"{self.min:g}-{self.max:g}"
+        return f"{self.max if self.max is not None else self.min:g}"
+
+    @property
     def verified(self) -> bool:
         """The figure is established: verified in its source or quoted by decisions."""
         return self.verification.established

@@ -189,8 +189,7 @@ _UNITS = {
 
 
 def _limit_detail(limit: Limit, flagged: bool = True) -> str:
-    both = limit.min is not None and limit.max is not None
-    span = f"{limit.min:g}-{limit.max:g}" if both else f"{_limit_value(limit):g}"
+    span = limit.figure
     unit = next((u for suffix, u in _UNITS.items() if limit.kind.value.endswith(suffix)), "")
     if limit.kind is LimitKind.MAX_HOURS_PER_WEEK:
         unit = " hours a week"
