@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from openimr.core.numbers import WORDS, to_int
+
 # Vertebrae in order: C1-C7, T1-T12, L1-L5, S1 (a level is the segment between two of them).
 _FIRST = {"c": 0, "t": 7, "l": 19, "s": 24}
 _SIZE = {"c": 7, "t": 12, "l": 5, "s": 1}
@@ -15,8 +17,7 @@ _LEVEL = re.compile(
     r"(?<![a-z0-9])(?P<a>[ctls])(?P<an>\d{1,2})(?:\s*[-/]\s*(?P<b>[ctls])?(?P<bn>\d{1,2}))?(?![a-z0-9])",
     re.I,
 )
-_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-_COUNT = r"(?P<n>\d{1,2}|one|two|three|four|five|six)"
+_COUNT = rf"(?P<n>\d{{1,2}}|{WORDS})"
 _LEVEL_COUNT = re.compile(rf"\b{_COUNT}[- ]levels?\b", re.I)
 _INJECTIONS = re.compile(
     rf"\b{_COUNT}\s+(?:trigger[- ]point\s+)?(?:injections|trigger[- ]points)\b"
@@ -37,10 +38,6 @@ def _vertebra(letter: str, number: str) -> int | None:
     return _FIRST[key] + n if 1 <= n <= _SIZE[key] else None
 
 
-def _number(word: str) -> int:
-    return _WORDS.get(word.lower()) or int(word)
-
-
 def levels_named(text: str) -> int | None:
     """How many spinal levels *text* names: "L4-5, L5-S1" is 2, "L3-S1" is 3 (a range counts each
     segment in it), a single vertebra ("L5", a nerve root) is 1; else a stated count ("two levels").
@@ -55,7 +52,7 @@ def levels_named(text: str) -> int | None:
     if segments:
         return len(segments)
     stated = _LEVEL_COUNT.search(text)
-    return _number(stated["n"]) if stated else None
+    return to_int(stated["n"]) if stated else None
 
 
 def injections_named(text: str) -> int | None:
@@ -63,7 +60,7 @@ def injections_named(text: str) -> int | None:
     m = _INJECTIONS.search(text)
     if m is None:
         return None
-    return int(m["x"]) if m["x"] else _number(m["n"])
+    return int(m["x"]) if m["x"] else to_int(m["n"])
 
 
 def hours_per_week(text: str, days_per_week: float | None) -> float | None:
