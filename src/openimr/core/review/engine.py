@@ -26,14 +26,7 @@ from openimr.core.review.analysis import (
 from openimr.core.review.assessment import Basis, DecisiveReason, Recommended, decide, rule_features
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
-from openimr.core.review.model import (
-    FamilyModel,
-    ItemInput,
-    OverturnModel,
-    ReasonPrior,
-    SelectedOverturnModel,
-    ur_sentences,
-)
+from openimr.core.review.model import ItemInput, Models, ur_sentences
 from openimr.core.review.rationale import draft_rationale
 
 MODEL_FILE = "data/model.joblib"
@@ -90,12 +83,12 @@ class Review(BaseModel):
 
 
 @cache
-def load_models(path: str | None = None) -> tuple[OverturnModel, FamilyModel, ReasonPrior]:
+def load_models(path: str | None = None) -> Models:
     """The fitted models shipped in the package (or at *path*), loaded once per process."""
     source = Path(path) if path else resources.files("openimr.core.review").joinpath(MODEL_FILE)
     with source.open("rb") as handle:
         bundle = joblib.load(handle)
-    return bundle["overturn"], bundle["family"], bundle["reasons"]
+    return Models(bundle["overturn"], bundle["family"], bundle["reasons"])
 
 
 def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
@@ -154,13 +147,10 @@ def _similar_reason(similar: list[SimilarDecision]) -> str:
     )
 
 
-Fitted = tuple[OverturnModel | SelectedOverturnModel, FamilyModel, ReasonPrior]
-
-
 def judge_case(
     analyses: list[ItemAnalysis],
     inputs: list[ItemInput],
-    models: Fitted,
+    models: Models,
     rule_analysis: Callable[[int, Rule | None], ItemAnalysis],
 ) -> list[tuple[float, Governing, Recommended]]:
     """p_overturn, governing guideline and final assessment of each item of one case: the one path
@@ -183,7 +173,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     """Review every disputed item of *case*, in input order; with *similar* (a finder of past
     decisions, :func:`openimr.services.review.similar_finder`), the reasons also give the most
     similar past decisions."""
-    overturn, family, reason_prior = load_models(model_path)
+    models = load_models(model_path)
     warm_up()
     facts = extract_facts(case.clinical_summary)
     analyses = analyse_case(case, facts)
@@ -193,7 +183,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     judged = judge_case(
         analyses,
         inputs,
-        (overturn, family, reason_prior),
+        models,
         lambda k, rule: with_rule(analyses[k], rule, facts),
     )
     items = []

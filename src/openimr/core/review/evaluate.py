@@ -145,7 +145,7 @@ class FoldReviewer:
             judged = judge_case(
                 [data.analyses[i] for i in rows],
                 [data.inputs[i] for i in rows],
-                (models.overturn, models.family, models.reasons),
+                models,
                 lambda k, rule, rows=rows: self._analysis(rows[k], rule),
             )
             for i, (p, g, done) in zip(rows, judged, strict=True):

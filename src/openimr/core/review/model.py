@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
@@ -295,3 +295,12 @@ class ReasonPrior(BaseEstimator):
         """The likeliest Upheld reason of each category; ``NotFittedError`` before :meth:`fit`."""
         check_is_fitted(self)
         return [self.table_.get(c, self.default_) for c in categories]
+
+
+class Models(NamedTuple):
+    """The fitted parts of the review engine: the overturn model (chosen by cross-validation when
+    fitted, the chosen one as shipped), the guideline-family model and the Upheld-reason prior."""
+
+    overturn: OverturnModel | SelectedOverturnModel
+    family: FamilyModel
+    reasons: ReasonPrior

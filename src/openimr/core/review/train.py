@@ -17,7 +17,7 @@ from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_fami
 from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import ItemAnalysis, analyse_case
 from openimr.core.review.engine import item_inputs
-from openimr.core.review.model import FamilyModel, ItemInput, ReasonPrior, SelectedOverturnModel
+from openimr.core.review.model import FamilyModel, ItemInput, Models, ReasonPrior, SelectedOverturnModel
 
 _NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
 
@@ -94,15 +94,6 @@ def examples(records: Iterable[dict], reasons: dict[tuple[str, int], ReasonLabel
             out.groups.append(index)
             out.texts.append(f"{item.item} {case.clinical_summary}")
     return out
-
-
-@dataclass(frozen=True)
-class Models:
-    """The fitted parts of the review engine."""
-
-    overturn: SelectedOverturnModel
-    family: FamilyModel
-    reasons: ReasonPrior
 
 
 def fit(data: Examples, rows: list[int] | None = None) -> Models:
