@@ -1,4 +1,4 @@
-"""Search at scale: the mapped index, windowed full-text ranking, vector lists, the static embedding
+"""Search at scale: the mapped index, the full-text index, vector lists, the static embedding
 model with its quality floor on the judged query set, and the unique-text synthetic corpus."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -56,22 +57,51 @@ def test_mapped_index_is_opened_not_rebuilt(engine, monkeypatch: pytest.MonkeyPa
     assert all(before)
 
 
-def _bare_ranking(engine, q: str) -> list[int]:
-    """Issue ids of the documents matching *q*, every match ranked by the same BM25, best first."""
-    sql = (
-        "SELECT ci.id FROM corpus_doc_fts AS f JOIN corpus_issues AS ci ON ci.doc_id = f.rowid"
-        " WHERE corpus_doc_fts MATCH :q ORDER BY bm25(corpus_doc_fts, 4.0, 1.0, 0.5), f.rowid, ci.id"
-    )
+def _texts(engine) -> dict[int, str]:
+    """Each indexed issue's item, rationale and clinical summary, lower-cased, by issue id."""
     with engine.connect() as conn:
-        return list(conn.execute(text(sql), {"q": q}).scalars())
+        rows = conn.execute(
+            text(
+                "SELECT ci.id, li.item, li.rationale, l.clinical_summary FROM corpus_issues AS ci"
+                " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
+                " JOIN letters AS l ON l.id = ci.letter_id"
+            )
+        ).all()
+    return {i: " ".join(x or "" for x in texts).lower() for i, *texts in rows}
 
 
-def test_top_k_equals_full_ranking_on_a_small_store(engine) -> None:
-    for query in ("physical therapy", "mri", "medically necessary"):
-        quoted = " AND ".join(f'"{w}"' for w in query.split())
-        hits = Searcher(engine).search(query, limit=25, mode=Mode.text)
-        ids = _ids(engine, hits)
-        assert ids == _bare_ranking(engine, quoted)[: len(ids)] and len(ids) == 25
+def test_text_hits_hold_every_word_else_any(engine) -> None:
+    texts = _texts(engine)
+    for query, least in (
+        ("physical therapy", 25),
+        ("mri", 25),
+        ("medically necessary", 25),
+        ("lumbar epidural", 5),
+    ):
+        ids = _ids(engine, Searcher(engine).search(query, limit=25, mode=Mode.text))
+        assert len(ids) >= least and len(set(ids)) == len(ids), query
+        assert all(all(w[:6] in texts[i] for w in query.split()) for i in ids), query  # stems match
+    unmatched = "acupuncture zyxwvut"  # no issue holds both words: any of them
+    ids = _ids(engine, Searcher(engine).search(unmatched, limit=10, mode=Mode.text))
+    assert ids and all("acupunctur" in texts[i] for i in ids)
+    assert Searcher(engine).search("zyxwvut qqqqq", mode=Mode.text) == []
+    assert Searcher(engine).search("  ,;  ", mode=Mode.text) == []
+
+
+def test_the_item_outweighs_the_rationale_and_the_summary(engine) -> None:
+    with engine.connect() as conn:
+        items = dict(
+            conn.execute(
+                text(
+                    "SELECT ci.id, lower(li.item) FROM corpus_issues AS ci JOIN letter_issues AS li"
+                    " ON li.letter_id = ci.letter_id AND li.position = ci.position"
+                )
+            ).all()
+        )
+    for query in ("acupuncture", "ultram", "tens unit"):
+        ids = _ids(engine, Searcher(engine).search(query, limit=10, mode=Mode.text))
+        in_item = [all(w in items[i] for w in query.split()) for i in ids]
+        assert in_item[0] and in_item == sorted(in_item, reverse=True), query
 
 
 def _ids(engine, hits) -> list[int]:
@@ -86,24 +116,87 @@ def _ids(engine, hits) -> list[int]:
     return [of[(h.letter, h.item_number)] for h in hits]
 
 
-def test_many_matches_are_ranked_a_window_at_a_time(engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "WINDOW", 20)
-    quoted = '"medically" AND "necessary"'
-    ranked = _bare_ranking(engine, quoted)
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(decision="Overturned"),
+        Filters(decision="upheld", year=2016),
+        Filters(body_part="lumbar spine"),
+        Filters(category="drug"),
+        Filters(family="mtus chronic pain medical treatment"),
+        Filters(specialty="Orthopedic Surgery"),
+    ],
+)
+def test_filtered_text_is_the_full_ranking_filtered(engine, filters: Filters) -> None:
+    everything = Searcher(engine).search("pain", limit=10_000, mode=Mode.text)
+    keep = [h for h in everything if _meets(engine, h, filters)]
+    got = Searcher(engine).search("pain", filters, 10, Mode.text)
+    assert got and [(h.letter, h.item_number) for h in got] == [(h.letter, h.item_number) for h in keep[:10]]
+
+
+def _meets(engine, hit, filters: Filters) -> bool:
+    """Whether *hit* meets *filters*, read from the store itself."""
     with engine.connect() as conn:
-        newest = conn.execute(
+        row = conn.execute(
             text(
-                "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q ORDER BY rowid DESC LIMIT 20"
+                "SELECT ci.id, lower(ci.decision), lower(ci.family), ci.category, ci.year, ci.letter_id"
+                " FROM corpus_issues AS ci JOIN letters AS l ON l.id = ci.letter_id"
+                " WHERE coalesce(l.case_number, l.file) = :letter AND ci.position = :position"
             ),
-            {"q": quoted},
-        ).scalars()
-        docs = set(newest)
-        doc_of = dict(conn.execute(text("SELECT id, doc_id FROM corpus_issues")).all())
-    assert len(ranked) > 40
-    hits = _ids(engine, Searcher(engine).search("medically necessary", limit=10, mode=Mode.text))
-    assert hits == [i for i in ranked if doc_of[i] in docs][:10]
-    filtered = Searcher(engine).search("medically necessary", Filters(decision="Overturned"), 50, Mode.text)
-    assert filtered and {h.decision for h in filtered} == {"Overturned"}
+            {"letter": hit.letter, "position": hit.item_number - 1},
+        ).one()
+        body = set(
+            conn.execute(
+                text("SELECT name FROM corpus_body_parts WHERE issue_id = :i"), {"i": row[0]}
+            ).scalars()
+        )
+        specialties = set(
+            conn.execute(
+                text("SELECT lower(specialty) FROM letter_specialties WHERE letter_id = :l"), {"l": row[5]}
+            ).scalars()
+        )
+    checks = {
+        "decision": row[1] == (filters.decision or "").lower(),
+        "family": row[2] == (filters.family or "").lower(),
+        "category": row[3] == filters.category,
+        "year": row[4] == filters.year,
+        "body_part": filters.body_part in body,
+        "specialty": (filters.specialty or "").lower() in specialties,
+    }
+    return all(checks[name] for name, value in asdict(filters).items() if value is not None)
+
+
+def test_a_second_writer_leaves_the_index_to_the_first(tmp_path: Path, gold: list[Letter]) -> None:
+    import tantivy
+
+    from openimr.services.corpus import fulltext
+
+    engine = filled_store(f"sqlite:///{tmp_path / 'store.db'}", gold[:4])
+    with engine.begin() as conn:
+        for letter in gold[4:6]:
+            store_letter(conn, letter, hashlib.sha256(letter.model_dump_json().encode()).hexdigest())
+    sync_index(engine)
+    folder = index.text_dir(engine)
+    writer = tantivy.Index.open(str(folder)).writer(heap_size=15_000_000, num_threads=1)  # holds the lock
+    assert fulltext.sync(engine, folder) == 0
+    del writer
+    assert fulltext.sync(engine, folder) == sum(len(x.issues) for x in gold[4:6])
+    assert fulltext.sync(engine, folder) == 0
+
+
+def test_deleted_issues_leave_the_indexes(tmp_path: Path, gold: list[Letter]) -> None:
+    engine = filled_store(f"sqlite:///{tmp_path / 'store.db'}", gold[:6])
+    item = gold[5].issues[0].item
+    assert any(h.item == item for h in Searcher(engine).search(item, limit=50, mode=Mode.text))
+    with engine.begin() as conn:
+        doomed = conn.execute(text("SELECT id FROM letters ORDER BY id DESC LIMIT 1")).scalar()
+        parts = "DELETE FROM corpus_body_parts WHERE issue_id IN"
+        conn.execute(text(f"{parts} (SELECT id FROM corpus_issues WHERE letter_id = :l)"), {"l": doomed})
+        conn.execute(text("DELETE FROM corpus_issues WHERE letter_id = :l"), {"l": doomed})
+    Searcher(engine).search(item, limit=50, mode=Mode.text)  # sees the gap: both indexes marked stale
+    _fresh()
+    again = Searcher(engine).search(item, limit=50, mode=Mode.text)
+    assert again and all(h.letter != (gold[5].case_number or gold[5].file) for h in again)
 
 
 @needs_model

@@ -7,13 +7,14 @@ summary; the full-text index holds each distinct document once). Running it agai
 finished by the next one.
 
 :func:`build_mapped` writes the *mapped index* the search reads: the filter columns as integer
-codes, issues grouped by document and by item text, body parts and reviewer specialties as
-position lists, and the item texts' embeddings (each text embedded once, stored in
-``corpus_embeddings``) in lists around spherical k-means centroids, all as ``.npy`` files in a
-folder beside a SQLite store (:func:`index_dir`) that a process maps rather than loads. A build
-writes a new version folder and then switches the ``current`` pointer, so readers never see half
-of one; :func:`ensure_mapped` builds only when the corpus's highest issue id or the embedding
-model has changed since.
+codes, issues grouped by item text, body parts and reviewer specialties as position lists, and the
+item texts' embeddings (each text embedded once, stored in ``corpus_embeddings``) in lists around
+spherical k-means centroids, all as ``.npy`` files in a folder beside a SQLite store
+(:func:`index_dir`) that a process maps rather than loads. A build writes a new version folder and
+then switches the ``current`` pointer, so readers never see half of one. :func:`ensure_mapped`
+brings the full-text index (:mod:`openimr.services.corpus.fulltext`, in ``text/`` of the same
+folder) up to date by adding the new issues, and builds the mapped index only when the corpus's
+highest issue id or the embedding model has changed since.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ import numpy as np
 from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from openimr.services.corpus import embeddings
+from openimr.services.corpus import embeddings, fulltext
 
 BATCH = 5000
-MAPPED_VERSION = 2
+MAPPED_VERSION = 3
 EXACT_VECTORS = 50_000  # up to this many item texts, vectors are searched exhaustively
 
 
@@ -191,7 +192,9 @@ def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> in
 
 
 def ensure_mapped(engine: Engine) -> Path:
-    """The folder of *engine*'s current mapped index, built first when the corpus has changed."""
+    """The folder of *engine*'s current mapped index, built first when the corpus has changed; the
+    full-text index gets the issues it lacks first."""
+    fulltext.sync(engine, text_dir(engine))
     found = current_meta(index_dir(engine))
     with engine.connect() as conn:
         high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
@@ -262,6 +265,11 @@ def index_dir(engine: Engine) -> Path:
     return root / key
 
 
+def text_dir(engine: Engine) -> Path:
+    """Where the full-text index of *engine*'s store lives: ``text/`` in :func:`index_dir`."""
+    return index_dir(engine) / "text"
+
+
 def current_meta(directory: Path) -> tuple[Path, dict] | None:
     """The folder and metadata of the mapped index now in use under *directory*, if any."""
     try:
@@ -282,12 +290,13 @@ def mapped_is_current(meta: dict | None, high: int | None) -> bool:
 
 
 def invalidate_mapped(engine: Engine) -> None:
-    """Mark *engine*'s mapped index stale (issues were deleted): the next search builds it again."""
+    """Mark *engine*'s indexes stale (issues were deleted): the next search builds them again."""
     (index_dir(engine) / "current").unlink(missing_ok=True)
+    fulltext.remove(text_dir(engine))
 
 
 _ISSUE_COLUMNS = (
-    "SELECT id, doc_id, text_hash, lower(decision), lower(family), category, drug_class, year, letter_id"
+    "SELECT id, text_hash, lower(decision), lower(family), category, drug_class, year, letter_id"
     " FROM corpus_issues WHERE id <= :high ORDER BY id"
 )
 _BODY = "SELECT issue_id, name FROM corpus_body_parts WHERE issue_id <= :high"
@@ -369,21 +378,19 @@ def build_mapped(engine: Engine) -> Path:
         rows = conn.execute(text(_ISSUE_COLUMNS), {"high": high or 0}).all()
         body = conn.execute(text(_BODY), {"high": high or 0}).all()
         specialties = conn.execute(text(_SPECIALTIES)).all()
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 8
         ids = np.array(columns[0], dtype=np.int64)
-        doc_ids, doc_code = np.unique(np.array(columns[1], dtype=np.int64), return_inverse=True)
-        issue_text, hashes = _codes(list(columns[2]))
+        issue_text, hashes = _codes(list(columns[1]))
         vectors = _vectors_by_hash(conn, hashes) if embeddings.available() else None
-    arrays: dict[str, np.ndarray] = {"ids": ids, "doc_ids": doc_ids, "issue_text": issue_text}
-    arrays["doc_order"], arrays["doc_starts"] = _grouped(doc_code.astype(np.int32), len(doc_ids))
+    arrays: dict[str, np.ndarray] = {"ids": ids, "issue_text": issue_text}
     arrays["text_order"], arrays["text_starts"] = _grouped(issue_text, len(hashes))
     vocab = {}
-    for name, values in zip(FILTER_COLUMNS, columns[3:8], strict=True):
+    for name, values in zip(FILTER_COLUMNS, columns[2:7], strict=True):
         arrays[name], vocab[name] = _codes(list(values))
     groups = {}
     owners = np.searchsorted(ids, np.array([b[0] for b in body], dtype=np.int64))
     arrays["body_positions"], groups["body"] = _by_value(owners, [b[1] for b in body])
-    letters = np.array(columns[8], dtype=np.int64)
+    letters = np.array(columns[7], dtype=np.int64)
     order = np.argsort(letters, kind="stable")
     wanted = np.array([s[0] for s in specialties], dtype=np.int64)
     lo = np.searchsorted(letters[order], wanted)

@@ -1,18 +1,14 @@
 """Search over the stored decisions: full text, semantic similarity of item texts, or both.
 
-Full text ranks the distinct documents (item, rationale and clinical summary of an issue) on
-SQLite's FTS5 table (BM25, the item weighted over the rationale over the clinical summary) or
-PostgreSQL's weighted ``search_vector`` (``ts_rank``), all query words required, else any of them;
-each document stands for the issues that share it, taken in id order. Ranking goes a window at a
-time: the :data:`WINDOW` newest matching documents (found without scoring), then the next older
-ones, so a query that matches half the corpus costs what one matching a few thousand documents
-does, and one that matches fewer is ranked over all its matches. Semantic ranking compares the
-query's static embedding (:mod:`openimr.services.corpus.embeddings`) with the item texts' in the
+Full text ranks the issues (item, rationale and clinical summary) by BM25 in the corpus's tantivy
+index (:mod:`openimr.services.corpus.fulltext`), all query words required, else any of them, the
+filters part of the same query, so only the top of the matches is scored. Semantic ranking compares
+the query's static embedding (:mod:`openimr.services.corpus.embeddings`) with the item texts' in the
 nearest :data:`PROBES` vector lists (every text while there are few), picking the top without a
-full sort; the nearest texts stand for their issues the same way. Hybrid search fuses both
+full sort; the nearest texts stand for their issues, taken in id order. Hybrid search fuses both
 candidate lists by reciprocal rank.
 
-The filters and the document and item text of each issue come from the mapped index
+The semantic side's filters and the item text of each issue come from the mapped index
 (:func:`openimr.services.corpus.index.build_mapped`), numpy files mapped once per engine and
 process, so a filter is a boolean mask and the first query pays no load.
 """
@@ -30,6 +26,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, text
 
 from openimr.services.corpus import embeddings
+from openimr.services.corpus.fulltext import FullText
 from openimr.services.options import Mode
 
 if TYPE_CHECKING:
@@ -69,34 +66,14 @@ class Hit:
     score: float
 
 
-_SQLITE_EDGE = (
-    "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q AND rowid < :hi"
-    " ORDER BY rowid DESC LIMIT 1 OFFSET :w"
-)
-_SQLITE_RANK = (
-    "SELECT rowid FROM corpus_doc_fts WHERE corpus_doc_fts MATCH :q AND rowid >= :lo AND rowid < :hi"
-    " ORDER BY bm25(corpus_doc_fts, 4.0, 1.0, 0.5), rowid LIMIT :n"
-)
-_PG_EDGE = (  # run on the driver's cursor: psycopg's parameter style
-    "SELECT id FROM corpus_docs WHERE search_vector @@ to_tsquery('english', %(q)s) AND id < %(hi)s"
-    " ORDER BY id DESC LIMIT 1 OFFSET %(w)s"
-)
-_PG_RANK = (
-    "SELECT d.id FROM corpus_docs AS d, to_tsquery('english', %(q)s) AS query"
-    " WHERE d.search_vector @@ query AND d.id >= %(lo)s AND d.id < %(hi)s"
-    " ORDER BY ts_rank(d.search_vector, query) DESC, d.id LIMIT %(n)s"
-)
 _DETAILS = (
     "SELECT ci.id, coalesce(l.case_number, l.file), ci.position, li.item, ci.decision, ci.family,"
     " ci.category, ci.year FROM corpus_issues AS ci"
     " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
     " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id IN ({ids})"
 )
-WINDOW = 1000  # documents ranked per window: the newest that match, then the next older ones
-WINDOWS = 16  # windows at most: a filter that keeps very few of many matches is not searched further
 PROBES = 24  # vector lists searched per query
 FILTERED_TEXTS = 512  # nearest texts taken before filtering, when a filter is set
-TOP = 2**62
 
 
 def _locate(keys: np.ndarray, values) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +86,7 @@ def _locate(keys: np.ndarray, values) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Groups:
-    """Issue positions grouped by a key (a document or an item text), in id order within a group."""
+    """Issue positions grouped by their item text, in id order within a group."""
 
     def __init__(self, order: np.ndarray, starts: np.ndarray) -> None:
         self.order, self.starts = order, starts
@@ -135,19 +112,19 @@ class _Groups:
 
 
 class _Corpus:
-    """The mapped index of one store (see :func:`openimr.services.corpus.index.build_mapped`): the
-    filter columns as codes, issues by document and by item text, and the item texts' vectors in
-    lists around k-means centroids, all numpy files mapped read-only, so opening costs no load."""
+    """The indexes of one store: the full-text index, and the mapped index (see
+    :func:`openimr.services.corpus.index.build_mapped`): the filter columns as codes, issues by item
+    text, and the item texts' vectors in lists around k-means centroids, all numpy files mapped
+    read-only, so opening costs no load."""
 
-    def __init__(self, folder: Path, meta: dict) -> None:
+    def __init__(self, folder: Path, meta: dict, text_folder: Path) -> None:
         def load(name: str) -> np.ndarray:  # a plain array over the mapped file: no memmap wrappers
             return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
         self.high = meta["high"]
         self.ids = load("ids")
         self.size = len(self.ids)
-        self.doc_ids = load("doc_ids")
-        self.docs = _Groups(load("doc_order"), load("doc_starts"))
+        self.fulltext = FullText(text_folder)
         self.issue_text = load("issue_text")
         self.texts = _Groups(load("text_order"), load("text_starts"))
         self.columns = {
@@ -208,18 +185,15 @@ _LOCK = threading.Lock()
 
 
 def _corpus(engine: Engine, conn: Connection) -> _Corpus:
-    """The mapped index of *engine*, opened again when the corpus has changed (built first then)."""
-    from openimr.services.corpus.index import current_meta, ensure_mapped, index_dir, mapped_is_current
+    """The indexes of *engine*, opened again when the corpus has changed (brought up to date first)."""
+    from openimr.services.corpus.index import current_meta, ensure_mapped, index_dir, text_dir
 
     high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
     with _LOCK:
         corpus = _CORPORA.get(engine)
         if corpus is None or corpus.high != high:
-            found = current_meta(index_dir(engine))
-            if not (found and mapped_is_current(found[1], high)):
-                ensure_mapped(engine)
-                found = current_meta(index_dir(engine))
-            corpus = _CORPORA[engine] = _Corpus(*found)
+            ensure_mapped(engine)
+            corpus = _CORPORA[engine] = _Corpus(*current_meta(index_dir(engine)), text_dir(engine))
         return corpus
 
 
@@ -238,27 +212,26 @@ class Searcher:
             corpus = _corpus(self.engine, conn)
             if not corpus.size:
                 return []
-            mask = corpus.mask(filters)
-            if mask is not None and not mask.any():
-                return []
-            ranked_text = self._text(conn, corpus, query, mask, pool) if mode != Mode.semantic else []
+            ranked_text, stale = (
+                ([], False) if mode == Mode.semantic else self._text(corpus, query, filters, pool)
+            )
             ranked_semantic: list[int] = []
-            if mode != Mode.text:
+            mask = corpus.mask(filters) if mode != Mode.text else None
+            if mode != Mode.text and (mask is None or mask.any()):
                 vector = embeddings.embed_query(query)
                 texts, _ = corpus.nearest(vector, SEMANTIC_TEXTS if mask is None else FILTERED_TEXTS)
                 ranked_semantic = corpus.texts.first(texts, mask, pool).tolist()
             positions = list(dict.fromkeys([*ranked_text, *ranked_semantic]))
-            if not positions:
-                return []
             ids = [int(corpus.ids[p]) for p in positions]
-            details = {
-                row[0]: row for row in conn.execute(text(_DETAILS.format(ids=",".join(map(str, ids)))))
-            }
-        if len(details) < len(ids):  # issues deleted since the index was built: build it again next time
+            found = conn.execute(text(_DETAILS.format(ids=",".join(map(str, ids))))) if ids else []
+            details = {row[0]: row for row in found}
+        if stale or len(details) < len(ids):  # issues deleted since the indexes were built: build them again
             from openimr.services.corpus.index import invalidate_mapped
 
             invalidate_mapped(self.engine)
             corpus.high = None
+        if not positions:
+            return []
         fused = {p: 1.0 / (RRF_K + rank) for rank, p in enumerate(ranked_text, 1)}
         if mode != Mode.text:
             sims = corpus.similarity(np.asarray(corpus.issue_text[positions], dtype=np.int64), vector)
@@ -267,45 +240,18 @@ class Searcher:
         best = [(p, int(corpus.ids[p])) for p in sorted(positions, key=lambda p: (-fused[p], p))]
         return [_hit(details[i], fused[p]) for p, i in best if i in details][:limit]
 
-    def _text(
-        self, conn: Connection, corpus: _Corpus, query: str, mask: np.ndarray | None, n: int
-    ) -> list[int]:
-        """Positions of the issues whose documents best match *query*: all words, else any."""
-        words = _WORD.findall(query.lower())
-        if not words:
-            return []
-        postgres = conn.dialect.name == "postgresql"
-        quoted = words if postgres else [f'"{w}"' for w in words]
-        for joiner in (" & " if postgres else " AND ", " | " if postgres else " OR "):
-            found = self._ranked_docs(conn, corpus, joiner.join(quoted), mask, n)
-            if found or len(words) == 1:
-                return found
-        return []
-
     @staticmethod
-    def _ranked_docs(conn: Connection, corpus: _Corpus, q: str, mask: np.ndarray | None, n: int) -> list[int]:
-        """The first *n* issues (that *mask* keeps) of the documents matching *q*, ranked a window at
-        a time: the :data:`WINDOW` newest matching documents by rank, then the next older ones. A
-        query matching few documents is ranked over all of them; one matching many is ranked over the
-        newest, so its cost does not grow with the corpus; with a filter, at most :data:`WINDOWS`
-        windows are ranked."""
-        postgres = conn.dialect.name == "postgresql"
-        edge, rank = (_PG_EDGE, _PG_RANK) if postgres else (_SQLITE_EDGE, _SQLITE_RANK)
-        cursor = conn.connection.cursor()  # the driver's own: thousands of ids without per-row wrapping
-        found: list[np.ndarray] = []
-        got, hi = 0, TOP
-        for _ in range(WINDOWS):
-            cursor.execute(edge, {"q": q, "hi": hi, "w": WINDOW - 1})
-            lo = (cursor.fetchone() or (0,))[0]
-            cursor.execute(rank, {"q": q, "lo": lo, "hi": hi, "n": n if mask is None else WINDOW})
-            docs = [row[0] for row in cursor.fetchall()]
-            at, known = _locate(corpus.doc_ids, docs)  # a document added since the index was built is skipped
-            found.append(corpus.docs.first(at[known], mask, n - got))
-            got += len(found[-1])
-            if got >= n or not lo:
+    def _text(corpus: _Corpus, query: str, filters: Filters, n: int) -> tuple[list[int], bool]:
+        """Positions of the *n* issues that best match *query* (all its words, else any) under
+        *filters*, and whether the full-text index names issues the store no longer has. An issue
+        added since the mapped index was built is skipped."""
+        words = _WORD.findall(query.lower())
+        for every_word in (True, False):
+            ids = corpus.fulltext.search(words, asdict(filters), n, every_word)
+            if ids or len(words) <= 1:
                 break
-            hi = lo
-        return np.concatenate(found).tolist() if found else []
+        at, known = _locate(corpus.ids, ids)
+        return at[known].tolist(), bool((np.asarray(ids)[~known] <= (corpus.high or 0)).any())
 
 
 def _hit(row, score: float) -> Hit:

@@ -1,0 +1,159 @@
+"""The corpus's full-text index: each indexed issue's item, rationale and clinical summary (English
+stemming, the item weighted over the rationale over the summary) and its filter values, in a
+tantivy index on disk beside the mapped index (:func:`openimr.services.corpus.index.index_dir`).
+
+Why tantivy rather than the store's own full text: FTS5's ``bm25`` counts every query word's
+documents on each query, and PostgreSQL's ``ts_rank`` reads every match's ``tsvector``, so one
+common word costs tens to hundreds of milliseconds at a million issues and twice that at two.
+Tantivy keeps the document frequencies, takes the top k by block-max WAND without scoring every
+match, applies the filters as terms of the same query, and serves memory-mapped segments: the same
+index, and the same speed, for either store.
+
+:func:`sync` adds the issues above the index's highest one, committing every :data:`COMMIT`, so an
+interrupted run is resumed by the next; a process that finds another one writing leaves the work to
+it and searches what is committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import tantivy
+from sqlalchemy import Engine, text
+
+FIELDS = ("item", "rationale", "summary")
+BOOSTS = {"item": 4.0, "rationale": 1.0, "summary": 0.5}
+TERMS = ("decision", "family", "category", "drug_class", "body_part", "specialty")  # raw, lower-cased
+BATCH = 20_000
+COMMIT = 200_000
+WRITER_HEAP = 256_000_000
+
+_ROWS = (
+    "SELECT ci.id, ci.letter_id, li.item, li.rationale, l.clinical_summary, lower(ci.decision),"
+    " lower(ci.family), lower(ci.category), lower(ci.drug_class), ci.year FROM corpus_issues AS ci"
+    " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
+    " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id > :after ORDER BY ci.id LIMIT :n"
+)
+_BODY = "SELECT issue_id, lower(name) FROM corpus_body_parts WHERE issue_id >= :lo AND issue_id <= :hi"
+_SPECIALTIES = (
+    "SELECT DISTINCT letter_id, lower(specialty) FROM letter_specialties"
+    " WHERE letter_id >= :lo AND letter_id <= :hi"
+)
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("issue", indexed=True, fast=True)
+    for name in FIELDS:
+        builder.add_text_field(name, tokenizer_name="en_stem", index_option="freq")
+    for name in TERMS:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("year", indexed=True)
+    return builder.build()
+
+
+def _highest(index: tantivy.Index) -> int:
+    """The highest issue id in *index*'s last commit (0 when it is empty)."""
+    index.reload()
+    top = index.searcher().search(tantivy.Query.all_query(), 1, count=False, order_by_field="issue").hits
+    return int(top[0][0]) if top else 0
+
+
+def sync(engine: Engine, folder: Path) -> int:
+    """Add *engine*'s indexed issues above the highest in the full-text index at *folder* (made when
+    missing); returns how many were added, 0 when another process is writing the index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(_schema(), path=str(folder), reuse=True)
+    after = _highest(index)
+    with engine.connect() as conn:
+        high = conn.scalar(text("SELECT max(id) FROM corpus_issues")) or 0
+    if high < after:  # the store lost issues the index holds: start afresh
+        del index
+        remove(folder)
+        folder.mkdir(parents=True)
+        index, after = tantivy.Index(_schema(), path=str(folder)), 0
+    if high <= after:
+        return 0
+    try:
+        writer = index.writer(heap_size=WRITER_HEAP, num_threads=min(2, os.cpu_count() or 1))
+    except ValueError:  # the index lock is held: another process is bringing the index up to date
+        return 0
+    added = 0
+    try:
+        with engine.connect() as conn:
+            while rows := conn.execute(text(_ROWS), {"after": after, "n": BATCH}).all():
+                _add(conn, writer, rows)
+                added += len(rows)
+                after = rows[-1][0]
+                if added % COMMIT < BATCH:
+                    writer.commit()
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
+    return added
+
+
+def _add(conn, writer: tantivy.IndexWriter, rows) -> None:
+    """Add *rows* of :data:`_ROWS` with their body parts and their letters' specialties."""
+    body: dict[int, list[str]] = {}
+    for issue, name in conn.execute(text(_BODY), {"lo": rows[0][0], "hi": rows[-1][0]}):
+        body.setdefault(issue, []).append(name)
+    letters = [row[1] for row in rows]
+    specialties: dict[int, list[str]] = {}
+    for letter, name in conn.execute(text(_SPECIALTIES), {"lo": min(letters), "hi": max(letters)}):
+        specialties.setdefault(letter, []).append(name)
+    for issue, letter, item, rationale, summary, decision, family, category, drug_class, year in rows:
+        values = {"decision": decision, "family": family, "category": category, "drug_class": drug_class}
+        document = tantivy.Document(
+            issue=issue,
+            item=item or "",
+            rationale=rationale or "",
+            summary=summary or "",
+            body_part=body.get(issue, []),
+            specialty=specialties.get(letter, []),
+            **{name: value for name, value in values.items() if value},
+        )
+        if year is not None:
+            document.add_integer("year", int(year))
+        writer.add_document(document)
+
+
+def remove(folder: Path) -> None:
+    """Drop the full-text index at *folder* (issues were deleted): the next sync builds it afresh."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class FullText:
+    """The full-text index at a folder, opened at its last commit."""
+
+    def __init__(self, folder: Path) -> None:
+        self.index = tantivy.Index.open(str(folder))
+        self.schema = self.index.schema
+        self.searcher = self.index.searcher()
+
+    def search(self, words: list[str], filters: dict[str, object], n: int, every_word: bool) -> list[int]:
+        """The ids of the *n* issues that best match *words* (all of them with *every_word*, else
+        any) and meet *filters* (field → value; ``None`` leaves a field free), best first."""
+        if not words or n <= 0:
+            return []
+        query = self.index.parse_query(
+            " ".join(words), list(FIELDS), field_boosts=BOOSTS, conjunction_by_default=every_word
+        )
+        conditions = [  # scored 0: a filter keeps or drops an issue, it does not rank it
+            tantivy.Query.const_score_query(
+                tantivy.Query.term_query(
+                    self.schema, field, value.lower() if isinstance(value, str) else value
+                ),
+                0.0,
+            )
+            for field, value in filters.items()
+            if value is not None
+        ]
+        if conditions:
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in (query, *conditions)])
+        hits = self.searcher.search(query, n, count=False).hits
+        return self.searcher.fast_field_values("issue", [address for _, address in hits]) if hits else []
