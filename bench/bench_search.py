@@ -100,10 +100,13 @@ def median_run(cmd: list[str], n: int = 3) -> tuple[float, int]:
     return sorted(times)[len(times) // 2], peak
 
 
-def unique(backend: str, size: int, rounds: int, gold: Path, keep: Path | None = None) -> dict:
+def unique(
+    backend: str, size: int, rounds: int, gold: Path, keep: Path | None = None, build_only: bool = False
+) -> dict:
     """Build and query one unique-text corpus; the figures as a dict. With *keep*, the store stays
     in that folder (PostgreSQL: schema ``bench_keep_<size>``) with its build figures, and a later
-    run with the same *keep* measures the queries again without building."""
+    run with the same *keep* measures the queries again without building; *build_only* stops
+    after the build."""
     from openimr.core.models import Letter
     from openimr.services.corpus.index import ensure_mapped, index_dir, sync_index
     from openimr.services.corpus.search import Filters, Mode, Searcher
@@ -148,6 +151,8 @@ def unique(backend: str, size: int, rounds: int, gold: Path, keep: Path | None =
             out["build_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             if keep:
                 built.write_text(json.dumps(out), encoding="utf-8")
+        if build_only:
+            return out
         with engine.connect() as conn:
             if backend == "sqlite":
                 db_bytes = Path(home, "bench.db").stat().st_size
@@ -329,11 +334,14 @@ def main() -> None:
     ap.add_argument("--ingest", action="store_true", help="also time letters ingest: --jobs vs dask")
     ap.add_argument("--unique", action="store_true", help="letters with texts of their own (see above)")
     ap.add_argument("--keep", type=Path, help="with --unique: keep the stores here, reuse them next time")
+    ap.add_argument("--build-only", action="store_true", help="with --unique --keep: build the stores only")
     ap.add_argument("--one", nargs=2, metavar=("BACKEND", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         if args.unique:
-            figures = unique(args.one[0], int(args.one[1]), args.rounds, args.gold, args.keep)
+            figures = unique(
+                args.one[0], int(args.one[1]), args.rounds, args.gold, args.keep, args.build_only
+            )
         else:
             figures = one(args.one[0], int(args.one[1]), args.rounds, args.gold)
         print(json.dumps(figures), flush=True)
@@ -346,6 +354,7 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--one", backend, str(size), "--rounds", str(args.rounds)]
             cmd += ["--unique"] if args.unique else []
             cmd += ["--keep", str(args.keep)] if args.keep else []
+            cmd += ["--build-only"] if args.build_only else []
             out = subprocess.run([*cmd, "--gold", str(args.gold)], capture_output=True, text=True, check=True)
             print(out.stdout.strip().splitlines()[-1], flush=True)
     if args.ingest:
