@@ -1,6 +1,9 @@
-"""The corpus's full-text index: each indexed issue's item, rationale and clinical summary (English
-stemming, the item weighted over the rationale over the summary) and its filter values, in a
-tantivy index on disk beside the mapped index (:func:`openimr.services.corpus.index.index_dir`).
+"""The corpus's full-text index: each indexed issue's item, rationale and clinical summary as one
+field and its item again as another (English stemming both), and its filter values, in a tantivy
+index on disk beside the mapped index (:func:`openimr.services.corpus.index.index_dir`). A query
+requires its words in the whole document and scores them there by BM25, plus :data:`ITEM_BOOST`
+times their score in the item: one posting list per word to intersect rather than one per word and
+field, which halved the time of a query that matches half the corpus.
 
 Why tantivy rather than the store's own full text: FTS5's ``bm25`` counts every query word's
 documents on each query, and PostgreSQL's ``ts_rank`` reads every match's ``tsvector``, so one
@@ -23,8 +26,7 @@ from pathlib import Path
 import tantivy
 from sqlalchemy import Engine, text
 
-FIELDS = ("item", "rationale", "summary")
-BOOSTS = {"item": 4.0, "rationale": 1.0, "summary": 0.5}
+ITEM_BOOST = 3.0  # a word in the item counts four times one in the rationale or the summary
 TERMS = ("decision", "family", "category", "drug_class", "body_part", "specialty")  # raw, lower-cased
 BATCH = 20_000
 COMMIT = 200_000
@@ -46,7 +48,7 @@ _SPECIALTIES = (
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("issue", indexed=True, fast=True)
-    for name in FIELDS:
+    for name in ("item", "all"):
         builder.add_text_field(name, tokenizer_name="en_stem", index_option="freq")
     for name in TERMS:
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
@@ -111,8 +113,7 @@ def _add(conn, writer: tantivy.IndexWriter, rows) -> None:
         document = tantivy.Document(
             issue=issue,
             item=item or "",
-            rationale=rationale or "",
-            summary=summary or "",
+            all=[item or "", rationale or "", summary or ""],
             body_part=body.get(issue, []),
             specialty=specialties.get(letter, []),
             **{name: value for name, value in values.items() if value},
@@ -140,8 +141,11 @@ class FullText:
         any) and meet *filters* (field → value; ``None`` leaves a field free), best first."""
         if not words or n <= 0:
             return []
+        required = "+" if every_word else ""
         query = self.index.parse_query(
-            " ".join(words), list(FIELDS), field_boosts=BOOSTS, conjunction_by_default=every_word
+            " ".join([*(f"{required}all:{w}" for w in words), *(f"item:{w}" for w in words)]),
+            ["all"],
+            field_boosts={"item": ITEM_BOOST},
         )
         conditions = [  # scored 0: a filter keeps or drops an issue, it does not rank it
             tantivy.Query.const_score_query(
