@@ -86,6 +86,9 @@ def test_text_hits_hold_every_word_else_any(engine) -> None:
     assert ids and all("acupunctur" in texts[i] for i in ids)
     assert Searcher(engine).search("zyxwvut qqqqq", mode=Mode.text) == []
     assert Searcher(engine).search("  ,;  ", mode=Mode.text) == []
+    hostile = 'all:* item:[a TO z] +"therapy" -pain^9 (mri) AND OR NOT ~2 \\ "); DROP TABLE letters; --'
+    words = Searcher(engine).search(" ".join(re.findall(r"\w+", hostile)), limit=10, mode=Mode.text)
+    assert Searcher(engine).search(hostile, limit=10, mode=Mode.text) == words and words
 
 
 def test_the_item_outweighs_the_rationale_and_the_summary(engine) -> None:
@@ -197,6 +200,27 @@ def test_deleted_issues_leave_the_indexes(tmp_path: Path, gold: list[Letter]) ->
     _fresh()
     again = Searcher(engine).search(item, limit=50, mode=Mode.text)
     assert again and all(h.letter != (gold[5].case_number or gold[5].file) for h in again)
+    middle = gold[2].case_number or gold[2].file
+    assert any(
+        h.letter == middle for h in Searcher(engine).search("medically necessary", limit=50, mode=Mode.text)
+    )
+    with engine.begin() as conn:  # a letter below the highest: its ids are missed, not past the end
+        doomed = conn.execute(text("SELECT id FROM letters ORDER BY id LIMIT 1 OFFSET 2")).scalar()
+        conn.execute(text(f"{parts} (SELECT id FROM corpus_issues WHERE letter_id = :l)"), {"l": doomed})
+        conn.execute(text("DELETE FROM corpus_issues WHERE letter_id = :l"), {"l": doomed})
+    Searcher(engine).search("medically necessary", limit=50, mode=Mode.text)
+    _fresh()
+    kept = Searcher(engine).search("medically necessary", limit=50, mode=Mode.text)
+    assert kept and all(h.letter != middle for h in kept)
+    assert fulltext_size(engine) == sum(len(x.issues) for x in gold[:6]) - len(gold[5].issues) - len(
+        gold[2].issues
+    )
+
+
+def fulltext_size(engine) -> int:
+    from openimr.services.corpus.fulltext import FullText
+
+    return FullText(index.text_dir(engine)).searcher.num_docs
 
 
 @needs_model
