@@ -335,3 +335,14 @@ def test_cli_schema_check_reads_the_migration_files(tmp_path: Path) -> None:
         with store.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = '0001_letters'"))
         assert not _at_head(store)
+
+
+def test_a_letter_committed_below_the_highest_indexed_is_indexed(tmp_path: Path, gold: list[Letter]) -> None:
+    engine = filled_store(f"sqlite:///{tmp_path / 'store.db'}", gold[:5])
+    with engine.begin() as conn:  # as if letter 3 committed after letter 5 had been indexed
+        late = conn.execute(text("SELECT id FROM letters ORDER BY id LIMIT 1 OFFSET 2")).scalar()
+        issues = "SELECT id FROM corpus_issues WHERE letter_id = :l"
+        conn.execute(text(f"DELETE FROM corpus_body_parts WHERE issue_id IN ({issues})"), {"l": late})
+        conn.execute(text("DELETE FROM corpus_issues WHERE letter_id = :l"), {"l": late})
+    assert sync_index(engine) == len(gold[2].issues)
+    assert sync_index(engine) == 0
