@@ -6,12 +6,14 @@
 ``--unique`` fills the store with letters whose texts are their own
 (:func:`openimr.services.corpus.synthetic.synthesize_unique`: sentences recombined across the dev
 letters, numbers and sides varied) instead of copies, and prints per (backend, size): the fill,
-the index build (features and full text, then embeddings and the mapped index), the size on
-disk (database and mapped index), peak memory, in-process p50/p95 of text, filtered text, hybrid
-and filtered hybrid queries beside the bare full-text query on the same data (FTS5 ``bm25``
-ranking or ``ts_rank``, all matches ranked, top 10), the first text query in a fresh process
-(and that process's peak memory) and the whole ``openimr search`` command (median of 3) in text
-and hybrid mode beside a bare ``python -c pass``.
+the index build (features and the store's full text, then the tantivy full-text index, then
+embeddings and the mapped index), the size on disk (database, full-text index, mapped index),
+peak memory, in-process p50/p95 of text, filtered text, hybrid and filtered hybrid queries beside
+the store's own full-text query on the same data (FTS5 ``bm25`` ranking or ``ts_rank``, all
+matches ranked, top 10), the first text query in a fresh process (and that process's peak memory)
+and the whole ``openimr search`` command (median of 3) in text and hybrid mode beside a bare
+``python -c pass``. ``--keep DIR`` keeps the stores for a later run, ``--build-only`` stops after
+building them.
 
 Each (backend, size) runs in a subprocess of its own, so its peak memory (max RSS) is its own: a
 fresh database (a SQLite file, or a new schema in PostgreSQL ``test`` at 127.0.0.1:5432) is filled
@@ -108,7 +110,8 @@ def unique(
     run with the same *keep* measures the queries again without building; *build_only* stops
     after the build."""
     from openimr.core.models import Letter
-    from openimr.services.corpus.index import ensure_mapped, index_dir, sync_index
+    from openimr.services.corpus import fulltext
+    from openimr.services.corpus.index import ensure_mapped, index_dir, sync_index, text_dir
     from openimr.services.corpus.search import Filters, Mode, Searcher
     from openimr.services.corpus.synthetic import synthesize_unique
     from openimr.store.db import make_engine, migrate
@@ -146,6 +149,9 @@ def unique(
             sync_index(engine)
             out["index_s"] = round(time.perf_counter() - start, 1)
             start = time.perf_counter()
+            fulltext.sync(engine, text_dir(engine))
+            out["text_index_s"] = round(time.perf_counter() - start, 1)
+            start = time.perf_counter()
             folder = ensure_mapped(engine)
             out["embed_map_s"] = round(time.perf_counter() - start, 1)
             out["build_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -167,6 +173,8 @@ def unique(
                 )
             out["db_mb"] = round(db_bytes / 2**20)
             out["mapped_mb"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20)
+            texts = text_dir(engine).rglob("*")
+            out["text_index_mb"] = round(sum(f.stat().st_size for f in texts if f.is_file()) / 2**20)
             out["texts"] = conn.scalar(text("SELECT count(DISTINCT text_hash) FROM corpus_issues"))
         engine.dispose()
         first = subprocess.run(
