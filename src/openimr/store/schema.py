@@ -453,8 +453,10 @@ class SignInFailureRow(Base):
 # look-ups filter on; ``corpus_docs`` one row per distinct document (item, rationale and clinical
 # summary together), which the full-text index covers; ``corpus_body_parts`` the body parts
 # and their regions; ``corpus_embeddings`` one sentence embedding per distinct item text. The
-# full-text index is the FTS5 table ``corpus_doc_fts`` on SQLite (rowid = ``corpus_docs.id``) and
-# the ``corpus_docs.search_vector`` column on PostgreSQL, created by the migrations only.
+# store's own full-text index is the FTS5 table ``corpus_doc_fts`` on SQLite (rowid =
+# ``corpus_docs.id``) and the ``corpus_docs.search_vector`` column on PostgreSQL, created by the
+# migrations only: SQL over the corpus and the search benchmark's baseline read it; search itself
+# reads the tantivy index beside the store (``openimr.services.corpus.fulltext``).
 
 corpus_docs = Table(
     "corpus_docs",

@@ -2,9 +2,9 @@
 
 :func:`sync_index` adds every stored issue that the corpus tables do not have yet, in batches of
 one transaction each: its features, body parts and its document (item, rationale and clinical
-summary; the full-text index holds each distinct document once). Running it again adds nothing
-(two counts and two maxima tell it so, without a scan), and a run that was interrupted is
-finished by the next one.
+summary; the store's full-text index holds each distinct document once). Running it again adds
+nothing (maxima and the last letters' counts tell it so, without a scan), and a run that was
+interrupted is finished by the next one.
 
 :func:`build_mapped` writes the *mapped index* the search reads: the filter columns as integer
 codes, issues grouped by item text, body parts and reviewer specialties as position lists, and the
