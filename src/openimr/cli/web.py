@@ -27,6 +27,7 @@ def serve(
     from openimr.services.cases import CaseService
     from openimr.store.db import Store, default_db_url
     from openimr.web.app import create_app
+    from openimr.web.protocol import NoDelayH11Protocol
 
     url = db or default_db_url()
     if demo:
@@ -50,6 +51,7 @@ def serve(
             port=port,
             workers=workers,
             log_level="warning",
+            http=NoDelayH11Protocol,
         )
     else:
-        uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(url), host=host, port=port, log_level="warning", http=NoDelayH11Protocol)
