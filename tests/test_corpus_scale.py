@@ -346,3 +346,18 @@ def test_a_letter_committed_below_the_highest_indexed_is_indexed(tmp_path: Path,
         conn.execute(text("DELETE FROM corpus_issues WHERE letter_id = :l"), {"l": late})
     assert sync_index(engine) == len(gold[2].issues)
     assert sync_index(engine) == 0
+
+
+def test_a_new_mapped_index_keeps_the_full_text_index(tmp_path: Path, gold: list[Letter]) -> None:
+    import os
+
+    engine = filled_store(f"sqlite:///{tmp_path / 'store.db'}", gold[:4])
+    first = ensure_mapped(engine)
+    for folder in (first, index.text_dir(engine)):  # both older than the grace a build gives others
+        os.utime(folder, (0, 0))
+    second = build_mapped(engine)
+    assert (
+        not first.exists()
+        and second.exists()
+        and fulltext_size(engine) == sum(len(x.issues) for x in gold[:4])
+    )

@@ -445,6 +445,7 @@ def build_mapped(engine: Engine) -> Path:
     pointer.write_text(version.name, encoding="utf-8")
     os.replace(pointer, directory / "current")
     for old in directory.iterdir():  # a minute's grace: another process may be writing its own
-        if old.is_dir() and old != version and time.time() - old.stat().st_mtime > 60:
+        stale = old.is_dir() and old not in (version, text_dir(engine))
+        if stale and time.time() - old.stat().st_mtime > 60:
             shutil.rmtree(old, ignore_errors=True)
     return version
