@@ -70,18 +70,15 @@ def _texts(engine) -> dict[int, str]:
     return {i: " ".join(x or "" for x in texts).lower() for i, *texts in rows}
 
 
-def test_text_hits_hold_every_word_else_any(engine) -> None:
+def test_text_hits_hold_the_query_words_more_of_them_first(engine) -> None:
     texts = _texts(engine)
-    for query, least in (
-        ("physical therapy", 25),
-        ("mri", 25),
-        ("medically necessary", 25),
-        ("lumbar epidural", 5),
-    ):
+    for query in ("physical therapy", "mri", "medically necessary", "lumbar epidural"):
         ids = _ids(engine, Searcher(engine).search(query, limit=25, mode=Mode.text))
-        assert len(ids) >= least and len(set(ids)) == len(ids), query
-        assert all(all(w[:6] in texts[i] for w in query.split()) for i in ids), query  # stems match
-    unmatched = "acupuncture zyxwvut"  # no issue holds both words: any of them
+        held = [sum(w[:6] in texts[i] for w in query.split()) for i in ids]  # stems: the first letters
+        assert len(ids) == 25 and len(set(ids)) == 25, query
+        assert held[0] == len(query.split()) and min(held) >= 1, query
+        assert sum(h == len(query.split()) for h in held[:10]) >= 5, query
+    unmatched = "acupuncture zyxwvut"  # no issue holds the second word
     ids = _ids(engine, Searcher(engine).search(unmatched, limit=10, mode=Mode.text))
     assert ids and all("acupunctur" in texts[i] for i in ids)
     assert Searcher(engine).search("zyxwvut qqqqq", mode=Mode.text) == []

@@ -1,8 +1,8 @@
 """Search over the stored decisions: full text, semantic similarity of item texts, or both.
 
 Full text ranks the issues (item, rationale and clinical summary) by BM25 in the corpus's tantivy
-index (:mod:`openimr.services.corpus.fulltext`), all query words required, else any of them, the
-filters part of the same query, so only the top of the matches is scored. Semantic ranking compares
+index (:mod:`openimr.services.corpus.fulltext`), an issue holding more of the query's words first,
+the filters part of the same query, so only what can reach the top is scored. Semantic ranking compares
 the query's static embedding (:mod:`openimr.services.corpus.embeddings`) with the item texts' in the
 nearest :data:`PROBES` vector lists (every text while there are few), picking the top without a
 full sort; the nearest texts stand for their issues, taken in id order. Hybrid search fuses both
@@ -242,14 +242,10 @@ class Searcher:
 
     @staticmethod
     def _text(corpus: _Corpus, query: str, filters: Filters, n: int) -> tuple[list[int], bool]:
-        """Positions of the *n* issues that best match *query* (all its words, else any) under
-        *filters*, and whether the full-text index names issues the store no longer has. An issue
-        added since the mapped index was built is skipped."""
-        words = _WORD.findall(query.lower())
-        for every_word in (True, False):
-            ids = corpus.fulltext.search(words, asdict(filters), n, every_word)
-            if ids or len(words) <= 1:
-                break
+        """Positions of the *n* issues that best match *query* under *filters*, and whether the
+        full-text index names issues the store no longer has. An issue added since the mapped index
+        was built is skipped."""
+        ids = corpus.fulltext.search(_WORD.findall(query.lower()), asdict(filters), n)
         at, known = _locate(corpus.ids, ids)
         return at[known].tolist(), bool((np.asarray(ids)[~known] <= (corpus.high or 0)).any())
 
