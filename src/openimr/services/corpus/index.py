@@ -201,7 +201,8 @@ def sync_index(engine: Engine, *, embed: bool = False, batch: int = BATCH) -> in
         added += len(rows)
         after = (rows[-1].letter_id, rows[-1].position)
     if added >= batch:
-        with engine.begin() as conn:  # fresh statistics, so filtered queries pick the selective index
+        with engine.begin() as conn:  # fresh statistics, so queries (and _behind's) pick the index
+            conn.execute(text("ANALYZE letter_issues"))
             conn.execute(text("ANALYZE corpus_issues"))
             conn.execute(text("ANALYZE corpus_body_parts"))
             conn.execute(text("ANALYZE corpus_docs"))
