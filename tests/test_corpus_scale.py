@@ -282,7 +282,7 @@ def test_judged_queries_are_ours_and_match_their_rules(gold: list[Letter]) -> No
 
 
 @needs_model
-@pytest.mark.parametrize(("mode", "floor"), [(Mode.text, 0.6), (Mode.semantic, 0.6), (Mode.hybrid, 0.65)])
+@pytest.mark.parametrize(("mode", "floor"), [(Mode.text, 0.72), (Mode.semantic, 0.6), (Mode.hybrid, 0.72)])
 def test_quality_floor_on_the_judged_queries(engine, mode: Mode, floor: float) -> None:
     queries = json.loads(JUDGMENTS.read_text(encoding="utf-8"))["queries"]
     searcher = Searcher(engine)
