@@ -13,8 +13,8 @@ peak memory, in-process p50/p95 (after one untimed round) of text, filtered text
 filtered hybrid queries beside the store's own full-text query on the same data (FTS5 ``bm25``
 ranking or ``ts_rank``, all matches ranked, top 10), the first text query in a fresh process (and
 that process's peak memory) and the whole ``openimr search`` command (median of 3) in text and
-hybrid mode beside a bare ``python -c pass``. ``--keep DIR`` keeps the stores for a later run, ``--build-only`` stops after
-building them.
+hybrid mode beside a bare ``python -c pass``. ``--keep DIR`` keeps the stores for a later run,
+``--build-only`` stops after building them.
 
 Each (backend, size) runs in a subprocess of its own, so its peak memory (max RSS) is its own: a
 fresh database (a SQLite file, or a new schema in PostgreSQL ``test`` at 127.0.0.1:5432) is filled
