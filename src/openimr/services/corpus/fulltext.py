@@ -29,6 +29,7 @@ from pathlib import Path
 import tantivy
 from sqlalchemy import Engine, text
 
+VERSION = 1  # of the schema below: an index of another version is left for a new one
 ITEM_BOOST = 3.0  # a word in the item counts four times one in the rationale or the summary
 TERMS = ("decision", "family", "category", "drug_class", "body_part", "specialty")  # raw, lower-cased
 BATCH = 20_000

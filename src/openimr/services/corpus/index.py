@@ -12,7 +12,7 @@ item texts' embeddings (each text embedded once, stored in ``corpus_embeddings``
 spherical k-means centroids, all as ``.npy`` files in a folder beside a SQLite store
 (:func:`index_dir`) that a process maps rather than loads. A build writes a new version folder and
 then switches the ``current`` pointer, so readers never see half of one. :func:`ensure_mapped`
-brings the full-text index (:mod:`openimr.services.corpus.fulltext`, in ``text/`` of the same
+brings the full-text index (:mod:`openimr.services.corpus.fulltext`, in ``text-v1/`` of the same
 folder) up to date by adding the new issues, and builds the mapped index only when the corpus's
 highest issue id or the embedding model has changed since.
 """
@@ -286,8 +286,9 @@ def index_dir(engine: Engine) -> Path:
 
 
 def text_dir(engine: Engine) -> Path:
-    """Where the full-text index of *engine*'s store lives: ``text/`` in :func:`index_dir`."""
-    return index_dir(engine) / "text"
+    """Where the full-text index of *engine*'s store lives: ``text-v<version>/`` in :func:`index_dir`
+    (an older version's folder is removed with the old mapped indexes)."""
+    return index_dir(engine) / f"text-v{fulltext.VERSION}"
 
 
 def current_meta(directory: Path) -> tuple[Path, dict] | None:
