@@ -83,7 +83,8 @@ def test_text_hits_hold_the_query_words_more_of_them_first(engine) -> None:
     assert ids and all("acupunctur" in texts[i] for i in ids)
     assert Searcher(engine).search("zyxwvut qqqqq", mode=Mode.text) == []
     assert Searcher(engine).search("  ,;  ", mode=Mode.text) == []
-    hostile = 'all:* item:[a TO z] +"therapy" -pain^9 (mri) AND OR NOT ~2 \\ "); DROP TABLE letters; --'
+    hostile = 'all:* item:[a TO z] +"therapy" -pain^9 (mri) AND OR NOT ~2 lumbar_spine x\u203fy \\ ");'
+    hostile += " DROP TABLE letters; --"
     words = Searcher(engine).search(" ".join(re.findall(r"\w+", hostile)), limit=10, mode=Mode.text)
     assert Searcher(engine).search(hostile, limit=10, mode=Mode.text) == words and words
 

@@ -35,6 +35,15 @@ TERMS = ("decision", "family", "category", "drug_class", "body_part", "specialty
 BATCH = 20_000
 COMMIT = 200_000
 WRITER_HEAP = 256_000_000
+# The index's "en_stem" analyzer (simple tokenizer, long tokens dropped, lower case, English
+# stemmer), applied to a query by hand so that its words become term queries.
+_ANALYZER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
 
 _ROWS = (
     "SELECT ci.id, ci.letter_id, li.item, li.rationale, l.clinical_summary, lower(ci.decision),"
@@ -140,17 +149,25 @@ class FullText:
         self.schema = self.index.schema
         self.searcher = self.index.searcher()
 
-    def search(self, words: list[str], filters: dict[str, object], n: int) -> list[int]:
+    def search(self, query: str, filters: dict[str, object], n: int) -> list[int]:
         """The ids of the *n* issues that meet *filters* (field → value; ``None`` leaves a field
-        free) and best match *words*, best first: BM25 over any of the words, so an issue holding
-        more of them ranks higher, and block-max WAND skips what cannot reach the top *n*."""
-        if not words or n <= 0:
+        free) and best match *query*'s words, best first: BM25 over any of them, so an issue
+        holding more of them ranks higher, and block-max WAND skips what cannot reach the top *n*.
+        The words are term queries, never query syntax: any text is only words."""
+        terms = list(dict.fromkeys(_ANALYZER.analyze(query)))
+        if not terms or n <= 0:
             return []
-        query = self.index.parse_query(
-            " ".join([*(f"all:{w}" for w in words), *(f"item:{w}" for w in words)]),
-            ["all"],
-            field_boosts={"item": ITEM_BOOST},
-        )
+        scored = [
+            (tantivy.Occur.Should, clause)
+            for term in terms
+            for clause in (
+                tantivy.Query.term_query(self.schema, "all", term, index_option="freq"),
+                tantivy.Query.boost_query(
+                    tantivy.Query.term_query(self.schema, "item", term, index_option="freq"), ITEM_BOOST
+                ),
+            )
+        ]
+        query = tantivy.Query.boolean_query(scored)
         conditions = [  # scored 0: a filter keeps or drops an issue, it does not rank it
             tantivy.Query.const_score_query(
                 tantivy.Query.term_query(

@@ -15,7 +15,6 @@ process, so a filter is a boolean mask and the first query pays no load.
 
 from __future__ import annotations
 
-import re
 import threading
 import weakref
 from dataclasses import asdict, dataclass
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 
 RRF_K = 60
 SEMANTIC_TEXTS = 16
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -245,7 +243,7 @@ class Searcher:
         """Positions of the *n* issues that best match *query* under *filters*, and whether the
         full-text index names issues the store no longer has. An issue added since the mapped index
         was built is skipped."""
-        ids = corpus.fulltext.search(_WORD.findall(query.lower()), asdict(filters), n)
+        ids = corpus.fulltext.search(query, asdict(filters), n)
         at, known = _locate(corpus.ids, ids)
         return at[known].tolist(), bool((np.asarray(ids)[~known] <= (corpus.high or 0)).any())
 
