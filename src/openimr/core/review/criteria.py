@@ -189,13 +189,12 @@ _UNITS = {
 
 
 def _limit_detail(limit: Limit, flagged: bool = True) -> str:
-    span = limit.figure
     unit = next((u for suffix, u in _UNITS.items() if limit.kind.value.endswith(suffix)), "")
     if limit.kind is LimitKind.MAX_HOURS_PER_WEEK:
         unit = " hours a week"
     least = "at least " if limit.kind in _AT_LEAST else ""
     flag = "" if limit.verified or not flagged else " [unverified figure]"
-    return f"{least}{span}{unit}{flag}"
+    return f"{least}{limit.figure}{unit}{flag}"
 
 
 @dataclass(frozen=True)
