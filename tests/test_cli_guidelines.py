@@ -292,3 +292,16 @@ def test_formulary_table_names_the_status(drug, date, status):
         for line in result.stdout.splitlines()
         if "status" in line
     )
+
+
+def test_formulary_exits_2_for_a_name_that_is_no_drug():
+    result = run("formulary", "xyzzy", "--date", "2026-06-01", "--format", "json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert lines(result.stderr) == ["error: 'xyzzy' is not a drug name the drug dictionary can read"]
+
+
+def test_formulary_json_answers_a_combination_ingredient_by_ingredient():
+    result = run("formulary", "Percocet 5/325", "--date", "2026-06-01", "--format", "json")
+    answer = json.loads(result.stdout)
+    assert [i["ingredient"] for i in answer["ingredients"]] == ["oxycodone", "acetaminophen"]
+    assert answer["ingredients"][0]["status"] == "non-exempt"

@@ -465,6 +465,24 @@ def test_formulary_dates_pick_the_list_version_and_the_entry():
     assert formulary.list_version(dt.date(2024, 2, 15)).version == "v.11.1"
 
 
+def test_formulary_reads_brands_and_answers_combinations_ingredient_by_ingredient():
+    norco = formulary.status("Norco 10/325mg #90", TODAY)
+    assert norco.ingredient == "hydrocodone/acetaminophen" and norco.status == "not encoded"
+    assert [(p.ingredient, p.status) for p in norco.ingredients] == [
+        ("hydrocodone", "non-exempt"),
+        ("acetaminophen", "not encoded"),
+    ]
+    assert any("9792.27.16(c)" in c for c in norco.conditions)
+    # a news report of the update order names the exempt antidepressants: quoted, not verified
+    assert formulary.status("Cymbalta 30mg", TODAY).verification == "quoted"
+
+
+@pytest.mark.parametrize("name", ["xyzzy", "", "12 visits of physical therapy"])
+def test_formulary_refuses_a_name_that_is_no_drug(name):
+    with pytest.raises(formulary.NotADrug):
+        formulary.status(name, TODAY)
+
+
 def test_formulary_drug_names_are_generics_of_the_drug_dictionary():
     generics = set(yaml.safe_load(DRUGS.read_text())["generics"])
     assert {e.ingredient for e in formulary.load_formulary().drugs} <= generics

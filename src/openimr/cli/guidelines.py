@@ -256,16 +256,20 @@ def formulary(
 
     Status: exempt, non-exempt, unlisted, not encoded (not among the entries encoded so far) or
     not in force (before 2018-01-01); with its conditions (special fill, perioperative fill), the
-    list version, the entry's effective dates and its source.
+    list version, the entry's effective dates and its source. A brand name is read as its generic
+    ingredients, and a combination product is answered ingredient by ingredient. Exit status 2 for
+    a name that cannot be read as a drug.
     """
     from rich.table import Table
 
     from openimr.core.guidelines import formulary as drug_list
-    from openimr.core.guidelines.formulary import FormularyFileError
+    from openimr.core.guidelines.formulary import FormularyFileError, NotADrug
 
     day = _day(date) or dt.date.today()
     try:
         answer = drug_list.status(drug, day)
+    except NotADrug as exc:
+        raise _fail(str(exc), 2) from None
     except FormularyFileError as exc:
         raise _fail(str(exc)) from None
     if fmt is FormularyFormat.json:
@@ -291,6 +295,13 @@ def formulary(
         ("citation", answer.citation or ""),
         ("source", f"{answer.source or '-'}" + (f" <{answer.source_url}>" if answer.source_url else "")),
         ("verification", answer.verification or "-"),
+    ]
+    rows += [
+        (
+            f"  {part.ingredient}",
+            part.status + (f" ({part.verification}; {part.citation})" if part.verification else ""),
+        )
+        for part in answer.ingredients
     ]
     table = Table("", "", show_header=False)
     for key, value in rows:

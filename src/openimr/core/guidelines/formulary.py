@@ -2,9 +2,12 @@
 
 ``formulary.yaml`` (beside this module) holds what a source was found for; :func:`status` answers a
 drug on a date of service with its status ("exempt", "non-exempt", "unlisted"), the conditions that
-go with it, and the list version in force. The encoded entries are a small part of the list, so a drug
+go with it, and the list version in force. A brand name is read as its generic ingredients (the
+request parser's drug dictionary); a combination product is answered ingredient by ingredient and,
+as a whole, only where its combination row is encoded (a combination is on the list only when the
+combination is, 8 CCR 9792.27.16(c)). The encoded entries are a small part of the list, so a drug
 absent from them is "not encoded" (prospective review is the safe reading), not "unlisted", unless
-the file declares itself complete.
+the file declares itself complete. A name the dictionary cannot read as a drug raises NotADrug.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ Answer = Literal["exempt", "non-exempt", "unlisted", "not encoded", "not in forc
 
 class FormularyFileError(ValueError):
     """The formulary file is malformed; the message names the file and the entry."""
+
+
+class NotADrug(ValueError):
+    """The name cannot be read as a drug (no ingredient of the drug dictionary in it)."""
 
 
 class _Model(BaseModel):
@@ -57,7 +64,10 @@ class ListVersion(_Model):
 
 
 class EntryVerification(_Model):
-    status: Literal["verified", "unverified"]
+    """``verified``: the row was read in a copy of the list itself; ``quoted``: a secondary source
+    (news of an update order) reports it; ``unverified``: inferred from an indirect source."""
+
+    status: Literal["verified", "quoted", "unverified"]
     source: str
     evidence: str = Field(min_length=1)
 
@@ -94,8 +104,21 @@ class Formulary(_Model):
     drugs: tuple[Entry, ...] = ()
 
 
+class IngredientStatus(BaseModel):
+    """One active ingredient's answer within a product's."""
+
+    ingredient: str
+    status: Answer
+    special_fill: bool | None = None
+    perioperative_fill: bool | None = None
+    citation: str | None = None
+    verification: str | None = None
+    source_url: str | None = None
+
+
 class DrugStatus(BaseModel):
-    """The answer for one drug on one date of service."""
+    """The answer for one drug on one date of service; ``ingredients`` answers each active
+    ingredient of a combination product on its own."""
 
     drug: str
     ingredient: str | None
@@ -103,6 +126,7 @@ class DrugStatus(BaseModel):
     status: Answer
     list_version: str | None
     conditions: list[str]
+    ingredients: list[IngredientStatus] = []
     special_fill: bool | None = None
     perioperative_fill: bool | None = None
     list_version_from: dt.date | None = None
@@ -151,10 +175,14 @@ def list_version(day: dt.date, formulary: Formulary | None = None) -> ListVersio
     return max(dated, key=lambda v: v.from_ or dt.date.min) if dated else None
 
 
-def _ingredients(drug: str) -> list[str]:
+def ingredients_of(drug: str) -> list[str]:
+    """The generic ingredients of *drug* as written (a brand is read as its generics); NotADrug
+    when the drug dictionary finds none in it."""
     parsed = read_drug(drug)
     found = list(parsed.ingredients) if parsed and parsed.ingredients else []
-    return found or [" ".join(drug.lower().split())]
+    if not found:
+        raise NotADrug(f"{drug!r} is not a drug name the drug dictionary can read")
+    return found
 
 
 def _conditions(entry: Entry, formulary: Formulary) -> list[str]:
@@ -172,9 +200,37 @@ def _conditions(entry: Entry, formulary: Formulary) -> list[str]:
     return out
 
 
+def _entry(name: str, entries: list[Entry]) -> Entry | None:
+    low = name.lower()
+    return next((e for e in entries if low in (e.ingredient, *e.brands)), None)
+
+
+def _part(ingredient: str, entry: Entry | None, formulary: Formulary) -> IngredientStatus:
+    if entry is None:
+        return IngredientStatus(ingredient=ingredient, status="unlisted" if formulary.complete else "not encoded")
+    return IngredientStatus(
+        ingredient=entry.ingredient,
+        status=entry.status,
+        special_fill=entry.special_fill,
+        perioperative_fill=entry.perioperative_fill,
+        citation=entry.citation,
+        verification=entry.verification.status,
+        source_url=formulary.sources[entry.verification.source].url,
+    )
+
+
+COMBINATION_NOTE = (
+    "A combination product is on the MTUS Drug List only when the combination of its active"
+    " ingredients is listed (8 CCR 9792.27.16(c)); this combination's row is not encoded, so each"
+    " ingredient is answered on its own, and a non-exempt or unlisted ingredient needs prospective review."
+)
+
+
 def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugStatus:
-    """The MTUS Drug List status of *drug* (a name as written) for a date of service *day*."""
+    """The MTUS Drug List status of *drug* (a name as written) for a date of service *day*;
+    NotADrug when the name cannot be read as a drug."""
     formulary = formulary or load_formulary()
+    ingredients = ingredients_of(drug)
     version = list_version(day, formulary)
     label = version.version if version else None
     since = version.from_ if version else None
@@ -189,30 +245,31 @@ def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugS
                 "The MTUS Drug Formulary applies to drugs dispensed from 2018-01-01 (8 CCR 9792.27.3)."
             ],
         )
-    ingredients = _ingredients(drug)
     entries = [e for e in formulary.drugs if e.covers(day)]
-    for ingredient in ingredients:
-        low = ingredient.lower()
-        entry = next((e for e in entries if low in (e.ingredient, *e.brands)), None)
-        if entry is not None:
-            source = formulary.sources[entry.verification.source]
-            return DrugStatus(
-                drug=drug,
-                ingredient=entry.ingredient,
-                date=day,
-                status=entry.status,
-                list_version=label,
-                conditions=_conditions(entry, formulary),
-                special_fill=entry.special_fill,
-                perioperative_fill=entry.perioperative_fill,
-                list_version_from=since,
-                effective_from=entry.from_,
-                effective_to=entry.to,
-                citation=entry.citation,
-                verification=entry.verification.status,
-                source=source.title,
-                source_url=source.url,
-            )
+    parts = [_part(i, _entry(i, entries), formulary) for i in ingredients] if len(ingredients) > 1 else []
+    entry = _entry("/".join(ingredients), entries) or (
+        _entry(ingredients[0], entries) if len(ingredients) == 1 else None
+    )
+    if entry is not None:
+        source = formulary.sources[entry.verification.source]
+        return DrugStatus(
+            drug=drug,
+            ingredient=entry.ingredient,
+            date=day,
+            status=entry.status,
+            list_version=label,
+            conditions=_conditions(entry, formulary),
+            ingredients=parts,
+            special_fill=entry.special_fill,
+            perioperative_fill=entry.perioperative_fill,
+            list_version_from=since,
+            effective_from=entry.from_,
+            effective_to=entry.to,
+            citation=entry.citation,
+            verification=entry.verification.status,
+            source=source.title,
+            source_url=source.url,
+        )
     policy = formulary.policies["unlisted"]
     unlisted = policy.text
     if formulary.complete:
@@ -224,13 +281,16 @@ def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugS
             "Not among the encoded MTUS Drug List entries: on the list it is exempt or non-exempt;"
             f" off it, {unlisted[:1].lower()}{unlisted[1:]}"
         ]
+    if parts:
+        conditions.append(COMBINATION_NOTE)
     return DrugStatus(
         drug=drug,
-        ingredient=ingredients[0],
+        ingredient="/".join(ingredients),
         date=day,
         status=answer,
         list_version=label,
         conditions=conditions,
+        ingredients=parts,
         list_version_from=since,
         citation="8 CCR 9792.27.15 (MTUS Drug List)",
         source=formulary.sources[policy.source].title,
