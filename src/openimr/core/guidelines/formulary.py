@@ -207,7 +207,9 @@ def _entry(name: str, entries: list[Entry]) -> Entry | None:
 
 def _part(ingredient: str, entry: Entry | None, formulary: Formulary) -> IngredientStatus:
     if entry is None:
-        return IngredientStatus(ingredient=ingredient, status="unlisted" if formulary.complete else "not encoded")
+        return IngredientStatus(
+            ingredient=ingredient, status="unlisted" if formulary.complete else "not encoded"
+        )
     return IngredientStatus(
         ingredient=entry.ingredient,
         status=entry.status,
