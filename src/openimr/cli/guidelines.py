@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from openimr.core.guidelines.rules import Rule, RuleSet
 
 app = typer.Typer(
-    help="The encoded MTUS rules: list, show, check, and the quotes decisions make.", no_args_is_help=True
+    help="The encoded MTUS rules and loaded criteria packs: list, show, check, load, unload, and the"
+    " quotes decisions make.",
+    no_args_is_help=True,
 )
 RULES_ENV = "OPENIMR_RULES"
 
@@ -81,6 +83,62 @@ def _rules(path: Path | None) -> RuleSet:
         raise _fail(str(exc)) from None
 
 
+def _packs() -> list:
+    from openimr.core.guidelines.packs import PackError
+    from openimr.services import guidelines as service
+
+    try:
+        return service.installed_packs()
+    except PackError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("load")
+@pipe_safe
+def load_command(
+    pack: Annotated[Path, typer.Argument(metavar="PACK", help="A criteria pack file (YAML or JSON).")],
+) -> None:
+    """Load a licensed criteria pack: validate it, then install it beside the packaged rules.
+
+    The engine and the workbench use its rules as they use the packaged ones, each criterion naming
+    the pack (rule ids read PACK:ID). The format is the packaged rules file's under a ``pack`` header
+    (id, title, version, licence holder, licence, provenance); its JSON Schema is
+    src/openimr/core/guidelines/pack.schema.json. A problem is reported with its line and nothing is
+    installed (exit status 1). Packs live in $OPENIMR_PACKS (default ./openimr-packs); a pack of the
+    same id is replaced.
+    """
+    from openimr.core.guidelines.packs import PackError
+    from openimr.services import guidelines as service
+
+    try:
+        loaded = service.install_pack(pack)
+    except PackError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(1) from None
+    info = loaded.pack
+    typer.echo(
+        f"loaded {info.id} ({info.title}, version {info.version}): {len(loaded.rules)} rules;"
+        f" licence holder {info.licence_holder}"
+    )
+
+
+@app.command("unload")
+@pipe_safe
+def unload_command(
+    pack_id: Annotated[str, typer.Argument(metavar="ID", help="The id of a loaded criteria pack.")],
+) -> None:
+    """Unload a criteria pack: its rules are no longer used."""
+    from openimr.core.guidelines.packs import PackError
+    from openimr.services import guidelines as service
+
+    try:
+        service.uninstall_pack(pack_id)
+    except PackError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"unloaded {pack_id}")
+
+
 def _dates(rule: Rule) -> str:
     start, end = rule.effective.from_, rule.effective.to
     return f"{start or 'no start date'} to {end or 'open'}"
@@ -92,17 +150,29 @@ def list_command(
     date: DateOption = None,
     fmt: FormatOption = Format.table,
     rules: RulesOption = None,
+    pack: Annotated[
+        str | None,
+        typer.Option(
+            "--pack", metavar="ID", help="Only the rules of this loaded criteria pack.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """The rules in force on a date of service (all of them without --date), in file order.
 
-    jsonl gives each rule in full: id, family, citation, effective dates, limits with each one's
-    verification status (verified, quoted or unverified), conditions and sources.
+    The packaged rules and those of every loaded criteria pack (a pack's rule ids read PACK:ID);
+    --pack ID lists one pack's. jsonl gives each rule in full: id, family, citation, effective
+    dates, limits with each one's verification status (verified, quoted or unverified),
+    conditions, sources and the pack it came from.
     """
     from rich.table import Table
 
     from openimr.services import guidelines as service
 
     found = service.in_force(_rules(rules), _day(date))
+    if pack is not None:
+        if pack not in {p.pack.id for p in _packs()}:
+            raise _fail(f"no criteria pack {pack!r} is loaded (openimr guidelines load PACK)")
+        found = [r for r in found if r.pack == pack]
     if fmt is Format.jsonl:
         for rule in found:
             typer.echo(json.dumps(rule.model_dump(mode="json", by_alias=True), ensure_ascii=False))
@@ -140,6 +210,8 @@ def _describe(rule: Rule, ruleset: RuleSet) -> list[str]:
             lines.append(f"    {label}: {', '.join(values)}")
     if scope.postoperative is not None:
         lines.append(f"    postoperative: {'yes' if scope.postoperative else 'no'}")
+    if rule.pack:
+        lines.append(f"  criteria pack: {rule.pack}")
     source = ruleset.sources[rule.verification.source]
     lines.append(f"  source: {source.title}" + (f" <{source.url}>" if source.url else ""))
     lines.append(f"    {rule.verification.status.value}: {rule.verification.locator}")

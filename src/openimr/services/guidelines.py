@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 
-from openimr.core.guidelines import quotes
-from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_rules, parse_rules
+from openimr.core.guidelines import packs, quotes
+from openimr.core.guidelines.packs import Pack, PackError
+from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_packaged, load_rules, parse_rules
 from openimr.core.review.criteria import EVALUATED_LIMITS
 from openimr.store.db import Store, default_db_url
 from openimr.store.schema import IssueRow, LetterRow
@@ -36,6 +39,45 @@ def load(path: Path | None = None) -> RuleSet:
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(f"{path}: cannot read: {exc}") from exc
     return parse_rules(text, str(path))
+
+
+def install_pack(path: Path, folder: Path | None = None) -> Pack:
+    """Validate the pack in *path* with the packaged rules and the other installed packs, then
+    install it (a pack of the same id is replaced); PackError names the file and line of a problem.
+    The write is atomic: a failed load leaves the installed packs as they were."""
+    pack = packs.read_pack(path)
+    folder = folder or packs.packs_dir()
+    target = folder / f"{pack.pack.id}{packs.PACK_SUFFIX}"
+    others = [(p, o) for p, o in packs.installed(folder) if p.pack.id != pack.pack.id]
+    packs.merge(load_packaged(), [*others, (pack, str(path))])
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(path.read_bytes())
+        os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise PackError(f"{target}: cannot install: {exc}") from exc
+    return pack
+
+
+def uninstall_pack(pack_id: str, folder: Path | None = None) -> Path:
+    """Remove the installed pack *pack_id*; PackError when no such pack is installed."""
+    folder = folder or packs.packs_dir()
+    target = folder / f"{pack_id}{packs.PACK_SUFFIX}"
+    if "/" in pack_id or not target.is_file():
+        names = [p.stem for p in packs.installed_files(folder)]
+        raise PackError(
+            f"no criteria pack {pack_id!r} is loaded" + (f" (loaded: {', '.join(names)})" if names else "")
+        )
+    target.unlink()
+    return target
+
+
+def installed_packs(folder: Path | None = None) -> list[Pack]:
+    """The installed packs."""
+    return [pack for pack, _ in packs.installed(folder)]
 
 
 def in_force(ruleset: RuleSet, day: dt.date | None = None) -> list[Rule]:

@@ -303,6 +303,9 @@ class Rule(_Model):
     verification: Verification
     criteria_encoded: bool = True
     note: str | None = None
+    pack: str | None = Field(
+        default=None, description="The criteria pack the rule came from (set on loading)."
+    )
 
     @model_validator(mode="after")
     def _encoded(self) -> Rule:
@@ -338,7 +341,7 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors())
 
 
-def _check_references(ruleset: RuleSet, origin: str) -> None:
+def check_references(ruleset: RuleSet, origin: str) -> None:
     """Cross-reference checks pydantic cannot do entry by entry."""
     for name, cond in ruleset.conditions.items():
         if cond.source is not None and cond.source not in ruleset.sources:
@@ -393,15 +396,23 @@ def parse_rules(text: str, origin: str = RULES_FILE) -> RuleSet:
         ruleset = RuleSet.model_validate({**data, "rules": rules})
     except ValidationError as exc:
         raise RuleFileError(f"{origin}: {_describe(exc)}") from exc
-    _check_references(ruleset, origin)
+    check_references(ruleset, origin)
     return ruleset
 
 
 @cache
-def load_rules() -> RuleSet:
-    """The packaged rules (validated once, then cached)."""
+def load_packaged() -> RuleSet:
+    """The packaged rules alone (validated once, then cached)."""
     text = resources.files(__package__).joinpath(RULES_FILE).read_text(encoding="utf-8")
     return parse_rules(text, RULES_FILE)
+
+
+def load_rules() -> RuleSet:
+    """The rules the engine uses: the packaged ones and those of every installed criteria pack
+    (see :mod:`openimr.core.guidelines.packs`), merged once per change of the installed packs."""
+    from openimr.core.guidelines.packs import with_installed
+
+    return with_installed()
 
 
 def normalize_region(region: str) -> str:
