@@ -15,18 +15,20 @@ import hmac
 import math
 import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from openimr.core.roles import Principal, Role
 from openimr.services.cases import record_audit
+from openimr.store.db import Store
 from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow, utc_now
 
 SESSION_COOKIE = "openimr_session"
@@ -56,6 +58,9 @@ class SignInSettings:
       last failure; it doubles with each further failure, up to the maximum.
     - ``OPENIMR_TOKEN_DAYS`` (30): how long a new API token is valid.
     - ``OPENIMR_SESSION_HOURS`` (12): how long a browser sign-in lasts.
+    - ``OPENIMR_LOGIN_CONCURRENCY`` (2): password checks (argon2: about 50 ms of CPU and 64 MiB
+      each) one server worker runs at once; a sign-in over the bound is refused at once with 429
+      and ``Retry-After: 1``, before it touches the database.
     - ``OPENIMR_HTTPS`` (0): 1 when the app is served over HTTPS (say, behind a TLS-terminating
       proxy): cookies are marked ``Secure`` and ``Strict-Transport-Security`` is sent. A request
       that arrived as ``https`` gets both anyway (uvicorn takes the scheme and the client address
@@ -72,6 +77,7 @@ class SignInSettings:
     max_delay_s: float = 900
     token_days: float = 30
     session_hours: float = 12
+    concurrency: int = 2
     https: bool = False
     clock: Callable[[], dt.datetime] = utc_now
 
@@ -103,6 +109,7 @@ _ENV: dict[str, tuple[str, type[int] | type[float]]] = {
     "max_delay_s": ("OPENIMR_LOGIN_MAX_DELAY_S", float),
     "token_days": ("OPENIMR_TOKEN_DAYS", float),
     "session_hours": ("OPENIMR_SESSION_HOURS", float),
+    "concurrency": ("OPENIMR_LOGIN_CONCURRENCY", int),
 }
 
 
@@ -137,14 +144,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(s: Session, username: str, password: str) -> UserRow | None:
-    """The active account *username* if *password* is its password, else None."""
-    user = s.scalar(select(UserRow).where(UserRow.username == username, UserRow.active))
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether *password* is the one *password_hash* was made from (None: no such account, checked
+    against a dummy hash all the same, so that an unknown name costs as long as a bad password).
+
+    It takes about 50 ms of CPU: call it outside any transaction, so that it holds no lock."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
-        return None
-    return user
+        return False
 
 
 def create_user(
@@ -172,7 +180,7 @@ def users(s: Session) -> list[UserRow]:
 
 def set_active(s: Session, who: Principal, user_id: int, active: bool) -> UserRow:
     """Enable or disable the account *user_id* (never *who*'s own); disabling ends its sessions and
-    its tokens stop working. A ValueError says why not."""
+    revokes its API tokens for good (enabling it again revives none). A ValueError says why not."""
     user = s.get(UserRow, user_id)
     if user is None:
         raise ValueError(f"no account {user_id}")
@@ -186,15 +194,55 @@ def set_active(s: Session, who: Principal, user_id: int, active: bool) -> UserRo
     user.active = active
     if not active:
         s.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
+        live = (TokenRow.user_id == user.id) & TokenRow.revoked_at.is_(None)
+        s.execute(update(TokenRow).where(live).values(revoked_at=utc_now()))
     return user
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """A sign-in's outcome: the account, or none; when throttled, the seconds to wait."""
+    """A sign-in's outcome: the account and what *then* made for it, or none; when throttled or
+    when too many sign-ins run at once (*busy*), the seconds to wait."""
 
     user: UserRow | None
     retry_after: int = 0
+    result: str | None = None
+    busy: bool = False
+
+    @property
+    def refusal(self) -> str:
+        """Why a throttled or busy attempt was refused, in words."""
+        why = "too many sign-ins at once" if self.busy else "too many failed sign-ins"
+        return f"{why}: try again in {self.retry_after} seconds"
+
+
+class Gate:
+    """At most *limit* sign-ins checking a password at once in this process; :meth:`enter` refuses
+    one over the bound at once instead of queueing it (a flood then costs a refusal, not a thread)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def enter(self) -> bool:
+        return self._slots.acquire(blocking=False)
+
+    def leave(self) -> None:
+        self._slots.release()
+
+
+def gate(conn: HTTPConnection) -> Gate:
+    """The app's sign-in gate, sized by its settings' ``concurrency`` (made again if that changed)."""
+    state, limit = conn.app.state, settings(conn).concurrency
+    with _GATE_LOCK:
+        current = getattr(state, "sign_in_gate", None)
+        if current is None or current.limit != limit:
+            current = state.sign_in_gate = Gate(limit)
+    return current
+
+
+_GATE_LOCK = threading.Lock()
+BUSY_RETRY_S = 1  # what a sign-in refused for lack of a free slot is told to wait
 
 
 def _wait(s: Session, which: ColumnElement[bool], limit: int, cfg: SignInSettings, now: dt.datetime) -> int:
@@ -206,30 +254,73 @@ def _wait(s: Session, which: ColumnElement[bool], limit: int, cfg: SignInSetting
     return max(0, math.ceil((aware(last) + dt.timedelta(seconds=delay) - now).total_seconds()))
 
 
-def sign_in(s: Session, username: str, password: str, address: str, cfg: SignInSettings, via: str) -> Attempt:
-    """Check *password* for *username* from *address*, unless either has failed too often lately.
+def _serialize(s: Session, *keys: str) -> None:
+    """Hold, until the transaction ends, a lock on each of *keys*, so that concurrent sign-ins for
+    the same account or address count and record their attempts one after another. On SQLite the
+    transaction's first write (the pruning) already holds the database's write lock; on PostgreSQL
+    these are transaction-level advisory locks, taken in one order so that two never deadlock."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        lock = "SELECT pg_advisory_xact_lock(hashtext(:key || coalesce(current_schema(), '')))"
+        s.execute(text(lock), {"key": f"openimr.sign_in:{key}"})
 
-    Failures and throttled attempts are written to the audit log (with *via*: ``api`` or ``form``)
-    in the session's transaction, so the caller must commit it whatever the outcome.
+
+def sign_in(
+    store: Store,
+    username: str,
+    password: str,
+    address: str,
+    cfg: SignInSettings,
+    via: str,
+    then: Callable[[Session, UserRow], str],
+    slots: Gate | None = None,
+) -> Attempt:
+    """Check *password* for *username* from *address*, unless either has failed too often lately;
+    on success ``then(session, user)`` (a new token or session) is the attempt's ``result``.
+
+    Three steps, each audited: a short transaction counts the recent failures of the account and of
+    the address (under a lock on each) and, when neither is throttled, records this attempt as a
+    failure before it is checked, so concurrent attempts count one another and an account is
+    checked at most its limit of times; then the password is checked outside any transaction (no
+    lock held through argon2); then a second short transaction records the outcome (a success
+    deletes the account's failures, this attempt's included). *slots* bounds the checks at once:
+    with none free the attempt is refused at once (``busy``) and nothing is written.
     """
-    now = cfg.clock()
-    name, address = username[:80], address[:64]
-    s.execute(delete(SignInFailureRow).where(SignInFailureRow.at < now - dt.timedelta(seconds=cfg.window_s)))
-    wait = max(
-        _wait(s, SignInFailureRow.username == name, cfg.max_failures, cfg, now),
-        _wait(s, SignInFailureRow.address == address, cfg.max_address_failures, cfg, now),
-    )
-    if wait:
-        record_audit(s, name, None, "sign_in", address, "throttled", None, {"via": via, "retry_after": wait})
-        return Attempt(None, wait)
-    user = check_password(s, username, password)
-    if user is None:
-        s.add(SignInFailureRow(at=now, username=name, address=address))
-        record_audit(s, name, None, "sign_in", address, "failed", None, {"via": via})
-        return Attempt(None)
-    s.execute(delete(SignInFailureRow).where(SignInFailureRow.username == name))
-    record_audit(s, name, None, "sign_in", address, "signed_in", None, {"via": via})
-    return Attempt(user)
+    if slots is not None and not slots.enter():
+        return Attempt(None, BUSY_RETRY_S, busy=True)
+    try:
+        now = cfg.clock()
+        name, address = username[:80], address[:64]
+        with store.transaction() as s:
+            s.execute(
+                delete(SignInFailureRow).where(SignInFailureRow.at < now - dt.timedelta(seconds=cfg.window_s))
+            )
+            _serialize(s, f"user:{name}", f"address:{address}")
+            wait = max(
+                _wait(s, SignInFailureRow.username == name, cfg.max_failures, cfg, now),
+                _wait(s, SignInFailureRow.address == address, cfg.max_address_failures, cfg, now),
+            )
+            if wait:
+                after = {"via": via, "retry_after": wait}
+                record_audit(s, name, None, "sign_in", address, "throttled", None, after)
+                return Attempt(None, wait)
+            account = s.execute(
+                select(UserRow.id, UserRow.password_hash).where(UserRow.username == username, UserRow.active)
+            ).first()
+            s.add(SignInFailureRow(at=now, username=name, address=address))
+        matches = password_matches(account.password_hash if account else None, password)
+        with store.transaction() as s:
+            user = s.get(UserRow, account.id) if matches and account else None
+            if user is None or not user.active:
+                record_audit(s, name, None, "sign_in", address, "failed", None, {"via": via})
+                return Attempt(None)
+            s.execute(delete(SignInFailureRow).where(SignInFailureRow.username == name))
+            record_audit(s, name, None, "sign_in", address, "signed_in", None, {"via": via})
+            return Attempt(user, result=then(s, user))
+    finally:
+        if slots is not None:
+            slots.leave()
 
 
 def issue_token(s: Session, user: UserRow, name: str, cfg: SignInSettings) -> str:

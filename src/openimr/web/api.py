@@ -154,7 +154,7 @@ def _today() -> dt.date:
 _THROTTLED = {
     429: {
         "model": out.ErrorOut,
-        "description": "Too many failed sign-ins: wait the Retry-After seconds.",
+        "description": "Too many failed sign-ins, or too many at once: wait the Retry-After seconds.",
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
     }
 }
@@ -165,22 +165,29 @@ def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.Token
     """Trade a username and password for an API token (shown this once; send it as a Bearer token).
 
     It lasts ``OPENIMR_TOKEN_DAYS`` (30) days. After repeated failures for the account or from
-    the client's address, every attempt is refused with 429 for a while, growing with each failure.
+    the client's address, every attempt is refused with 429 for a while, growing with each failure;
+    so is one that finds ``OPENIMR_LOGIN_CONCURRENCY`` sign-ins checking a password already.
     """
     cfg = auth.settings(request)
-    with cases.store.transaction() as s:
-        attempt = auth.sign_in(s, body.username, body.password, auth.client_address(request), cfg, "api")
-        token = auth.issue_token(s, attempt.user, body.name, cfg) if attempt.user else None
+    attempt = auth.sign_in(
+        cases.store,
+        body.username,
+        body.password,
+        auth.client_address(request),
+        cfg,
+        "api",
+        lambda s, user: auth.issue_token(s, user, body.name, cfg),
+        auth.gate(request),
+    )
     if attempt.retry_after:
-        message = f"too many failed sign-ins: try again in {attempt.retry_after} seconds"
         return JSONResponse(
-            {"error": "throttled", "message": message, "detail": None},
+            {"error": "busy" if attempt.busy else "throttled", "message": attempt.refusal, "detail": None},
             status_code=429,
             headers={"Retry-After": str(attempt.retry_after)},
         )
-    if token is None:
+    if attempt.result is None:
         raise Unauthenticated("wrong username or password")
-    return out.TokenOut(token=token)
+    return out.TokenOut(token=attempt.result)
 
 
 @router.get("/tokens", response_model=list[out.TokenInfo], tags=["accounts"])

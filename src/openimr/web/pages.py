@@ -238,12 +238,20 @@ def login(
     if not auth.same(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE)):
         raise Forbidden("the sign-in form is out of date: reload the page and try again")
     cfg = auth.settings(request)
-    with cases.store.transaction() as s:
-        attempt = auth.sign_in(s, username, password, auth.client_address(request), cfg, "form")
-        cookie = auth.open_session(s, attempt.user, cfg) if attempt.user else None
+    attempt = auth.sign_in(
+        cases.store,
+        username,
+        password,
+        auth.client_address(request),
+        cfg,
+        "form",
+        lambda s, user: auth.open_session(s, user, cfg),
+        auth.gate(request),
+    )
+    cookie = attempt.result
     if attempt.retry_after:
-        wait = f"Too many failed sign-ins: try again in {attempt.retry_after} seconds."
-        response = _login_page(request, next, wait, 429)
+        wait = attempt.refusal
+        response = _login_page(request, next, wait[:1].upper() + wait[1:] + ".", 429)
         response.headers["Retry-After"] = str(attempt.retry_after)
         return response
     if cookie is None:
