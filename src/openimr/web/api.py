@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from openimr.core.case import Application
 from openimr.core.letters.errors import LetterError
-from openimr.core.letters.parse import parse_file
+from openimr.core.letters.parse import read_bytes
 from openimr.core.models import Decision, Letter
 from openimr.core.process.workflow import Status
 from openimr.core.review.engine import Review
@@ -461,18 +461,15 @@ def parse_letter(
 ) -> Letter:
     """Read an IMR Final Determination letter into its record (letter.schema.json).
 
-    Parsing runs in a worker thread (a plain ``def`` route), so a long letter holds up no other request.
+    Parsing runs in a worker thread (a plain ``def`` route), and a PDF is read by a worker process
+    bounded in time, memory, pages and characters, so a hostile file holds up no other request.
     """
     cases.require(who, Action.PARSE_LETTERS)
     name = file_name(file, "file")
-    content = read_upload(file)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = pathlib.Path(tmp) / name
-        path.write_bytes(content)
-        try:
-            return parse_file(path)
-        except LetterError as exc:
-            raise Unreadable(exc.problem) from exc
+    try:
+        return read_bytes(read_upload(file), name).letter
+    except LetterError as exc:
+        raise Unreadable(exc.problem) from exc
 
 
 @router.post("/letters/ingest", response_model=out.IngestOut, tags=["corpus"], responses=_errors(413))

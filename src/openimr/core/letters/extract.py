@@ -1,4 +1,5 @@
-"""Text out of letter files (the I/O edge): PDFs through pypdfium2, ``.txt`` as text.
+"""Text out of letter files (the I/O edge): PDFs through pypdfium2 in a bounded worker process
+(:mod:`openimr.core.letters.pdf`), ``.txt`` as text.
 
 pypdfium2 marks a hyphen at a line end with U+FFFE and ends lines with CR LF; both are
 normalized here so the rest of the pipeline sees plain text with ``\\n`` line breaks.
@@ -19,9 +20,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pypdfium2 as pdfium
-
 from openimr.core.letters.errors import LetterError
+from openimr.core.letters.pdf import pdf_text
 
 LETTER_SUFFIXES = (".pdf", ".txt")
 # Real letters are 3-30 KB of text (the dev letters' PDFs are at most 0.1 MB): far past that, a file
@@ -75,27 +75,6 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(words.encode("utf-8")).hexdigest()
 
 
-def pdf_text(data: bytes, file: str) -> str:
-    """All pages' text of a PDF (an empty user password is tried, as the published PDFs use)."""
-    try:
-        doc = pdfium.PdfDocument(data, password="")
-    except pdfium.PdfiumError as exc:
-        raise LetterError(file, f"damaged or unreadable PDF ({exc})") from None
-    try:
-        pages = []
-        for index in range(len(doc)):
-            page = doc[index]
-            textpage = page.get_textpage()
-            pages.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-    except pdfium.PdfiumError as exc:
-        raise LetterError(file, f"damaged PDF page ({exc})") from None
-    finally:
-        doc.close()
-    return "\n".join(pages)
-
-
 def decode_text(data: bytes) -> str:
     """Text of a ``.txt`` letter: UTF-8 (a BOM dropped), UTF-16 with a BOM, else Windows-1252/Latin-1."""
     if data.startswith(_UTF16_BOMS):
@@ -128,8 +107,7 @@ def _read_regular(path: Path, name: str) -> bytes:
     """The bytes of a regular file of sane size; ``LetterError`` for anything else."""
     if problem := path_problem(path):
         raise LetterError(name, problem)
-    pdf = path.suffix.lower() == ".pdf"
-    limit = MAX_PDF_BYTES if pdf else MAX_TEXT
+    limit = _size_limit(name)
     try:
         # O_NONBLOCK: should the path become a FIFO after the check, opening it still cannot block.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -147,22 +125,31 @@ def _read_regular(path: Path, name: str) -> bytes:
     return data
 
 
+def _size_limit(name: str) -> int:
+    """The most bytes a letter file named *name* may hold."""
+    return MAX_PDF_BYTES if name.lower().endswith(".pdf") else MAX_TEXT
+
+
 def _too_big(size: int, limit: int) -> str:
     return f"file too large for one letter ({size / 1e6:.1f} MB; at most {limit / 1e6:g} MB)"
 
 
 def read_text(path: Path) -> str:
     """The normalized text of one letter file; ``LetterError`` for empty or unreadable files."""
-    name = path.name
-    data = _read_regular(path, name)
+    return letter_text(_read_regular(path, path.name), path.name)
+
+
+def letter_text(data: bytes, name: str) -> str:
+    """The normalized text of the letter file *name* whose bytes are *data* (a PDF when it starts
+    ``%PDF`` or is named ``.pdf``); ``LetterError`` naming *name* when it is empty or unreadable."""
+    if len(data) > (limit := _size_limit(name)):
+        raise LetterError(name, _too_big(len(data), limit))
     if not data.strip():
         raise LetterError(name, "empty file")
-    if data.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
-        text = pdf_text(data, name)
+    if data.startswith(b"%PDF") or name.lower().endswith(".pdf"):
+        text = pdf_text(data, name, MAX_TEXT)
         if not text.strip():
             raise LetterError(name, "PDF has no text layer (image-only or scanned PDF; run OCR first)")
-        if len(text) > MAX_TEXT:
-            raise LetterError(name, f"PDF text too long for one letter ({len(text):,} characters)")
     else:
         if b"\x00" in data[:4096] and not data.startswith(_UTF16_BOMS):
             raise LetterError(name, "binary file, not a text or PDF letter")

@@ -15,13 +15,22 @@ from pathlib import Path
 
 from openimr.core.letters import layout
 from openimr.core.letters.errors import LetterError
-from openimr.core.letters.extract import expand_paths, normalize_text, read_text, text_hash
+from openimr.core.letters.extract import expand_paths, letter_text, normalize_text, read_text, text_hash
 from openimr.core.letters.header import claimant, collapse, credentials, header_fields
 from openimr.core.letters.issues import IssuesError, ends_a_sentence, parse_issues
 from openimr.core.letters.sections import drop_intro, split_sections
 from openimr.core.models import Letter
 
-__all__ = ["LetterError", "Parsed", "parse_file", "parse_paths", "parse_text", "read_file", "read_paths"]
+__all__ = [
+    "LetterError",
+    "Parsed",
+    "parse_file",
+    "parse_paths",
+    "parse_text",
+    "read_bytes",
+    "read_file",
+    "read_paths",
+]
 
 # The dev letters dispute at most 21 items; far more is not one letter (or a layout misread).
 MAX_ISSUES = 50
@@ -81,8 +90,16 @@ def letter_warnings(letter: Letter) -> tuple[str, ...]:
 def read_file(path: str | os.PathLike[str], organization: str = layout.DEFAULT_ORGANIZATION) -> Parsed:
     """Read and parse one letter file (PDF, including empty-password encrypted, or text)."""
     path = Path(path)
-    text = read_text(path)
-    letter = parse_text(text, path.name, organization)
+    return _parsed(read_text(path), path.name, organization)
+
+
+def read_bytes(data: bytes, name: str, organization: str = layout.DEFAULT_ORGANIZATION) -> Parsed:
+    """Parse the letter file *name* whose bytes are *data* (an upload), as :func:`read_file` does."""
+    return _parsed(letter_text(data, name), name, organization)
+
+
+def _parsed(text: str, name: str, organization: str) -> Parsed:
+    letter = parse_text(text, name, organization)
     return Parsed(letter, text_hash(text), letter_warnings(letter))
 
 
@@ -111,9 +128,12 @@ def read_paths(
         for path in files:
             yield path, read(path)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
         chunk = max(1, min(16, len(files) // (jobs * 4)))
         yield from zip(files, pool.map(read, files, chunksize=chunk), strict=True)
+    finally:  # a batch stopped early (a full store) leaves the files not read yet unread
+        pool.shutdown(cancel_futures=True)
 
 
 def parse_paths(
