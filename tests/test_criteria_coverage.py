@@ -306,3 +306,48 @@ def test_the_quantity_helpers_read_levels_injections_and_hours():
     assert levels_named("L3-S1") == 3 and levels_named("two level ESI") == 2 and levels_named("ESI") is None
     assert injections_named("4 trigger point injections") == 4 and injections_named("TPI") is None
     assert hours_per_week("4 hours a day", 5) == 20 and hours_per_week("4 hours a day", None) is None
+
+
+# --- the right chapter: region-scoped rules only for items in their region ---------------------
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Electroencephalogram",
+        "Labs to include: EKG",
+        "standard wheelchair for a 2 month rental",
+        "purchase of a bedside 3 in 1 commode",
+        "Large gloves",
+        "Functional capacity evaluation (FCE)",
+        "Associated surgical service: Cryotherapy unit, seven day rental",
+    ],
+)
+@pytest.mark.parametrize("day", [dt.date(2016, 6, 1), dt.date(2026, 6, 1)])
+def test_an_item_naming_no_region_gets_no_region_scoped_chapter(item: str, day: dt.date):
+    request = parse(item)
+    assert not request.body_parts
+    assert not [r.id for r in candidate_rules(request, item, day) if r.applies_to.body_regions]
+
+
+def test_a_region_scoped_chapter_still_governs_an_item_in_its_region():
+    item = "MRI of the cervical spine"
+    ids = [r.id for r in candidate_rules(parse(item), item, dt.date(2026, 6, 1))]
+    assert "acoem-cervical-2018" in ids
+    knee = "MRI of the right knee"
+    assert "acoem-cervical-2018" not in [r.id for r in candidate_rules(parse(knee), knee, dt.date(2026, 6, 1))]
+
+
+def test_guidelines_check_fails_on_a_region_scoped_rule_matched_outside_its_region(monkeypatch):
+    from typer.testing import CliRunner
+
+    from openimr.cli import app
+    from openimr.core.review import governing
+
+    assert governing.out_of_region(None) == []
+    assert CliRunner().invoke(app, ["guidelines", "check"]).exit_code == 0
+    monkeypatch.setattr(governing, "in_region", lambda rule, request: True)
+    problems = governing.out_of_region(None)
+    assert any("'Electroencephalogram'" in p and "no body region" in p for p in problems)
+    result = CliRunner().invoke(app, ["guidelines", "check"])
+    assert result.exit_code == 1 and "is matched to 'Electroencephalogram'" in result.output

@@ -255,13 +255,15 @@ def check_command(rules: RulesOption = None) -> None:
 
     One line per problem: two versions of one chapter (same family and scope) in force on the same
     day, a limit of a kind the review engine does not evaluate, a citation without a source (or with
-    a web source that has no URL). Exit status 1 when there is any (or the file does not load), else
-    0 with a one-line summary.
+    a web source that has no URL), a region-scoped rule the engine matches to a request outside its
+    regions (an EEG, a wheelchair, a knee MRI given a spine chapter). Exit status 1 when there is
+    any (or the file does not load), else 0 with a one-line summary.
     """
+    from openimr.core.review.governing import out_of_region
     from openimr.services import guidelines as service
 
     ruleset = _rules(rules)
-    problems = service.check(ruleset)
+    problems = service.check(ruleset) + out_of_region(None) + out_of_region(dt.date.today())
     for line in problems:
         typer.echo(line)
     if problems:

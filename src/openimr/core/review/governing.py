@@ -11,8 +11,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from openimr.core.families import NON_MTUS, guideline_family
-from openimr.core.guidelines.rules import Rule, Tier, drug_classes_of, rules_for
+from openimr.core.guidelines.rules import Rule, Tier, drug_classes_of, normalize_region, rules_for
 from openimr.core.requests import Request
+from openimr.core.requests import parse as parse_request
 
 # The request parser's class names, spelled as the rules file spells them.
 _CLASS_ALIASES = {"proton-pump inhibitor": "ppi", "topical analgesic or compound": "topical_analgesic"}
@@ -31,9 +32,18 @@ def rule_drug_classes(request: Request) -> tuple[str, ...]:
     return (_CLASS_ALIASES.get(named, named.replace("-", "_").replace(" ", "_")),)
 
 
+def in_region(rule: Rule, request: Request) -> bool:
+    """Whether *rule* may govern *request* by body region: a rule scoped to regions (a chapter of
+    the neck, the low back, the knee...) only for a request that names a body part in them; a
+    request that names none (an EEG, a wheelchair, gloves) is outside every region-scoped rule."""
+    regions = rule.applies_to.body_regions
+    return not regions or any(normalize_region(p) in regions for p in request.body_parts)
+
+
 def candidate_rules(request: Request, item: str, day: dt.date | None, summary: str = "") -> list[Rule]:
     """Every encoded rule that may govern the request, best fit first (MTUS before others). A rule
-    restricted to diagnoses is matched against the item line and the clinical *summary*."""
+    restricted to diagnoses is matched against the item line and the clinical *summary*; a rule
+    scoped to body regions only when the request names a body part in them (:func:`in_region`)."""
     region = request.body_parts[0] if request.body_parts else None
     diagnoses = f"{item}\n{summary}" if summary else item
     found: list[Rule] = []
@@ -47,9 +57,42 @@ def candidate_rules(request: Request, item: str, day: dt.date | None, summary: s
             postoperative=request.postoperative,
             diagnoses=diagnoses,
         ):
-            if rule not in found:
+            if rule not in found and in_region(rule, request):
                 found.append(rule)
     return sorted(found, key=lambda r: r.tier is not Tier.MTUS)
+
+
+# Requests that name no body region, or one outside the spine: what `guidelines check` reviews the
+# engine's matching with (a region-scoped rule matched to any of them is a fault).
+REGION_PROBES = (
+    "Electroencephalogram",
+    "Electrocardiogram times 3",
+    "standard wheelchair for a 2 month rental",
+    "purchase of a bedside 3 in 1 commode",
+    "Large gloves",
+    "Functional capacity evaluation",
+    "Associated surgical service: Cryotherapy unit, seven day rental",
+    "Physical therapy 6 sessions",
+    "MRI of the right knee",
+    "Acupuncture 6 sessions",
+    "Norco 10/325 #90",
+)
+
+
+def out_of_region(day: dt.date | None = None, items: tuple[str, ...] = REGION_PROBES) -> list[str]:
+    """One line per region-scoped rule the engine would match to a request outside its regions."""
+    problems = []
+    for item in items:
+        request = parse_request(item)
+        parts = {normalize_region(p) for p in request.body_parts}
+        for rule in candidate_rules(request, item, day):
+            regions = set(rule.applies_to.body_regions)
+            if regions and not parts & regions:
+                problems.append(
+                    f"rule {rule.id!r} (regions {sorted(regions)}) is matched to {item!r}, "
+                    f"which names {sorted(parts) or 'no body region'}"
+                )
+    return problems
 
 
 def letter_family(rule: Rule) -> str:
