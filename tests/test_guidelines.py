@@ -560,3 +560,19 @@ def test_quotes_miner_threshold_and_unmatched():
     assert [q.text for q in found] == ["5-7 visits over 3 weeks"]
     assert "5-7 visits over 3 weeks" in candidate_statements("Guidelines allow “5–7 visits over 3 weeks”.")
     assert candidate_statements("The patient had 5-7 visits over 3 weeks.") == []
+
+
+def test_the_families_offered_for_a_date_are_those_in_force_then():
+    from openimr.services.guidelines import families_in_force
+
+    today = families_in_force(dt.date(2026, 6, 1))
+    assert "MTUS Acupuncture Medical Treatment Guidelines" in today
+    assert not any("2004" in f or "Chronic Pain Medical Treatment Guidelines" in f for f in today)
+    assert "MTUS Chronic Pain Medical Treatment Guidelines" in families_in_force(dt.date(2016, 6, 1))
+    assert len(families_in_force(None)) > len(today)
+
+
+def test_no_development_note_in_the_rules_a_user_reads():
+    text = "".join((SRC / "guidelines" / name).read_text() for name in ("mtus.yaml", "formulary.yaml"))
+    for note in ("(issue", "draft research", "(draft", "confidence high", "confidence low", "dev letters"):
+        assert note not in text

@@ -85,6 +85,12 @@ def in_force(ruleset: RuleSet, day: dt.date | None = None) -> list[Rule]:
     return [r for r in ruleset.rules if day is None or r.effective.covers(day)]
 
 
+def families_in_force(day: dt.date | None, ruleset: RuleSet | None = None) -> list[str]:
+    """The guideline families (chapters) with a rule in force on *day* (every family without a
+    day), sorted: what a reviewer may base a decision on for that date of service."""
+    return sorted({r.family for r in in_force(ruleset or load_rules(), day)})
+
+
 def find(ruleset: RuleSet, rule_id: str) -> Rule | None:
     """The rule with id *rule_id*, if there is one."""
     return next((r for r in ruleset.rules if r.id == rule_id), None)

@@ -47,7 +47,7 @@ from openimr.services.cases import (
 )
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.search import Filters, past_decision, search_store
-from openimr.services.guidelines import in_force
+from openimr.services.guidelines import families_in_force, in_force
 from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
 from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
 from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
@@ -643,7 +643,8 @@ def _case_from_form(f: dict[str, str]) -> dict[str, Any]:
 
 def _guideline_choices(case: CaseOut, review: Review | None) -> list[str]:
     """Guideline bases to pick from, one per family and citation: decision support's governing
-    guidelines, the UR's, then each MTUS family not named yet."""
+    guidelines, the UR's, then each family in force on the case's date (the UR decision's) not
+    named yet."""
     picked: dict[tuple[str, str], str] = {}
     for rec in review.items if review else []:
         family, citation = rec.guideline.family.strip().rstrip("."), (rec.guideline.citation or "").strip()
@@ -655,7 +656,7 @@ def _guideline_choices(case: CaseOut, review: Review | None) -> list[str]:
     named = {family for family, _ in picked}
     choices += [
         f"Decision based on {f}."
-        for f in sorted({r.family for r in load_rules().rules})
+        for f in families_in_force(case.ur_decision_date or case.application_received)
         if _key(f) not in named
     ]
     return list(dict.fromkeys(" ".join(c.split()) for c in choices))
