@@ -208,9 +208,9 @@ def list_reviewers(
     if fmt is RosterFormat.json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif fmt is RosterFormat.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=ROSTER_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(
+        from openimr.services.csvout import CsvWriter
+
+        CsvWriter(sys.stdout, ROSTER_COLUMNS).records(
             {k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows
         )
     else:

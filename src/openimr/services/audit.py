@@ -6,17 +6,16 @@ them; nothing here reads the store.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from openimr.services.csvout import CsvWriter
 from openimr.services.schemas import AuditOut
 
 READ = "read"
-FORMULA = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("id", "at", "actor", "case_number", "entity", "key", "action", "before", "after")
 
 
@@ -81,17 +80,11 @@ def fold(rows: Iterable[AuditOut]) -> list[Entry]:
     return entries
 
 
-def _cell(value: str) -> str:
-    """*value* made inert for a spreadsheet: one that would start a formula gets a leading quote."""
-    return f"'{value}" if value[:1] in FORMULA else value
-
-
 def write_csv(rows: Iterable[AuditOut], out: TextIO) -> None:
     """One line per audit row (none folded), values as JSON with their characters kept; a value
     that a spreadsheet would take for a formula (a document named ``=cmd()``) is quoted."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer = CsvWriter(out, CSV_COLUMNS)
     for r in rows:
         at = r.at.astimezone(dt.UTC) if r.at.tzinfo else r.at
         values = (r.id, at.isoformat(), r.actor, r.case_number or "", r.entity, r.key, r.action)
-        writer.writerow([_cell(str(v)) for v in (*values, text(r.before), text(r.after))])
+        writer.row([*values, text(r.before), text(r.after)])

@@ -10,7 +10,6 @@ under "Not stated".
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from openimr.core.families import NOT_STATED, guideline_family
 from openimr.core.models import Decision
+from openimr.services.csvout import CsvWriter
 from openimr.services.options import By
 from openimr.store.schema import IssueRow, LetterRow, SpecialtyRow, corpus_issues
 
@@ -179,11 +179,10 @@ def _record(group: Group) -> dict[str, str | int | float]:
 
 def write_csv(groups: list[Group], out: TextIO) -> None:
     """One row per group: counts, overturn rate and its Wilson 95% interval (as fractions), letters."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer = CsvWriter(out, COLUMNS)
     for group in groups:
         record = _record(group)
-        writer.writerow(f"{v:.4f}" if isinstance(v, float) else v for v in record.values())
+        writer.row(f"{v:.4f}" if isinstance(v, float) else v for v in record.values())
 
 
 def write_json(result: Breakdown, out: TextIO) -> None:

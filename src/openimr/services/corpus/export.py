@@ -8,7 +8,6 @@ joined with "; ".
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Date, Engine, text
 
+from openimr.services.csvout import CsvWriter
 from openimr.services.options import ExportFormat as Format
 
 CHUNK = 20000
@@ -87,10 +87,9 @@ def export(engine: Engine, path: Path, fmt: Format) -> int:
     count = 0
     if fmt is Format.csv:
         with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=SCHEMA.names, lineterminator="\n")
-            writer.writeheader()
+            writer = CsvWriter(out, SCHEMA.names)
             for rows in chunks(engine):
-                writer.writerows(rows)
+                writer.records(rows)
                 count += len(rows)
         return count
     with pq.ParquetWriter(path, SCHEMA) as writer:
