@@ -400,7 +400,13 @@ def _at(text: str) -> dict[str, int | str]:
 
 def _review_item(item: str) -> dict:
     """An item of a review as the engine writes it, with evidence at known offsets."""
-    criterion = {"rule_id": RULE, "kind": "condition", "role": "required", "verified": True}
+    criterion = {
+        "rule_id": RULE,
+        "kind": "condition",
+        "role": "required",
+        "verified": True,
+        "verification": "verified",
+    }
     return {
         "item": item,
         "recommendation": "Upheld",
@@ -443,7 +449,7 @@ def _review_item(item: str) -> dict:
                 "label": "a functional deficit to treat",
                 "status": "not_documented",
                 "detail": "no functional limit is described",
-                "verified": False,
+                "verification": "quoted",  # established, but not read in the guideline itself
                 "evidence": [_at(HOSTILE)],
             },
         ],
@@ -519,7 +525,7 @@ def test_the_workbench_shows_the_engines_review_in_plain_words(reviewer_page: st
         "a functional deficit to treat",
         "not documented",
         "no functional limit is described",
-        "not verified",
+        "quoted",
     ) in rows
     text = _text(html)
     assert "(chars " not in text and RULE not in text and "not_documented" not in text

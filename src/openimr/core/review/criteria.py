@@ -118,6 +118,8 @@ class Criterion(BaseModel):
     detail: str
     evidence: tuple[Evidence, ...] = ()
     verified: bool = False
+    # where the criterion's figure or statement comes from, in the rules file's words
+    verification: Literal["verified", "quoted", "unverified"] | None = None
     limit: str | None = None  # a limit's figure in words ("3-6", "at least 6 weeks")
     within: float | None = None  # of a visit limit the request exceeds: how many visits it allows
 
@@ -231,6 +233,7 @@ def _criterion(
         detail=detail,
         evidence=evidence,
         verified=limit.verified,
+        verification=limit.verification.status.value,
         limit=_limit_detail(limit, flagged=False),
     )
 
@@ -531,6 +534,7 @@ def _condition(rule: Rule, cond: Condition, c: _Case) -> Criterion:
         status=status,
         detail=detail,
         evidence=evidence,
+        verification=rule.verification.status.value,
     )
 
 
@@ -560,6 +564,7 @@ def evaluate(
                 status="unmet",
                 detail=f"{rule.title}: not recommended by {rule.citation.regulation}",
                 verified=rule.verification.status.value == "verified",
+                verification=rule.verification.status.value,
             )
         )
     continuation, prior, prior_evidence = prior_sessions(request, facts)
