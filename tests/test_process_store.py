@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,62 @@ def test_items_without_a_category_are_classified_by_the_request_parser(process: 
     with process.store.sessions() as s:
         item = s.scalar(select(ptables.ItemRow))
         assert item.category == "acupuncture" and item.request["sessions"] == 12
+
+
+def test_issuing_and_changing_a_decision_serialize_on_the_case(db_url: str) -> None:
+    """Issue 27: a reviewer's change and the coordinator's issue, raced 200 times on each store. The
+    issued letter always says what the stored decisions say; a decision that comes too late is refused
+    (409) naming what the letter says, and is not recorded."""
+    store = Store.open(db_url)
+    service = CaseService(store)
+    service.import_reviewers(TESTER, demo.REVIEWERS)
+    example = demo.examples(TODAY)[0].case
+
+    def change(number: str, results: dict, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            service.decide(operator("reviewer"), number, 1, "Overturned", MTUS, "Within the trial.", None, 1)
+            results["decide"] = "ok"
+        except (ConflictError, TransitionError) as exc:
+            results["decide"] = str(exc)
+
+    def issue(number: str, results: dict, start: threading.Barrier, lag: float) -> None:
+        start.wait()
+        time.sleep(lag)  # staggered, so that each side gets there first in some rounds
+        try:
+            service.issue(operator("coordinator"), number, TODAY)
+            results["issue"] = "ok"
+        except ConflictError as exc:
+            results["issue"] = str(exc)
+
+    tally: dict[str, int] = {}
+    for round_ in range(200):
+        summary = f"{example.clinical_summary} Seen again, round {round_}."
+        number = service.create_case(TESTER, example.model_copy(update={"clinical_summary": summary}))
+        number = number.case_number
+        service.assign(TESTER, [number], TODAY)
+        service.decide(TESTER, number, 1, "Upheld", MTUS, "Twelve visits exceed the supported trial.")
+        results: dict[str, str] = {}
+        start = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=change, args=(number, results, start)),
+            threading.Thread(target=issue, args=(number, results, start, round_ % 8 / 500)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stored = [i.decision.decision for i in service.items(TESTER, number) if i.decision]
+        letter, issued = service.letter(TESTER, number, TODAY)
+        # Issuing waits for a decision in flight and never loses; a decision after it does.
+        assert results["issue"] == "ok" and issued, results
+        assert [i.decision for i in letter.issues] == stored, (number, results)
+        if results["decide"] != "ok":
+            assert stored == ["Upheld"], results
+            assert (
+                "letter is issued" in results["decide"]
+                or "letter was issued meanwhile ('" in results["decide"]
+            )
+        tally[stored[0]] = tally.get(stored[0], 0) + 1
+    assert set(tally) == {"Upheld", "Overturned"}, tally  # both orders happened
+    store.close()

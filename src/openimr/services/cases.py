@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from openimr.core.case import Application, Party
@@ -831,6 +832,13 @@ class CaseService:
                 version, status = self._record_decision(s, who, number, position, attempt)
         except _LostRace:
             version, status = self._lost(who, number, position, attempt, expected_version)
+        except ConflictError:
+            # The case row changed under this decision: if the letter was issued meanwhile, say so.
+            with self._tx() as s:
+                case = self._case(s, number)
+                if case.letter is not None:
+                    raise self._issued_meanwhile(case) from None
+            raise
         return out.DecisionResult(case_number=number, position=position, version=version, status=status)
 
     def _record_decision(
@@ -839,6 +847,8 @@ class CaseService:
         case = self._case(s, number)
         item = next(i for i in case.items if i.position == position)
         s.refresh(item)
+        if case.letter is not None:
+            raise self._issued_meanwhile(case)
         if case.status not in BUSY:
             raise workflow.TransitionError(f"case {number} is {case.status}: it cannot be decided now")
         if not item.eligible:
@@ -858,7 +868,21 @@ class CaseService:
             self._move(s, who, case, Status.IN_REVIEW)
         if case.status == Status.IN_REVIEW and all(i.decision for i in case.items if i.eligible):
             self._move(s, who, case, Status.DECIDED)
+        # Every decision changes the case row (its version), so that issuing the letter, which checks
+        # that version when it moves the case, can never freeze decisions that changed under it.
+        flag_modified(case, "status")
+        s.flush()
         return item.version, case.status
+
+    @staticmethod
+    def _issued_meanwhile(case: CaseRow) -> workflow.TransitionError:
+        """The refusal of a decision that lost its race to the letter, naming what the letter says."""
+        issued = Letter.model_validate(case.letter.record)
+        said = ", ".join(f"{i.item!r} {i.decision}" for i in issued.issues)
+        return workflow.TransitionError(
+            f"case {case.case_number}'s letter was issued meanwhile ({said}): its decisions are final, "
+            "and this one was not recorded"
+        )
 
     def _lost(
         self, who: Principal, number: str, position: int, attempt: dict, expected: int
@@ -915,8 +939,21 @@ class CaseService:
     # Letters ----------------------------------------------------------------------------------
 
     def issue(self, who: Principal, number: str, today: dt.date) -> tuple[Letter, bool]:
-        """Freeze the case's Final Determination letter; returns it and whether it is new."""
+        """Freeze the case's Final Determination letter; returns it and whether it is new.
+
+        Issuing and deciding serialize on the case row: issuing locks it before it reads the
+        decisions, and every decision changes it (its version) in the decision's own transaction, so
+        a decision racing the issue either lands before the letter is built (and is in it) or fails
+        once the letter is issued.
+        """
+        self.require(who, Action.ISSUE_LETTER, number, "letter")  # a refusal is audited before the lock
         with self._tx() as s:
+            s.execute(  # takes the case row's lock (PostgreSQL) or the write lock (SQLite) first
+                update(CaseRow)
+                .where(CaseRow.case_number == number)
+                .values(version=CaseRow.version)
+                .execution_options(synchronize_session=False)
+            )
             case = self._open(s, who, number, Action.ISSUE_LETTER, "letter", read=None)
             if case.letter is not None:
                 return Letter.model_validate(case.letter.record), False
