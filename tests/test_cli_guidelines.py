@@ -305,3 +305,10 @@ def test_formulary_json_answers_a_combination_ingredient_by_ingredient():
     answer = json.loads(result.stdout)
     assert [i["ingredient"] for i in answer["ingredients"]] == ["oxycodone", "acetaminophen"]
     assert answer["ingredients"][0]["status"] == "non-exempt"
+
+
+def test_definitions_lists_each_term_with_its_citation_and_status():
+    result = run("guidelines", "definitions", "--format", "jsonl")
+    rows = {r["id"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows["functional_improvement"]["citation"].startswith("8 CCR 9792.20(e)")
+    assert {r["verification"]["status"] for r in rows.values()} == {"verified"}

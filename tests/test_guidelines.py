@@ -576,3 +576,13 @@ def test_no_development_note_in_the_rules_a_user_reads():
     text = "".join((SRC / "guidelines" / name).read_text() for name in ("mtus.yaml", "formulary.yaml"))
     for note in ("(issue", "draft research", "(draft", "confidence high", "confidence low", "dev letters"):
         assert note not in text
+
+
+def test_definitions_and_evidence_rules_are_quoted_from_the_regulation():
+    terms = load_rules().definitions
+    chronic = terms["chronic_pain"]
+    assert (chronic.figure, chronic.unit, chronic.verification.status.value) == (3, "months", "verified")
+    assert "three or more months" in chronic.text and chronic.citation.startswith("8 CCR 9792.20(b)")
+    assert "not addressed by the MTUS" in terms["not_denied_for_not_addressed"].text
+    sources = load_rules().sources
+    assert all(sources[t.verification.source].url for t in terms.values())

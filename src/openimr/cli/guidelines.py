@@ -248,6 +248,33 @@ def show_command(
     typer.echo("\n".join(_describe(rule, ruleset)))
 
 
+@app.command("definitions")
+@pipe_safe
+def definitions_command(fmt: FormatOption = Format.table, rules: RulesOption = None) -> None:
+    """The terms the MTUS defines (9792.20) and the evidence rules it lays down (9792.21), in the
+    regulation's words, each with its citation, dates and verification status."""
+    from rich.table import Table
+
+    ruleset = _rules(rules)
+    if fmt is Format.jsonl:
+        for name, term in ruleset.definitions.items():
+            typer.echo(
+                json.dumps({"id": name, **term.model_dump(mode="json", by_alias=True)}, ensure_ascii=False)
+            )
+        return
+    table = Table("term", "kind", "text", "citation", "status", show_lines=True)
+    for term in ruleset.definitions.values():
+        figure = f" ({term.figure:g} {term.unit})" if term.figure is not None else ""
+        table.add_row(
+            term.term + figure,
+            term.kind.replace("_", " "),
+            term.text,
+            term.citation,
+            term.verification.status.value,
+        )
+    console().print(table)
+
+
 @app.command("check")
 @pipe_safe
 def check_command(rules: RulesOption = None) -> None:

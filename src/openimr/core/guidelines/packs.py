@@ -157,6 +157,7 @@ def merge(base: RuleSet, packs: list[tuple[Pack, str]]) -> RuleSet:
         sources=sources,
         conditions=conditions,
         drug_classes=classes,
+        definitions=base.definitions,
         rules=(*rules, *base.rules),
     )
     try:

@@ -322,6 +322,27 @@ class Rule(_Model):
         return any(_word_pattern(kw).search(text.lower()) for kw in self.applies_to.keywords)
 
 
+class Definition(_Model):
+    """A term the regulations define, or an evidence rule they lay down, in the source's own words
+    (``text``, quoted), with its citation, its verification and, where the text states one, the
+    figure it sets (``figure`` in ``unit``: chronic pain is pain of 3 or more months)."""
+
+    kind: Literal["definition", "evidence_rule"]
+    term: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    citation: str = Field(min_length=1)
+    effective: Effective
+    verification: Verification
+    figure: float | None = None
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _unit(self) -> Definition:
+        if (self.figure is None) != (self.unit is None):
+            raise ValueError("figure and unit go together")
+        return self
+
+
 class RuleSet(_Model):
     """The whole rules file."""
 
@@ -329,6 +350,7 @@ class RuleSet(_Model):
     sources: dict[str, Source]
     conditions: dict[str, ConditionDef]
     drug_classes: dict[str, DrugClass]
+    definitions: dict[str, Definition] = Field(default_factory=dict)
     rules: tuple[Rule, ...] = Field(min_length=1)
 
 
@@ -346,6 +368,9 @@ def check_references(ruleset: RuleSet, origin: str) -> None:
     for name, cond in ruleset.conditions.items():
         if cond.source is not None and cond.source not in ruleset.sources:
             raise RuleFileError(f"{origin}: condition {name!r}: unknown source {cond.source!r}")
+    for name, term in ruleset.definitions.items():
+        if term.verification.source not in ruleset.sources:
+            raise RuleFileError(f"{origin}: definition {name!r}: unknown source {term.verification.source!r}")
     seen: set[str] = set()
     for rule in ruleset.rules:
         where = f"{origin}: rule {rule.id!r}"
