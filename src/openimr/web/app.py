@@ -7,24 +7,27 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import openimr
 from openimr.services import accounts as auth
 from openimr.services.cases import CaseService
-from openimr.store.db import Store
+from openimr.store.db import Store, warm
 from openimr.web import admin, api, pages
 from openimr.web.errors import STATUS, classify
 
 HERE = Path(__file__).resolve().parent
+DB_RETRY_S = 5  # what a request that found the database away is told to wait
 # Pages run only our own scripts (by nonce) and styles; no page may be framed by another site.
 CSP = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
@@ -121,6 +124,23 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class PlainUrl:
+    """Refuses (400) a URL whose path holds a control character or whose query holds NUL: no page
+    or operation takes one, and the database would refuse NUL anyway."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            any(ord(c) < 32 or ord(c) == 127 for c in scope["path"])
+            or b"\x00" in unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
+        ):
+            response = _error(Request(scope), 400, "bad_request", "the address holds a control character")
+            return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 def _over(limit: int) -> str:
     size = f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{limit} bytes"
     return f"the request body is larger than the limit of {size}"
@@ -143,6 +163,7 @@ def create_app(url: str | None = None) -> FastAPI:
         ),
     )
     app.state.store = Store.open(url)
+    warm(app.state.store.engine)  # the pool's connections open before the first request needs them
     app.state.cases = CaseService(app.state.store)
     # Read once at start-up: a malformed setting stops the server here, not at every request.
     app.state.sign_in = auth.SignInSettings.from_env()
@@ -180,8 +201,21 @@ def create_app(url: str | None = None) -> FastAPI:
         """Anything unexpected: JSON or a page saying so, never a traceback (the server logs it)."""
         return _harden(request, _error(request, 500, "internal", "an unexpected error on the server"))
 
+    async def away(request: Request, exc: Exception) -> Response:
+        """The database is away (down, restarting, unreachable, out of connections): 503 with
+        Retry-After, JSON or a page; any other database error is :func:`crashed`'s."""
+        lost = isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+        if not lost and not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            return await crashed(request, exc)
+        response = _error(request, 503, "unavailable", "the database is not answering: try again shortly")
+        response.headers["Retry-After"] = str(DB_RETRY_S)
+        return response
+
+    for cls in (DBAPIError, DisconnectionError, PoolTimeout):
+        app.add_exception_handler(cls, away)
     app.add_exception_handler(Exception, crashed)
     app.add_middleware(BodyLimit, limits=BodyLimits.from_env())
+    app.add_middleware(PlainUrl)
 
     @app.middleware("http")
     async def headers(request: Request, call_next) -> Response:

@@ -1,0 +1,174 @@
+"""A signed-in user's case reads while anonymous clients flood sign-in with wrong passwords, and a
+freshly started server under many clients at once, on SQLite and on PostgreSQL.
+
+    python bench/bench_floods.py [--flooders 20] [--reads 40] [--clients 50] [--backends sqlite,postgres]
+
+``flood``: ``openimr serve --demo`` on a fresh database; ``--flooders`` clients post wrong passwords
+to ``POST /api/tokens`` back to back (each a made-up username) while one signed-in coordinator reads
+a case ``--reads`` times; prints the reads' p50 and max and the flood's answers by status.
+``fresh``: a newly started server, ``--clients`` signed-in clients each reading the case list and a
+case at once, 10 rounds; prints the answers by status (a 5xx or a timeout is an error).
+Only loopback addresses are used. Figures are for the machine they ran on: compare ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from openimr.services import web_demo as demo
+
+PG_URL = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+HOST = "127.0.0.1"
+
+
+@contextmanager
+def database(backend: str):
+    """A fresh database URL: a SQLite file or a throw-away PostgreSQL schema."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{Path(tmp) / 'flood.db'}"
+        return
+    schema = f"openimr_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield (
+            make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def server(url: str):
+    """``openimr serve --demo`` on a free loopback port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port = s.getsockname()[1]
+    command = [
+        sys.executable,
+        "-c",
+        "from openimr.cli import app; app()",
+        "serve",
+        "--demo",
+        "--db",
+        url,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://{HOST}:{port}"
+    try:
+        for _ in range(240):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def signed_in(base: str, username: str = "coordinator") -> tuple[dict[str, str], str]:
+    answer = httpx.post(
+        f"{base}/api/tokens", json={"username": username, "password": demo.PASSWORD}, timeout=60
+    )
+    headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+    case = httpx.get(f"{base}/api/cases", headers=headers, timeout=60).json()["items"][0]["case_number"]
+    return headers, case
+
+
+def flood(base: str, flooders: int, reads: int) -> str:
+    headers, case = signed_in(base)
+    stop, codes = threading.Event(), collections.Counter()
+
+    def attack(n: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            while not stop.is_set():
+                body = {"username": f"nobody-{n}", "password": "guess"}
+                codes[client.post(f"{base}/api/tokens", json=body).status_code] += 1
+
+    threads = [threading.Thread(target=attack, args=(n,), daemon=True) for n in range(flooders)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    times = []
+    with httpx.Client(timeout=120, headers=headers) as client:
+        for _ in range(reads):
+            start = time.perf_counter()
+            status = client.get(f"{base}/api/cases/{case}").status_code
+            times.append((time.perf_counter() - start) * 1000)
+            assert status == 200, status
+    stop.set()
+    for thread in threads:
+        thread.join(120)
+    p50, worst = statistics.median(times), max(times)
+    return f"case read p50 {p50:.0f} ms, max {worst:.0f} ms; flood answers {dict(codes)}"
+
+
+def fresh(base: str, clients: int) -> str:
+    headers, case = signed_in(base)
+    codes: collections.Counter = collections.Counter()
+    barrier = threading.Barrier(clients)
+
+    def user() -> None:
+        with httpx.Client(timeout=10, headers=headers) as client:
+            barrier.wait()
+            for _ in range(10):
+                for path in ("/api/cases", f"/api/cases/{case}"):
+                    try:
+                        codes[client.get(base + path).status_code] += 1
+                    except httpx.TimeoutException:
+                        codes["timeout"] += 1
+
+    threads = [threading.Thread(target=user, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    errors = sum(n for code, n in codes.items() if code == "timeout" or int(code) >= 500)
+    return f"{sum(codes.values())} requests, {errors} errors: {dict(codes)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flooders", type=int, default=20)
+    parser.add_argument("--reads", type=int, default=40)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--only", choices=["flood", "fresh"], default=None)
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        if args.only in (None, "flood"):
+            with database(backend) as url, server(url) as base:
+                print(f"{backend} flood ({args.flooders} clients): {flood(base, args.flooders, args.reads)}")
+        if args.only in (None, "fresh"):
+            with database(backend) as url, server(url) as base:
+                print(f"{backend} fresh server ({args.clients} clients): {fresh(base, args.clients)}")
+
+
+if __name__ == "__main__":
+    main()
