@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from corpus_store import filled_store
@@ -157,3 +157,70 @@ def test_repeated_texts_are_indexed_once_and_new_issues_reach_a_running_searcher
         assert conn.scalar(select(func.count()).select_from(corpus_docs)) == docs
     after = searcher.search(item, limit=100, mode=Mode.text)
     assert {h.letter for h in after} - {h.letter for h in before} == {"CM99-0000099"}
+
+
+def _unique_words(letters: list[Letter], among: list[Letter]) -> dict[str, str]:
+    """For each of *letters* (by case number or file), a word of its issues whose stem no other
+    letter of *among* holds."""
+    from openimr.services.corpus.fulltext import _ANALYZER
+
+    def texts(letter: Letter) -> list[str]:
+        return [t for i in letter.issues for t in (i.item, i.rationale)] + [letter.clinical_summary or ""]
+
+    def words(letter: Letter) -> list[str]:
+        return [w for t in texts(letter) for w in t.split() if w.isalpha() and len(w) > 5]
+
+    stems = {id(x): {s for t in texts(x) for s in _ANALYZER.analyze(t)} for x in among}
+    chosen = {}
+    for letter in letters:
+        others = set().union(*(stems[id(x)] for x in among if x is not letter))
+        found = next((w for w in words(letter) if not set(_ANALYZER.analyze(w)) & others), None)
+        if found:
+            chosen[letter.case_number or letter.file] = found
+    return chosen
+
+
+def _found(engine, words: dict[str, str]) -> int:
+    """How many of *words* (letter → word) find their letter by full text."""
+    searcher = Searcher(engine)
+    return sum(
+        any(h.letter == letter for h in searcher.search(word, limit=20, mode=Mode.text))
+        for letter, word in words.items()
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_store_replaced_under_its_index_is_indexed_afresh(
+    kind: str, gold: list[Letter], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store file deleted and made again, or a schema dropped and created under the same URL, then
+    filled: its issue ids start over, and the index built from the old store is not extended."""
+    monkeypatch.setenv("OPENIMR_INDEX_DIR", str(tmp_path / "index"))
+    old, new = gold[:10], gold[10:40]
+    words = _unique_words(new, old + new)
+    gone = _unique_words(old, old + new)
+    assert len(words) >= 20 and len(gone) >= 5
+
+    def replace(url: str) -> None:
+        engine = filled_store(url, old)
+        assert _found(engine, gone) == len(gone)
+        if kind == "sqlite":
+            engine.dispose()
+            for suffix in ("", "-wal", "-shm"):  # the store, not its index beside it
+                (tmp_path / f"store.db{suffix}").unlink(missing_ok=True)
+        else:
+            schema = url.rsplit("search_path%3D", 1)[-1].split("&")[0]
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            engine.dispose()
+        engine = filled_store(url, new)
+        assert _found(engine, words) == len(words)
+        assert _found(engine, gone) == 0
+        engine.dispose()
+
+    if kind == "sqlite":
+        replace(f"sqlite:///{tmp_path / 'store.db'}")
+    else:
+        with pg_schema_url() as url:
+            replace(url)

@@ -505,6 +505,11 @@ corpus_embeddings = Table(
 )
 
 
+# One row: the random id this store was given when its schema was made (migration 0007). The search
+# indexes beside the store record it, and are built afresh for a store with another.
+store_identity = Table("store_identity", Base.metadata, Column("store_id", String(32), primary_key=True))
+
+
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Alembic's filter: the full-text index lives outside the metadata (the FTS5 table
     ``corpus_doc_fts`` and its shadow tables on SQLite, ``corpus_docs.search_vector`` and its GIN

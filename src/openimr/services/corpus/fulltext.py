@@ -17,17 +17,21 @@ index, and the same speed, for either store.
 
 :func:`sync` adds the issues above the index's highest one, committing every :data:`COMMIT`, so an
 interrupted run is resumed by the next; a process that finds another one writing leaves the work to
-it and searches what is committed.
+it and searches what is committed. The index is keyed to its store: :data:`STORE_FILE` holds the id
+the store was given when its schema was made, and an index built from another store (a file deleted
+and made again, a database dropped and created under the same URL: issue ids start over) is built
+afresh, never extended with the new store's issues above the old one's highest.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import tantivy
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 VERSION = 1  # of the schema below: an index of another version is left for a new one
 ITEM_BOOST = 3.0  # a word in the item counts four times one in the rationale or the summary
@@ -35,6 +39,7 @@ TERMS = ("decision", "family", "category", "drug_class", "body_part", "specialty
 BATCH = 20_000
 COMMIT = 200_000
 WRITER_HEAP = 256_000_000
+STORE_FILE = "store-id"  # in the index's folder: the id of the store it was built from
 # The index's "en_stem" analyzer (simple tokenizer, long tokens dropped, lower case, English
 # stemmer), applied to a query by hand so that its words become term queries.
 _ANALYZER = (
@@ -76,19 +81,34 @@ def _highest(index: tantivy.Index) -> int:
     return int(top[0][0]) if top else 0
 
 
+def store_id(conn: Connection) -> str:
+    """The random id the store was given when its schema was made (``store_identity``)."""
+    return conn.scalar(text("SELECT min(store_id) FROM store_identity")) or ""
+
+
+def built_for(folder: Path) -> str | None:
+    """The id of the store the full-text index at *folder* was built from (None: unknown)."""
+    try:
+        return (folder / STORE_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
 def sync(engine: Engine, folder: Path) -> int:
     """Add *engine*'s indexed issues above the highest in the full-text index at *folder* (made when
-    missing); returns how many were added, 0 when another process is writing the index."""
-    folder.mkdir(parents=True, exist_ok=True)
-    index = tantivy.Index(_schema(), path=str(folder), reuse=True)
-    after = _highest(index)
+    missing, and made afresh when it was built from another store or holds issues the store lost);
+    returns how many were added, 0 when another process is writing the index."""
     with engine.connect() as conn:
         high = conn.scalar(text("SELECT max(id) FROM corpus_issues")) or 0
-    if high < after:  # the store lost issues the index holds: start afresh
+        store = store_id(conn)
+    if built_for(folder) != store:  # missing, or another store's
+        _start_afresh(folder, store)
+    index = tantivy.Index(_schema(), path=str(folder), reuse=True)
+    after = _highest(index)
+    if high < after:  # the store lost issues the index holds
         del index
-        remove(folder)
-        folder.mkdir(parents=True)
-        index, after = tantivy.Index(_schema(), path=str(folder)), 0
+        _start_afresh(folder, store)
+        index, after = tantivy.Index(_schema(), path=str(folder), reuse=True), 0
     if high <= after:
         return 0
     try:
@@ -134,6 +154,21 @@ def _add(conn, writer: tantivy.IndexWriter, rows) -> None:
         if year is not None:
             document.add_integer("year", int(year))
         writer.add_document(document)
+
+
+def _start_afresh(folder: Path, store: str) -> None:
+    """Put an empty index for the store *store* at *folder*: made beside it with its store file and
+    moved in whole, so no process ever opens an index there without one. Should another process
+    put its own there first, that one is kept."""
+    staging = folder.with_name(f"{folder.name}.new-{uuid.uuid4().hex[:8]}")
+    staging.mkdir(parents=True)
+    tantivy.Index(_schema(), path=str(staging))
+    (staging / STORE_FILE).write_text(store, encoding="utf-8")
+    remove(folder)
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        remove(staging)
 
 
 def remove(folder: Path) -> None:

@@ -218,7 +218,8 @@ def ensure_mapped(engine: Engine) -> Path:
     found = current_meta(index_dir(engine))
     with engine.connect() as conn:
         high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
-    if found and mapped_is_current(found[1], high):
+        store = fulltext.store_id(conn)
+    if found and mapped_is_current(found[1], high, store):
         return found[0]
     return build_mapped(engine)
 
@@ -300,11 +301,13 @@ def current_meta(directory: Path) -> tuple[Path, dict] | None:
         return None
 
 
-def mapped_is_current(meta: dict | None, high: int | None) -> bool:
-    """Whether a mapped index with *meta* covers the corpus whose highest issue id is *high*."""
+def mapped_is_current(meta: dict | None, high: int | None, store: str) -> bool:
+    """Whether a mapped index with *meta* covers the corpus whose highest issue id is *high* in the
+    store whose id is *store* (an index built from another store never is)."""
     return (
         bool(meta)
         and meta.get("version") == MAPPED_VERSION
+        and meta.get("store") == store
         and meta["high"] == high
         and (meta["model"] == embeddings.MODEL)
     )
@@ -392,8 +395,10 @@ def build_mapped(engine: Engine) -> Path:
     previous = current_meta(directory)
     with engine.connect() as conn:
         high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
+        store = fulltext.store_id(conn)
     if embeddings.available():  # texts up to the previous index's highest issue have their vectors
-        embedded = previous and previous[1]["model"] == embeddings.MODEL and previous[1]["lists"]
+        same = previous and previous[1].get("store") == store and previous[1]["model"] == embeddings.MODEL
+        embedded = same and previous[1]["lists"]
         embed_missing(engine, after_id=(previous[1]["high"] or 0) if embedded else 0)
     with engine.connect() as conn:
         rows = conn.execute(text(_ISSUE_COLUMNS), {"high": high or 0}).all()
@@ -421,6 +426,7 @@ def build_mapped(engine: Engine) -> Path:
     arrays["specialty_positions"], groups["specialty"] = _by_value(order[starts], names)
     meta = {
         "version": MAPPED_VERSION,
+        "store": store,
         "high": high,
         "issues": len(ids),
         "model": embeddings.MODEL,

@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, text
 
 from openimr.services.corpus import embeddings
-from openimr.services.corpus.fulltext import FullText
+from openimr.services.corpus.fulltext import FullText, store_id
 from openimr.services.options import Mode
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class _Corpus:
             return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
 
         self.high = meta["high"]
+        self.store = meta["store"]
         self.ids = load("ids")
         self.size = len(self.ids)
         self.fulltext = FullText(text_folder)
@@ -187,9 +188,10 @@ def _corpus(engine: Engine, conn: Connection) -> _Corpus:
     from openimr.services.corpus.index import current_meta, ensure_mapped, index_dir, text_dir
 
     high = conn.scalar(text("SELECT max(id) FROM corpus_issues"))
+    store = store_id(conn)
     with _LOCK:
         corpus = _CORPORA.get(engine)
-        if corpus is None or corpus.high != high:
+        if corpus is None or (corpus.high, corpus.store) != (high, store):
             ensure_mapped(engine)
             corpus = _CORPORA[engine] = _Corpus(*current_meta(index_dir(engine)), text_dir(engine))
         return corpus
