@@ -377,13 +377,17 @@ def formulary(
         typer.echo(answer.model_dump_json(indent=2))
         return
     fill = {True: "yes", False: "no", None: "not encoded"}
+
+    def days(flag: bool | None, limit: int | None) -> str:
+        return fill[flag] + (f" (up to {limit} days)" if flag and limit else "")
+
     rows = [
         ("drug", answer.drug),
         ("ingredient", answer.ingredient or ""),
         ("date of service", str(answer.date)),
         ("status", answer.status),
-        ("special fill", fill[answer.special_fill]),
-        ("perioperative fill", fill[answer.perioperative_fill]),
+        ("special fill", days(answer.special_fill, answer.special_fill_days)),
+        ("perioperative fill", days(answer.perioperative_fill, answer.perioperative_fill_days)),
         (
             "list version",
             f"{answer.list_version or '-'}"
@@ -396,6 +400,12 @@ def formulary(
         ("citation", answer.citation or ""),
         ("source", f"{answer.source or '-'}" + (f" <{answer.source_url}>" if answer.source_url else "")),
         ("verification", answer.verification or "-"),
+    ]
+    if answer.forms:
+        rows.append(("forms", ", ".join(answer.forms)))
+    rows += [
+        (f"ACOEM topic: {topic}", ", ".join(m.replace("_", " ") for m in marks))
+        for topic, marks in answer.topics.items()
     ]
     rows += [
         (

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from openimr.core.guidelines import packs, quotes
 from openimr.core.guidelines.packs import Pack, PackError
-from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_packaged, load_rules, parse_rules
+from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_rules, parse_rules
 from openimr.core.review.criteria import EVALUATED_LIMITS
 from openimr.store.db import Store, default_db_url
 from openimr.store.schema import IssueRow, LetterRow
@@ -49,7 +49,7 @@ def install_pack(path: Path, folder: Path | None = None) -> Pack:
     folder = folder or packs.packs_dir()
     target = folder / f"{pack.pack.id}{packs.PACK_SUFFIX}"
     others = [(p, o) for p, o in packs.installed(folder) if p.pack.id != pack.pack.id]
-    packs.merge(load_packaged(), [*others, (pack, str(path))])
+    packs.merge(packs.shipped_rules(), [*others, (pack, str(path))])
     folder.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     try:

@@ -72,13 +72,42 @@ class EntryVerification(_Model):
     evidence: str = Field(min_length=1)
 
 
+# The list's marks for a drug in an ACOEM guideline topic ("Reference in ACOEM Guidelines"): in that
+# guideline there are conditions for which the drug is Recommended, Not Recommended or given No
+# Recommendation (v.3 legend).
+Mark = Literal["recommended", "not_recommended", "no_recommendation"]
+TOPICS = (
+    "Ankle and Foot Disorders",
+    "Cervical and Thoracic Spine Disorders",
+    "Chronic Pain",
+    "Elbow Disorders",
+    "Eye",
+    "Hand, Wrist, and Forearm Disorders",
+    "Hip and Groin Disorders",
+    "Interstitial Lung Disease",
+    "Knee Disorders",
+    "Low Back Disorders",
+    "Occupational/Work-Related Asthma",
+    "Opioids",
+    "Shoulder Disorders",
+    "Traumatic Brain Injury",
+    "Workplace Mental Health",
+)
+
+
 class Entry(_Model):
-    """One MTUS Drug List row (by active ingredient) over the dates its status is known for."""
+    """One MTUS Drug List row (by active ingredient) over the dates its status is known for: the
+    dosage forms listed, Special Fill and Perioperative Fill with their day limits, and the ACOEM
+    topics that discuss the drug with the list's marks (``topics``)."""
 
     ingredient: str = Field(min_length=1)
     status: ListStatus
+    forms: tuple[str, ...] = ()
     special_fill: bool | None = None
+    special_fill_days: int | None = Field(default=None, ge=1)
     perioperative_fill: bool | None = None
+    perioperative_fill_days: int | None = Field(default=None, ge=1)
+    topics: dict[str, tuple[Mark, ...]] = Field(default_factory=dict)
     from_: dt.date = Field(alias="from")
     to: dt.date | None = None
     citation: str = Field(min_length=1)
@@ -89,6 +118,15 @@ class Entry(_Model):
     def _ordered(self) -> Entry:
         if self.to is not None and self.to < self.from_:
             raise ValueError(f"{self.ingredient}: from {self.from_} is after to {self.to}")
+        unknown = sorted(set(self.topics) - set(TOPICS))
+        if unknown:
+            raise ValueError(f"{self.ingredient}: unknown ACOEM topics {unknown}")
+        for flag, days, name in (
+            (self.special_fill, self.special_fill_days, "special_fill"),
+            (self.perioperative_fill, self.perioperative_fill_days, "perioperative_fill"),
+        ):
+            if days is not None and not flag:
+                raise ValueError(f"{self.ingredient}: {name}_days without {name}")
         return self
 
     def covers(self, day: dt.date) -> bool:
@@ -128,7 +166,11 @@ class DrugStatus(BaseModel):
     conditions: list[str]
     ingredients: list[IngredientStatus] = []
     special_fill: bool | None = None
+    special_fill_days: int | None = None
     perioperative_fill: bool | None = None
+    perioperative_fill_days: int | None = None
+    forms: list[str] = []
+    topics: dict[str, list[str]] = {}
     list_version_from: dt.date | None = None
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
@@ -263,7 +305,11 @@ def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugS
             conditions=_conditions(entry, formulary),
             ingredients=parts,
             special_fill=entry.special_fill,
+            special_fill_days=entry.special_fill_days,
             perioperative_fill=entry.perioperative_fill,
+            perioperative_fill_days=entry.perioperative_fill_days,
+            forms=list(entry.forms),
+            topics={topic: list(marks) for topic, marks in entry.topics.items()},
             list_version_from=since,
             effective_from=entry.from_,
             effective_to=entry.to,

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
+from openimr.core.guidelines.drug_list import with_drug_list
 from openimr.core.guidelines.rules import (
     ConditionDef,
     DrugClass,
@@ -215,11 +216,17 @@ def installed(folder: Path | None = None) -> list[tuple[Pack, str]]:
 
 
 @cache
+def shipped_rules() -> RuleSet:
+    """The packaged rules and those the MTUS Drug List's marks make (see :mod:`.drug_list`)."""
+    return with_drug_list(load_packaged())
+
+
+@cache
 def _merged(signature: tuple[tuple[str, int, int], ...]) -> RuleSet:
-    return merge(load_packaged(), [(read_pack(Path(path)), path) for path, _, _ in signature])
+    return merge(shipped_rules(), [(read_pack(Path(path)), path) for path, _, _ in signature])
 
 
 def with_installed(folder: Path | None = None) -> RuleSet:
-    """The packaged rules merged with every installed pack (merged once per change of the folder)."""
+    """The shipped rules merged with every installed pack (merged once per change of the folder)."""
     signature = _signature(folder or packs_dir())
-    return _merged(signature) if signature else load_packaged()
+    return _merged(signature) if signature else shipped_rules()
