@@ -367,3 +367,95 @@ def test_dev_summaries(dev_summaries: list[str]) -> None:
     assert share("neuro_deficit") >= 0.3
     assert share("pain_score") >= 0.2
     assert share("work_status") >= 0.2
+
+
+# --- objective findings apart from complaints -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("The patient complains of numbness and tingling in the left leg.", "paresthesia"),
+        ("She reports weakness in the right hand when gripping.", "weakness"),
+        ("He has paresthesias in both feet at night.", "paresthesia"),
+        ("She describes pain radiating down the left leg.", "radiculopathy"),
+        ("Diagnoses: lumbar radiculopathy.", "radiculopathy"),
+        ("On exam she reports numbness of the thumb.", "paresthesia"),
+    ],
+)
+def test_a_complaint_is_never_an_objective_finding(text: str, value: str) -> None:
+    found = [f for f in extract_facts(text).of("neuro_deficit") if f.affirmed]
+    assert found and {f.value for f in found} == {value}, found
+    assert all(f.qualifier == "complaint" for f in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Examination shows 4/5 strength of the left extensor hallucis longus.", "weakness"),
+        ("Sensation was decreased in the left L5 dermatome.", "decreased_sensation"),
+        ("Reflexes are diminished at the left ankle.", "reflex_change"),
+        ("Straight leg raise was positive on the left at 40 degrees.", "radiculopathy"),
+        (
+            "EMG/NCS of the lower extremities dated 1/2/2016 showed chronic left L5 radiculopathy.",
+            "radiculopathy",
+        ),
+        ("The MRI showed nerve root impingement at L5-S1.", "radiculopathy"),
+        ("Physical examination revealed numbness in the L5 distribution.", "paresthesia"),
+    ],
+)
+def test_findings_of_examination_imaging_and_electrodiagnostics_are_objective(text: str, value: str) -> None:
+    found = [f for f in extract_facts(text).of("neuro_deficit") if f.affirmed and f.qualifier == "objective"]
+    assert value in {f.value for f in found}, extract_facts(text).of("neuro_deficit")
+
+
+def test_a_normal_examination_denies_objective_findings() -> None:
+    (fact,) = extract_facts("He is neurologically intact.").of("neuro_deficit")
+    assert fact.negated and fact.qualifier == "objective"
+
+
+# --- functional improvement as 8 CCR 9792.20 defines it ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "After six visits she walks longer and has a longer walking tolerance.",
+        "He has returned to modified duty since the injections.",
+        "Her work restrictions were reduced after therapy.",
+        "With acupuncture she uses less pain medication.",
+        "She is now able to perform her activities of daily living.",
+        "Therapy improved his ability to lift groceries.",
+    ],
+)
+def test_function_itself_is_functional_improvement(text: str) -> None:
+    assert extract_facts(text).has("functional_improvement", "functional"), extract_facts(text).facts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He reports 50% pain relief with acupuncture.",
+        "Pain decreased from 8/10 to 4/10 with the medication.",
+        "She has less pain after the sessions.",
+    ],
+)
+def test_pain_relief_alone_is_not_functional_improvement(text: str) -> None:
+    facts = extract_facts(text)
+    assert not facts.has("functional_improvement", "functional"), facts.facts
+    assert facts.has("functional_improvement", "pain_relief")
+
+
+def test_not_returning_to_work_is_no_functional_improvement() -> None:
+    evidence = extract_facts("He has not returned to work.").has("functional_improvement", "functional")
+    assert evidence.status == "negated"
+
+
+# --- conservative care: tried, for how long, failed ---------------------------------------------
+
+
+def test_failed_conservative_care_says_for_how_long() -> None:
+    (fact,) = extract_facts("Physical therapy for 8 weeks failed to improve her pain.").of(
+        "failed_conservative_care"
+    )
+    assert fact.value == "physical_therapy" and fact.affirmed and fact.number == 56

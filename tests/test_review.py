@@ -93,7 +93,8 @@ def test_a_2026_item_names_the_mtus_chapter_in_force_and_says_its_criteria_are_n
     assert any(
         r.startswith("Chronic Pain Guideline: medications (8 CCR 9792.24.2) governs") for r in nsaid.reasons
     )
-    assert not pt.criteria and not nsaid.criteria  # no limit of the 2016 guidelines is applied in 2026
+    # No limit of the 2016 guidelines is applied in 2026; the statutory visit cap is.
+    assert [c.rule_id for c in pt.criteria] == ["lc4604.5-visit-cap"] and not nsaid.criteria
     # The family model learned from 2016-2017 letters: a chapter adopted since is chosen by the
     # hierarchy, so the governing guideline is the chapter in force, never an older family.
     assert pt.guideline.rule and pt.guideline.citation and "9792.23.5" in pt.guideline.citation
@@ -243,7 +244,7 @@ def test_a_perioperative_service_without_a_disputed_operation_is_supported_and_c
 
 
 def test_the_shipped_model_is_the_one_train_builds(dev_examples, gold_path: Path) -> None:
-    shipped_overturn, shipped_family, shipped_reasons = load_models()
+    shipped_overturn, shipped_family, shipped_reasons, shipped_policy = load_models()
     models = fit(dev_examples)
     chosen, family = models.overturn.best_estimator_, models.family
     assert models.reasons.table_ == shipped_reasons.table_
@@ -251,7 +252,7 @@ def test_the_shipped_model_is_the_one_train_builds(dev_examples, gold_path: Path
     sample = dev_examples.inputs[::7]
     assert chosen.predict_proba(sample) == pytest.approx(shipped_overturn.predict_proba(sample), abs=1e-4)
     assert list(family.predict(sample)) == list(shipped_family.predict(sample))
-    assert chosen.threshold_ == pytest.approx(shipped_overturn.threshold_)
+    assert models.policy == shipped_policy
 
 
 def test_dev_letters_review_in_order_through_the_cli(gold_path: Path, tmp_path: Path) -> None:

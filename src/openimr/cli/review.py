@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from enum import StrEnum
 from importlib import resources
@@ -14,6 +16,7 @@ import typer
 from openimr.cli.output import console, pipe_safe, status
 
 if TYPE_CHECKING:
+    from openimr.core.case import Case
     from openimr.core.review.engine import Review
 
 
@@ -58,6 +61,46 @@ def worksheet(review: Review, source: str) -> str:
     return "\n".join(lines)
 
 
+# A case at every bound of :mod:`openimr.core.bounds` is about 1.5 million characters; its file,
+# even with every character \u-escaped, stays under this. A larger file is refused before it is read.
+MAX_CASE_BYTES = 10_000_000
+
+
+def read_case(path: Path) -> Case:
+    """The case in the file *path*, read within :data:`MAX_CASE_BYTES`; ``CaseError`` naming the
+    file and the problem for anything else (not a regular file, too large, not UTF-8, invalid or
+    too deeply nested JSON, a number of thousands of digits, a wrong shape)."""
+    from openimr.core.case import CaseError, case_from_json
+
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO does not block the open
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise CaseError(name, "not a regular file")
+            data = handle.read(MAX_CASE_BYTES + 1)
+    except OSError as exc:
+        raise CaseError(name, f"cannot read file ({exc.strerror})") from None
+    if len(data) > MAX_CASE_BYTES:
+        raise CaseError(name, f"file too large for one case (over {MAX_CASE_BYTES / 1e6:g} MB)")
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise CaseError(name, f"not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise CaseError(name, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise CaseError(name, "invalid case: JSON nested too deeply") from None
+    except ValueError:  # the only other: an integer past Python's digit limit
+        digits = sys.get_int_max_str_digits()
+        raise CaseError(name, f"invalid case: a number of more than {digits:,} digits") from None
+    try:
+        return case_from_json(value, name)
+    except RecursionError:
+        raise CaseError(name, "invalid case: JSON nested too deeply") from None
+
+
 @pipe_safe
 def review_command(
     cases: Annotated[list[Path], typer.Argument(help="Case files (case.schema.json).")],
@@ -73,14 +116,14 @@ def review_command(
     A case file that cannot be read gets a one-line error on stderr; the others are still
     reviewed, and the exit status is 1 at the end.
     """
-    from openimr.core.case import CaseError, load_case
+    from openimr.core.case import CaseError
     from openimr.services.review import review  # scikit-learn loads only when reviewing
 
     failed = 0
     reviews: list[dict] = []
     for path in cases:
         try:
-            result = review(load_case(path), str(model) if model else None, db)
+            result = review(read_case(path), str(model) if model else None, db)
         except CaseError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)
@@ -112,14 +155,22 @@ def _tables(results: dict, title: str) -> list:
     reason (when the items have labelled reasons), and the inner loop's choices, as rich tables."""
     from rich.table import Table
 
-    from openimr.core.review.evaluate import METRICS
+    from openimr.core.review.evaluate import METRICS, RECOMMENDATION_METRICS
 
-    methods = list(results["figures"])
-    figures = Table("figure", *methods, title=title)
-    for metric in METRICS:
-        cells = [results["figures"][m].get(metric) for m in methods]
-        if any(c is not None for c in cells):
-            figures.add_row(metric, *(_cell(c) for c in cells))
+    tables = []
+    for metrics, caption in (
+        (RECOMMENDATION_METRICS, f"{title}: the recommendations made"),
+        (tuple(m for m in METRICS if m not in RECOMMENDATION_METRICS), title),
+    ):
+        methods = [
+            m for m in results["figures"] if any(results["figures"][m].get(k) is not None for k in metrics)
+        ]
+        figures = Table("figure", *methods, title=caption)
+        for metric in metrics:
+            cells = [results["figures"][m].get(metric) for m in methods]
+            if any(c is not None for c in cells):
+                figures.add_row(metric, *(_cell(c) for c in cells))
+        tables.append(figures)
     recall = results["per_code_recall"]
     codes = Table("decisive reason", "labelled", *recall, title="per-code recall of the decisive reason")
     for code, n in results["labelled_codes"].items():
@@ -128,7 +179,7 @@ def _tables(results: dict, title: str) -> list:
     choices = Table("inner-loop choice", "outer folds", title="the overturn model the inner loop chose")
     for label, n in results["inner_choices"].items():
         choices.add_row(label, f"{n} of {total}")
-    return [figures, codes, choices] if results["labelled_codes"] else [figures, choices]
+    return [*tables, codes, choices] if results["labelled_codes"] else [*tables, choices]
 
 
 @pipe_safe
@@ -196,6 +247,6 @@ def train_command(
     save(models, target)
     typer.echo(
         f"fitted on {len(set(data.groups))} letters, {len(data.inputs)} items "
-        f"({sum(data.overturned)} overturned); overturn model {choice_label(models.overturn.chosen_)}, "
-        f"threshold {models.overturn.threshold_:.3f}; wrote {target}"
+        f"({sum(data.overturned)} overturned); overturn model {choice_label(models.overturn.chosen_)}; "
+        f"wrote {target}"
     )

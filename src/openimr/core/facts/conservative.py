@@ -1,8 +1,10 @@
 """Failed conservative care: a failure phrase ("tried and failed", "despite", "without relief") and
-the conservative treatment it is about, in the same sentence."""
+the conservative treatment it is about, in the same sentence, with how long it was given when the
+sentence says ("physical therapy for 8 weeks failed": ``number`` 56 days)."""
 
 from __future__ import annotations
 
+from openimr.core.facts.dates import durations
 from openimr.core.facts.doc import Doc
 from openimr.core.facts.models import Fact
 from openimr.core.facts.rules import load, matcher
@@ -38,7 +40,15 @@ def extract(doc: Doc) -> list[Fact]:
         )
         if value == "treatment":
             value = "conservative_care"
+        lasted = max((days for days, _ in durations(text, s, e)), default=None)
         facts.append(
-            doc.fact("failed_conservative_care", value, min(f.start(), m.start()), max(f.end(), m.end()))
+            doc.fact(
+                "failed_conservative_care",
+                value,
+                min(f.start(), m.start()),
+                max(f.end(), m.end()),
+                number=lasted,
+                unit="days" if lasted else None,
+            )
         )
     return facts

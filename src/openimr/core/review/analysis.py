@@ -50,15 +50,38 @@ def analyse_item(item: DisputedItem, case: Case, facts: Facts) -> ItemAnalysis:
     rules = candidate_rules(request, text, day, case.clinical_summary)
     rule = next((r for r in rules if r.tier is Tier.MTUS), None)
     criteria = evaluate(rule, request, facts, text=text, age=age, day=day) if rule else []
-    return ItemAnalysis(item, request, rules, criteria, rule=rule, age=age, day=day)
+    statute = statute_criteria(rules, request, facts, text, age, day)
+    return ItemAnalysis(item, request, rules, [*criteria, *statute], rule=rule, age=age, day=day)
+
+
+def statute_criteria(
+    rules: list[Rule], request: Request, facts: Facts, text: str, age: int | None, day: dt.date | None
+) -> list[Criterion]:
+    """The limits of the statutes among *rules* (Labor Code 4604.5's 24-visit cap for physical
+    therapy, chiropractic and occupational therapy), evaluated beside the governing rule's criteria.
+    A statutory cap can only count against a request: exceeded, it is required; otherwise it is
+    listed as supporting, so it never carries an Overturned recommendation alone."""
+    out = []
+    for rule in rules:
+        if rule.tier is not Tier.STATUTE:
+            continue
+        for c in evaluate(rule, request, facts, text=text, age=age, day=day):
+            if c.kind != "limit":
+                continue
+            out.append(c if c.status == "unmet" else c.model_copy(update={"role": "supporting"}))
+    return out
+
+
+def _statutory(c: Criterion, rules: list[Rule]) -> bool:
+    return any(r.id == c.rule_id and r.tier is Tier.STATUTE for r in rules)
 
 
 def with_rule(a: ItemAnalysis, rule: Rule | None, facts: Facts) -> ItemAnalysis:
     """The analysis with the criteria of *rule* (the governing rule, or none), a perioperative
-    service's operation criterion kept."""
+    service's operation criterion and the statutory limits kept."""
     if rule == a.rule:
         return a
-    kept = [c for c in a.criteria if c.criterion == OPERATION_CRITERION]
+    kept = [c for c in a.criteria if c.criterion == OPERATION_CRITERION or _statutory(c, a.rules)]
     criteria = evaluate(rule, a.request, facts, text=a.item.item, age=a.age, day=a.day) if rule else []
     return replace(a, criteria=[*criteria, *kept], rule=rule)
 

@@ -23,7 +23,7 @@ from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis, support_score
 from openimr.core.review.criteria import Criterion
 
-Basis = Literal["guideline", "statistical"]
+Basis = Literal["guideline", "statistical", "none"]
 _ORDER = {code: rank for rank, code in enumerate(ReasonCode)}
 
 
@@ -191,48 +191,118 @@ def with_operation(a: ItemAnalysis, operation: Decision, name: str) -> ItemAnaly
 
 @dataclass(frozen=True)
 class Recommended:
-    """An item's final assessment: its analysis (criteria as decided), basis, recommendation,
-    decisive reason and hints."""
+    """An item's final assessment: its analysis (criteria as decided), basis, recommendation (None
+    where the engine has no basis for one), decisive reason and hints."""
 
     analysis: ItemAnalysis
     basis: Basis
-    recommendation: Decision
-    decisive: DecisiveReason
+    recommendation: Decision | None
+    decisive: DecisiveReason | None
     hints: tuple[str, ...]
     partial: str | None = None
 
 
-def _final(a: ItemAnalysis, overturned: bool, upheld_reason: ReasonCode) -> Recommended:
+@dataclass(frozen=True)
+class Policy:
+    """How the criteria and a calibrated p_overturn make a recommendation.
+
+    Criteria against the request always make it Upheld. ``criteria_overturn`` says what criteria
+    all met do: "stand" (Overturned), or "likelier" (Overturned only when p_overturn also makes it
+    the likelier outcome, else no recommendation). Where the criteria decide nothing, the likelier
+    outcome by p_overturn (Overturned from ``cut``, at least 0.5): never Overturned for an item the
+    engine thinks more likely upheld."""
+
+    criteria_overturn: Literal["stand", "likelier"] = "likelier"
+    cut: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.cut < 0.5:
+            raise ValueError("an Overturned recommendation needs p_overturn of at least 0.5")
+
+
+# The decisive reason of a statistical Upheld recommendation is a prior, not a finding: its label says so.
+PRIOR_LABEL = (
+    "the reason reviewers most often give for upholding this kind of request (not a finding on this record)"
+)
+
+
+def _final(a: ItemAnalysis, p: float, upheld_reason: ReasonCode, policy: Policy) -> Recommended:
     assessment = assess(a)
-    if assessment.recommendation is not None and assessment.decisive is not None:
+    if assessment.recommendation is Decision.UPHELD and assessment.decisive is not None:
         return Recommended(
-            a,
-            assessment.basis,
-            assessment.recommendation,
-            assessment.decisive,
-            assessment.hints,
-            assessment.partial,
+            a, "guideline", Decision.UPHELD, assessment.decisive, assessment.hints, assessment.partial
         )
-    if overturned:
+    if assessment.recommendation is Decision.OVERTURNED and assessment.decisive is not None:
+        if policy.criteria_overturn == "stand" or p >= policy.cut:
+            return Recommended(a, "guideline", Decision.OVERTURNED, assessment.decisive, ())
+        return Recommended(a, "none", None, None, _to_check(a, assessment.hints))
+    if p >= policy.cut:
         return Recommended(
-            a, "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.CRITERIA_MET), ()
+            a, "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.OTHER_OVERTURNED), ()
         )
+    reason = DecisiveReason(code=upheld_reason, label=PRIOR_LABEL)
+    return Recommended(a, "statistical", Decision.UPHELD, reason, _to_check(a, assessment.hints))
+
+
+def _to_check(a: ItemAnalysis, hints: tuple[str, ...]) -> tuple[str, ...]:
+    """What the reviewer must check where the criteria decide nothing: the hints of the criteria
+    against the request, then each criterion the engine could not assess."""
+    unread = (
+        f"{c.label} (the engine does not read it)"
+        for c in a.criteria
+        if c.status == "not_assessed" and c.role not in ("supporting",) and c.criterion != OPERATION_CRITERION
+    )
+    return tuple(dict.fromkeys([*hints, *unread]))
+
+
+def _following(
+    a: ItemAnalysis, operation: Recommended, name: str, p: float, policy: Policy, upheld: ReasonCode
+):
+    """A perioperative service once the disputed operation it serves is decided: with a guideline
+    basis, the operation's decision is a criterion of the service; otherwise the service carries the
+    operation's basis and recommendation (unless its own criteria are against it)."""
+    if operation.basis == "guideline" and operation.recommendation is not None:
+        served = with_operation(a, operation.recommendation, name)
+        if assess(served).recommendation is not None:
+            return _final(served, p, upheld, policy)
+        carrying = next(c for c in served.criteria if c.criterion == OPERATION_CRITERION)
+        code = (
+            ReasonCode.ASSOCIATED_WITH_CERTIFIED
+            if operation.recommendation is Decision.OVERTURNED
+            else ReasonCode.ASSOCIATED_WITH_DENIED
+        )
+        return Recommended(served, "guideline", operation.recommendation, _reason(code, carrying), ())
+    own = assess(a)
+    if own.recommendation is Decision.UPHELD and own.decisive is not None:
+        return Recommended(a, "guideline", Decision.UPHELD, own.decisive, own.hints, own.partial)
+    if operation.recommendation is None:
+        return Recommended(a, "none", None, None, _to_check(a, own.hints))
+    code = (
+        ReasonCode.ASSOCIATED_WITH_CERTIFIED
+        if operation.recommendation is Decision.OVERTURNED
+        else ReasonCode.ASSOCIATED_WITH_DENIED
+    )
+    label = f"the disputed operation {name!r}"
     return Recommended(
-        a, "statistical", Decision.UPHELD, DecisiveReason(code=upheld_reason), assessment.hints
+        a, operation.basis, operation.recommendation, DecisiveReason(code=code, label=label), own.hints
     )
 
 
 def decide(
     analyses: Sequence[ItemAnalysis],
-    overturned: Sequence[bool],
+    probs: Sequence[float],
     upheld_reasons: Sequence[ReasonCode],
+    policy: Policy | None = None,
 ) -> list[Recommended]:
-    """Every item's final assessment, in order. Where the criteria decide nothing, the statistical
-    recommendation (*overturned*, from p_overturn) is taken, Overturned carrying ``criteria_met``
-    and Upheld the likeliest reason for that kind of request (*upheld_reasons*). A perioperative
-    service is assessed once the disputed operation it serves is decided."""
+    """Every item's final assessment, in order, by *policy* (:class:`Policy`) from the criteria and
+    p_overturn (*probs*); a statistical Upheld carries the likeliest reason for that kind of request
+    (*upheld_reasons*). A perioperative service is assessed once the disputed operation it serves
+    is decided, and carries that operation's basis."""
+    policy = policy or Policy()
     first = {
-        i: _final(a, overturned[i], upheld_reasons[i]) for i, a in enumerate(analyses) if a.operation is None
+        i: _final(a, float(probs[i]), upheld_reasons[i], policy)
+        for i, a in enumerate(analyses)
+        if a.operation is None
     }
     out = []
     for i, a in enumerate(analyses):
@@ -240,8 +310,8 @@ def decide(
             out.append(first[i])
             continue
         operation = first[a.operation]  # an operation is never itself a perioperative service
-        served = with_operation(a, operation.recommendation, analyses[a.operation].item.item or "")
-        out.append(_final(served, overturned[i], upheld_reasons[i]))
+        name = analyses[a.operation].item.item or ""
+        out.append(_following(a, operation, name, float(probs[i]), policy, upheld_reasons[i]))
     return out
 
 

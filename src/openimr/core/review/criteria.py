@@ -385,9 +385,17 @@ def _symptoms(rule: Rule, limit: Limit, c: _Case) -> Criterion:
 
 
 def _conservative(rule: Rule, limit: Limit, c: _Case) -> Criterion:
-    """Weeks of conservative care first. The record does not state how long the care lasted, but it
-    cannot have lasted longer than the symptoms (the longest stated duration, or the time since the
-    injury): shorter than the limit is unmet; otherwise the limit is not assessed, and says why."""
+    """Weeks of conservative care first: as long as the record says failed care lasted, when it says
+    ("physical therapy for 8 weeks failed"). Otherwise the care cannot have lasted longer than the
+    symptoms (the longest stated duration, or the time since the injury): shorter than the limit is
+    unmet; otherwise the limit is not assessed, and says why."""
+    tried = [f for f in c.facts.of("failed_conservative_care") if f.affirmed and f.number]
+    if tried:
+        longest = max(tried, key=lambda f: f.number or 0)
+        weeks = round((longest.number or 0) / 7, 1)
+        return _compare(
+            rule, limit, weeks, "weeks of conservative care that failed", evidence=(_quote(longest),)
+        )
     spans = [f.number for f in c.facts.of("symptom_duration") if f.affirmed and f.number is not None]
     if c.facts.days_since_injury is not None:
         spans.append(c.facts.days_since_injury)

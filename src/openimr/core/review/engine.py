@@ -23,7 +23,7 @@ from openimr.core.review.analysis import (
     follow_operations,
     with_rule,
 )
-from openimr.core.review.assessment import Basis, DecisiveReason, Recommended, decide, rule_features
+from openimr.core.review.assessment import Basis, DecisiveReason, Policy, Recommended, decide, rule_features
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
 from openimr.core.review.model import ItemInput, Models, ur_sentences
@@ -61,7 +61,7 @@ class ItemReview(BaseModel):
     """Decision support for one disputed item (an item of review.schema.json)."""
 
     item: str
-    recommendation: Decision
+    recommendation: Decision | None  # None where the engine has no basis for one (basis "none")
     basis: Basis
     p_overturn: float = Field(ge=0, le=1)
     guideline: Guideline
@@ -88,7 +88,7 @@ def load_models(path: str | None = None) -> Models:
     source = Path(path) if path else resources.files("openimr.core.review").joinpath(MODEL_FILE)
     with source.open("rb") as handle:
         bundle = joblib.load(handle)
-    return Models(bundle["overturn"], bundle["family"], bundle["reasons"])
+    return Models(bundle["overturn"], bundle["family"], bundle["reasons"], bundle.get("policy", Policy()))
 
 
 def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
@@ -123,8 +123,8 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
     for c in a.criteria:
         rule = titles.get(c.rule_id, "the guideline")
         out.append(f"{rule}: {c.label}: {c.status.replace('_', ' ')} - {c.detail}{_evidence(c)}")
-    if a.rules and not a.criteria:
-        first = a.rules[0]
+    first = gov.rule or (a.rules[0] if a.rules else None)
+    if first is not None and not any(c.rule_id == first.id for c in a.criteria):
         out.append(
             f"{first.title}: no criteria of this rule could be checked against the request"
             if first.criteria_encoded
@@ -156,16 +156,14 @@ def judge_case(
     """p_overturn, governing guideline and final assessment of each item of one case: the one path
     from analysis to recommendation, for the engine and for its evaluation. *rule_analysis* gives
     item *k*'s analysis with the criteria of a rule (the governing one)."""
-    overturn, family, reasons = models
+    overturn, family, reasons, policy = models
     probs = follow_operations(overturn.predict_proba(inputs)[:, 1], [a.operation for a in analyses])
     known = set(family.classes_)
     governed = [
         governing(a.rules, str(f), known) for a, f in zip(analyses, family.predict(inputs), strict=True)
     ]
     ruled = [rule_analysis(k, g.rule) for k, g in enumerate(governed)]
-    decided = decide(
-        ruled, list(overturn.recommend(probs)), reasons.predict([a.request.category for a in ruled])
-    )
+    decided = decide(ruled, list(probs), reasons.predict([a.request.category for a in ruled]), policy)
     return [(float(p), g, d) for p, g, d in zip(probs, governed, decided, strict=True)]
 
 
@@ -215,7 +213,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,
                 similar=past,
-                draft_rationale=draft_rationale(done, gov),
+                draft_rationale=draft_rationale(done, gov, float(p)),
             )
         )
     return Review(case_number=case.case_number, items=items)

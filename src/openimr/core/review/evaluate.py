@@ -27,9 +27,22 @@ from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import ItemAnalysis, with_rule
 from openimr.core.review.assessment import Recommended
 from openimr.core.review.engine import judge_case
+from openimr.core.review.model import lift
+from openimr.core.review.rationale import draft_rationale, unsupported_findings
 from openimr.core.review.train import Examples, fit
 
+# The figures of the recommendations made, as score_review.py gives them.
+RECOMMENDATION_METRICS = (
+    "lift",
+    "overturned_precision",
+    "overturned_made",
+    "upheld_precision",
+    "coverage",
+    "unsupported",
+    "contradictions",
+)
 METRICS = (
+    *RECOMMENDATION_METRICS,
     "auc",
     "f1",
     "precision",
@@ -42,11 +55,11 @@ METRICS = (
     "guideline_share",
     "guideline_agreement",
     "rule_share",
-    "contradictions",
 )
 ENGINE = "engine"
 TFIDF = "TF-IDF + LR (item + summary)"
 UPHELD = "always Upheld"
+LAST_ROUND = "last round's cut"
 MAJORITY = "majority decisive code"
 UR_FAMILY = "UR's guideline family"
 ITEMS_ALONE = "-log(items disputed) alone"
@@ -95,6 +108,23 @@ def _reason_scores(data: Examples, codes: Sequence[ReasonCode | None]) -> tuple[
     return figures, {code: float(np.mean(h)) for code, h in per_code.items()}
 
 
+def recommendation_scores(done: Sequence[Recommended], labels: np.ndarray) -> dict:
+    """Figures of the recommendations made, as score_review.py gives them: lift over always-Upheld
+    on the same items, the precision of each recommendation, how many were Overturned, and the share
+    of items with one."""
+    made = np.array(
+        [-1 if d.recommendation is None else int(d.recommendation is Decision.OVERTURNED) for d in done]
+    )
+    over, upheld = made == 1, made == 0
+    return {
+        "lift": lift(made, labels),
+        "overturned_precision": float((over & labels).sum() / over.sum()) if over.any() else None,
+        "overturned_made": float(over.sum()),
+        "upheld_precision": float((upheld & ~labels).sum() / upheld.sum()) if upheld.any() else None,
+        "coverage": float((made >= 0).mean()),
+    }
+
+
 def contradictions(done: Recommended) -> int:
     """What score_review.py counts against an item: a guideline-basis recommendation against its
     criteria (Overturned with a criterion against it, Upheld with every criterion met), and a
@@ -110,6 +140,8 @@ def contradictions(done: Recommended) -> int:
         ]
         overturned = done.recommendation is Decision.OVERTURNED
         count += (overturned and bool(against)) or (not overturned and all(c.status == "met" for c in crit))
+    if done.decisive is None or done.recommendation is None:
+        return count
     return count + (done.decisive.code.decision is not done.recommendation)
 
 
@@ -138,7 +170,14 @@ class FoldReviewer:
         overturn model's inner choice."""
         data = self.data
         models = fit(data, [int(i) for i in train])
-        out: dict = {"p": {}, "family": {}, "done": {}, "rule": {}, "chosen": models.overturn.chosen_}
+        out: dict = {
+            "p": {},
+            "family": {},
+            "done": {},
+            "rule": {},
+            "unsupported": {},
+            "chosen": models.overturn.chosen_,
+        }
         test_rows = sorted(int(i) for i in test)
         for letter in sorted({data.groups[i] for i in test_rows}):
             rows = [i for i in test_rows if data.groups[i] == letter]
@@ -150,6 +189,9 @@ class FoldReviewer:
             )
             for i, (p, g, done) in zip(rows, judged, strict=True):
                 out["p"][i], out["family"][i], out["done"][i], out["rule"][i] = p, g.family, done, g.rule
+                label = done.decisive.label if done.decisive else None
+                draft = draft_rationale(done, g, p)
+                out["unsupported"][i] = bool(unsupported_findings(draft, done.analysis.criteria, label))
         return out
 
 
@@ -169,6 +211,7 @@ def _repeat(data: Examples, reviewer: FoldReviewer, seed: int, folds: int, step:
     n = len(labels)
     p, rec = np.zeros(n), np.zeros(n, dtype=bool)
     family_ok, done_of, ruled = np.zeros(n, dtype=bool), {}, np.zeros(n, dtype=bool)
+    unsupported = np.zeros(n, dtype=bool)
     tfidf_p, tfidf_rec, rate_p = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n)
     majority: list[ReasonCode | None] = [None] * n
     chosen = []
@@ -179,6 +222,7 @@ def _repeat(data: Examples, reviewer: FoldReviewer, seed: int, folds: int, step:
             done = got["done"][i]
             p[i], rec[i], done_of[i] = got["p"][i], done.recommendation is Decision.OVERTURNED, done
             family_ok[i], ruled[i] = got["family"][i] == data.families[i], got["rule"][i] is not None
+            unsupported[i] = got["unsupported"][i]
         tfidf_p[test], tfidf_rec[test] = _tfidf(data, labels, train, test)
         rate_p[test] = labels[train].mean()
         counts = Counter(data.reasons[i] for i in train if data.reasons[i] is not None)
@@ -187,9 +231,21 @@ def _repeat(data: Examples, reviewer: FoldReviewer, seed: int, folds: int, step:
         step()
     known = np.array([f is not None for f in data.families])
     done = [done_of[i] for i in range(n)]
+    # The last round's policy on the same folds: criteria met always Overturned, and otherwise
+    # Overturned from the training overturn rate up.
+    last = np.array(
+        [
+            int(d.recommendation is Decision.OVERTURNED)
+            if d.basis == "guideline"
+            else int(d.basis == "none" or p[i] >= rate_p[i])
+            for i, d in enumerate(done)
+        ]
+    )
     guideline = np.array([d.basis == "guideline" for d in done])
-    reasons, per_code = _reason_scores(data, [d.decisive.code for d in done])
+    reasons, per_code = _reason_scores(data, [d.decisive.code if d.decisive else None for d in done])
     engine = {
+        **recommendation_scores(done, labels),
+        "unsupported": float(unsupported.sum()),
         **_overturn_scores(p, rec, labels),
         "family_top1": float(family_ok[known].mean()) if known.any() else None,
         **reasons,
@@ -206,7 +262,19 @@ def _repeat(data: Examples, reviewer: FoldReviewer, seed: int, folds: int, step:
         "figures": {
             ENGINE: engine,
             TFIDF: _overturn_scores(tfidf_p, tfidf_rec, labels),
-            UPHELD: {**_overturn_scores(rate_p, np.zeros(n, dtype=bool), labels), "auc": None},
+            LAST_ROUND: {
+                "lift": lift(last, labels),
+                "overturned_precision": float((last & labels).sum() / max(last.sum(), 1)),
+                "overturned_made": float(last.sum()),
+                "coverage": 1.0,
+            },
+            UPHELD: {
+                **_overturn_scores(rate_p, np.zeros(n, dtype=bool), labels),
+                "auc": None,
+                "lift": 0.0,
+                "coverage": 1.0,
+                "upheld_precision": float(1 - labels.mean()),
+            },
             MAJORITY: majority_reasons,
             UR_FAMILY: {"family_top1": float(claims_ok[known].mean()) if known.any() else None},
             ITEMS_ALONE: {"auc": _auc(labels, -np.log(np.maximum(case_items, 1.0)))},
@@ -227,7 +295,7 @@ def _summary(values: list[float | None]) -> dict | None:
 def choice_label(chosen: dict) -> str:
     """A readable name of an inner-loop choice."""
     inputs = "knowledge + UR TF-IDF" if chosen["text"] else "knowledge only"
-    return f"{inputs}, C={chosen['C']:g}, cut={chosen['cut']}"
+    return f"{inputs}, C={chosen['C']:g}, criteria met: {chosen['policy']}"
 
 
 def nested_cross_validate(

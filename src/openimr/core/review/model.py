@@ -5,10 +5,11 @@ regression on a few knowledge-based inputs (what the guideline criteria decide, 
 the application disputes, partial authorization by UR, perioperative service, limits exceeded, "not
 recommended", the guideline-support score), optionally with the TF-IDF terms of the summary's
 sentences about the utilization review. ``SelectedOverturnModel`` chooses among a small set of such
-candidates, and the cut that turns p_overturn into a recommendation, by letter-grouped
-cross-validation on its training rows only: it is what ``openimr train`` fits and what
-``openimr eval`` runs inside each outer fold. ``FamilyModel`` learns which guideline family
-reviewers cite from the request and the candidate MTUS rules.
+candidates, and the recommendation policy (what criteria all met do when p_overturn says the
+item is more likely upheld), by letter-grouped cross-validation on its training rows only: it is
+what ``openimr train`` fits and what ``openimr eval`` runs inside each outer fold.
+``FamilyModel`` learns which guideline family reviewers cite from the request and the candidate
+MTUS rules.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, log_loss, precision_recall_curve
+from sklearn.metrics import log_loss
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from openimr.core.models import ReasonCode
+from openimr.core.review.assessment import Policy
 
 # The knowledge-based inputs of the overturn model (``assessment.rule_features`` names them), besides
 # ``neg_log_items``: -log(treatments the application disputes), a perioperative service counted
@@ -73,35 +75,20 @@ class ItemInput:
     family_features: dict[str, float]
 
 
-def max_f1_cut(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The probability cut (p >= cut is Overturned) with the best F1 on *probs*; 0.5 without an overturn."""
-    if not labels.any():
-        return 0.5
-    precision, recall, cuts = precision_recall_curve(labels, probs)
-    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-    return float(cuts[int(np.argmax(f1))])
-
-
 class OverturnModel(ClassifierMixin, BaseEstimator):
-    """p(Overturned) for disputed items; ``threshold_`` turns it into a recommendation.
-
-    A logistic regression (L2 strength ``C``) on the standardized :data:`KNOWLEDGE_FEATURES` and
-    -log(treatments disputed), with ``text`` also the TF-IDF terms of the UR sentences.
-    ``threshold_`` is ``cut`` when given, else the training overturn rate (an item is recommended
-    Overturned when the record makes an overturn likelier than for the average disputed item).
-    :meth:`recommend` is the one place the cut is applied.
-    """
+    """p(Overturned) for disputed items: a logistic regression (L2 strength ``C``) on the
+    standardized :data:`KNOWLEDGE_FEATURES` and -log(treatments disputed), with ``text`` also the
+    TF-IDF terms of the UR sentences. How p_overturn becomes a recommendation is the
+    :class:`~openimr.core.review.assessment.Policy`'s, never a cut below 0.5."""
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "C": [Interval(Real, 0, None, closed="neither")],
         "text": ["boolean"],
-        "cut": [Interval(Real, 0, 1, closed="both"), None],
     }
 
-    def __init__(self, C: float = 1.0, text: bool = False, cut: float | None = None) -> None:
+    def __init__(self, C: float = 1.0, text: bool = False) -> None:
         self.C = C
         self.text = text
-        self.cut = cut
 
     @staticmethod
     def _knowledge(items: Sequence[ItemInput]) -> np.ndarray:
@@ -126,7 +113,6 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         """Fit on items and their labels (True = Overturned); ``InvalidParameterError`` for
         hyperparameters out of range."""
         labels = np.asarray(y, dtype=bool)
-        self.threshold_ = float(labels.mean()) if self.cut is None else float(self.cut)
         self.lr_ = LogisticRegression(C=self.C, max_iter=5000).fit(self._matrix(items, fit=True), labels)
         self.classes_ = self.lr_.classes_
         return self
@@ -136,18 +122,55 @@ class OverturnModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return self.lr_.predict_proba(self._matrix(items, fit=False))
 
-    def recommend(self, p_overturn: Sequence[float] | np.ndarray) -> np.ndarray:
-        """True where a probability of an overturn makes the item recommended Overturned."""
-        check_is_fitted(self)
-        return np.asarray(p_overturn, dtype=float) >= self.threshold_
-
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
-        """True where the item is recommended Overturned."""
-        return self.recommend(self.predict_proba(items)[:, 1])
+        """True where an overturn is the likelier outcome."""
+        return self.predict_proba(items)[:, 1] >= 0.5
 
 
 def _standard_error(values: np.ndarray) -> float:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+# The recommendation policies the selection chooses among, the most cautious first.
+POLICIES = (Policy(criteria_overturn="likelier"), Policy(criteria_overturn="stand"))
+
+
+def lift(recommended: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the recommendations made minus always-Upheld's on the same items (0 when none is
+    made). *recommended*: 1 Overturned, 0 Upheld, -1 none. It reduces to (right - wrong Overturned
+    recommendations) / recommendations made: Upheld ones only dilute it."""
+    made = recommended >= 0
+    if not made.any():
+        return 0.0
+    over = recommended == 1
+    return float((over & labels).sum() - (over & ~labels).sum()) / float(made.sum())
+
+
+def recommendations(policy: Policy, items: Sequence[ItemInput], probs: np.ndarray) -> np.ndarray:
+    """What *policy* recommends (1 Overturned, 0 Upheld, -1 none) from the criteria's decision as
+    the overturn model's inputs carry it (the best MTUS rule's, ``assessed_*``) and p_overturn;
+    the engine's own path is :func:`openimr.core.review.assessment.decide`."""
+    out = np.zeros(len(probs), dtype=int)
+    for k, (item, p) in enumerate(zip(items, probs, strict=True)):
+        if item.features.get("assessed_upheld"):
+            out[k] = 0
+        elif item.features.get("assessed_overturned"):
+            out[k] = 1 if policy.criteria_overturn == "stand" or p >= policy.cut else -1
+        else:
+            out[k] = int(p >= policy.cut)
+    return out
+
+
+def _lift_per_fold(
+    policy: Policy, items: list[ItemInput], oof: np.ndarray, labels: np.ndarray, splits: list
+) -> dict:
+    folds = np.asarray(
+        [
+            lift(recommendations(policy, [items[i] for i in test], oof[test]), labels[test])
+            for _, test in splits
+        ]
+    )
+    return {"lift": float(folds.mean()), "lift_se": _standard_error(folds)}
 
 
 class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
@@ -156,12 +179,12 @@ class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
     Each of ``candidates`` (``OverturnModel`` parameters; :data:`CANDIDATES` by default) is scored
     by its mean log-loss over ``folds`` folds grouped by letter (``groups``), the letters shuffled
     by ``random_state``; the first (the list runs from the simplest) within one standard error of
-    the lowest wins: the one-standard-error rule, so a gain below the folds' spread is noise. The cut
-    is then chosen on the winner's out-of-fold probabilities, by the pooled F1 each rule gives on
-    folds it did not see: the training overturn rate of the other folds ("rate"), or the best-F1 cut
-    of the other folds' out-of-fold probabilities ("max_f1"); "rate" unless "max_f1" is better.
-    ``best_estimator_`` is the winner refitted on every row with that cut; ``chosen_`` its
-    parameters and cut rule, ``cv_results_`` every candidate's mean log-loss.
+    the lowest wins: the one-standard-error rule, so a gain below the folds' spread is noise. The
+    recommendation policy is then chosen on the winner's out-of-fold probabilities by the same rule
+    over each fold's lift over always-Upheld (:data:`POLICIES`, the most cautious first).
+    ``best_estimator_`` is the winner refitted on every row, ``policy_`` the chosen policy;
+    ``chosen_`` their parameters, ``cv_results_`` every candidate's mean log-loss and
+    ``policy_results_`` every policy's mean lift.
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -212,16 +235,14 @@ class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
         lowest = min(self.cv_results_, key=lambda r: r["log_loss"])
         bar = lowest["log_loss"] + lowest["log_loss_se"]
         best, oof, _ = next(r for r, c in zip(results, self.cv_results_, strict=True) if c["log_loss"] <= bar)
-        rate, best_f1 = np.zeros(len(labels), dtype=bool), np.zeros(len(labels), dtype=bool)
-        for train, test in splits:
-            rate[test] = oof[test] >= labels[train].mean()
-            best_f1[test] = oof[test] >= max_f1_cut(oof[train], labels[train])
-        by_rate, by_f1 = (f1_score(labels, pred, zero_division=0.0) for pred in (rate, best_f1))
-        rule = "max_f1" if by_f1 > by_rate else "rate"
-        cut = max_f1_cut(oof, labels) if rule == "max_f1" else None
-        self.best_estimator_ = OverturnModel(**{**best, "cut": cut}).fit(items, labels)
-        self.chosen_ = {**best, "cut": rule}
-        self.threshold_ = self.best_estimator_.threshold_
+        self.policy_results_ = [
+            {"policy": policy, **_lift_per_fold(policy, items, oof, labels, splits)} for policy in POLICIES
+        ]
+        top = max(self.policy_results_, key=lambda r: r["lift"])
+        policy = next(r["policy"] for r in self.policy_results_ if r["lift"] >= top["lift"] - top["lift_se"])
+        self.best_estimator_ = OverturnModel(**best).fit(items, labels)
+        self.policy_ = policy
+        self.chosen_ = {**best, "policy": policy.criteria_overturn}
         self.classes_ = self.best_estimator_.classes_
         return self
 
@@ -230,14 +251,9 @@ class SelectedOverturnModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return self.best_estimator_.predict_proba(items)
 
-    def recommend(self, p_overturn: Sequence[float] | np.ndarray) -> np.ndarray:
-        """True where a probability of an overturn makes the item recommended Overturned."""
-        check_is_fitted(self)
-        return self.best_estimator_.recommend(p_overturn)
-
     def predict(self, items: Sequence[ItemInput]) -> np.ndarray:
-        """True where the item is recommended Overturned."""
-        return self.recommend(self.predict_proba(items)[:, 1])
+        """True where an overturn is the likelier outcome."""
+        return self.predict_proba(items)[:, 1] >= 0.5
 
 
 class FamilyModel(ClassifierMixin, BaseEstimator):
@@ -299,8 +315,10 @@ class ReasonPrior(BaseEstimator):
 
 class Models(NamedTuple):
     """The fitted parts of the review engine: the overturn model (chosen by cross-validation when
-    fitted, the chosen one as shipped), the guideline-family model and the Upheld-reason prior."""
+    fitted, the chosen one as shipped), the guideline-family model, the Upheld-reason prior and the
+    recommendation policy (chosen with the overturn model)."""
 
     overturn: OverturnModel | SelectedOverturnModel
     family: FamilyModel
     reasons: ReasonPrior
+    policy: Policy = Policy()

@@ -1,35 +1,27 @@
 """A draft decision rationale in the letters' style, written from the guideline assessment.
 
-The reviewer edits it. Every sentence comes from the governing rule's citation or a criterion's
-result, in plain words (no rule ids, no character offsets), so nothing here states a guideline
-figure the rules file does not hold; its conclusion is the recommendation's and names the
-decisive criterion.
+The reviewer edits it. Every sentence about the record comes from a criterion that was evaluated
+(met, unmet or not documented), in plain words with the record's words that show it; a reason
+code alone never becomes a finding. With a guideline basis the draft concludes with the
+recommendation for its decisive criterion. Without one it says that no guideline finding decides
+the request, lists what the reviewer must check, and gives p_overturn as an estimate, not a
+conclusion. Nothing here states a guideline figure the rules file does not hold.
 """
 
 from __future__ import annotations
 
-from openimr.core.models import Decision, ReasonCode
+import re
+from collections.abc import Iterable
+
+from openimr.core.models import Decision
 from openimr.core.review.assessment import Recommended, against
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing
 
-# How a decisive reason reads when no single criterion carries it (a statistical recommendation).
-_REASON_WORDS = {
-    ReasonCode.EXCEEDS_LIMITS: "the request exceeds what the guidelines allow",
-    ReasonCode.NO_FUNCTIONAL_IMPROVEMENT: "the records do not document objective functional improvement "
-    "from the treatment already given",
-    ReasonCode.MONITORING_NOT_DOCUMENTED: "the records do not document the required ongoing monitoring",
-    ReasonCode.CONSERVATIVE_CARE_NOT_FAILED: "the records do not document a failed trial of "
-    "conservative care",
-    ReasonCode.INDICATIONS_NOT_DOCUMENTED: "the records do not document the clinical indications for it",
-    ReasonCode.REQUEST_UNCLEAR: "the request does not state what is needed to decide it",
-    ReasonCode.NOT_RECOMMENDED: "the guidelines do not recommend it for this condition",
-    ReasonCode.ASSOCIATED_WITH_DENIED: "the procedure it serves is not certified",
-    ReasonCode.OTHER_UPHELD: "the records do not establish its necessity",
-    ReasonCode.CRITERIA_MET: "the records document what the guidelines require for it",
-    ReasonCode.ASSOCIATED_WITH_CERTIFIED: "the procedure it serves is certified",
-    ReasonCode.OTHER_OVERTURNED: "the records establish its necessity",
-}
+EVALUATED = frozenset({"met", "unmet", "not_documented"})
+# A sentence that states a finding about the record (as score_review.py reads a draft).
+FINDING = re.compile(r"\bthe records?\b[^.]*\b(document|show|establish)", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def _quoted(c: Criterion) -> str:
@@ -37,7 +29,7 @@ def _quoted(c: Criterion) -> str:
 
 
 def sentence(c: Criterion) -> str:
-    """One criterion's result as a sentence of plain words."""
+    """One evaluated criterion's result as a sentence of plain words."""
     if c.kind in ("limit", "recommendation"):
         detail = c.detail.rstrip(".")
         return f"{detail[0].upper()}{detail[1:]}."
@@ -51,9 +43,7 @@ def sentence(c: Criterion) -> str:
         return f"The records document {c.label}{_quoted(c)}."
     if c.status == "unmet":
         return f"The records do not show {c.label}{_quoted(c)}."
-    if c.status == "not_documented":
-        return f"The records do not document {c.label}."
-    return f"Whether the records show {c.label} was not assessed: {c.detail.rstrip('.')}."
+    return f"The records do not document {c.label}."
 
 
 def _opening(governing: Governing) -> str:
@@ -74,30 +64,89 @@ def _opening(governing: Governing) -> str:
     return f"The decision rests on the {governing.family}; no encoded rule states its criteria."
 
 
-def draft_rationale(assessment: Recommended, governing: Governing) -> str:
-    """A rationale for the assessment's recommendation that cites the governing guideline and the
-    criteria, and concludes with the recommendation for the decisive reason."""
-    a = assessment.analysis
-    item = a.item.item or "the requested item"
-    decisive = assessment.decisive
-    carrying = next((c for c in a.criteria if decisive.criterion == f"{c.rule_id} / {c.criterion}"), None)
-    shown = [c for c in a.criteria if c is not carrying and (c.status == "met" or against(c))][:4]
-    body = " ".join(sentence(c) for c in shown)
+def _evaluated(criteria: Iterable[Criterion], leave_out: Criterion | None = None) -> list[Criterion]:
+    return [
+        c
+        for c in criteria
+        if c is not leave_out and c.status in EVALUATED and (c.status == "met" or against(c))
+    ]
+
+
+def _guideline(assessment: Recommended, item: str) -> list[str]:
+    a, decisive = assessment.analysis, assessment.decisive
+    carrying = next(
+        (c for c in a.criteria if decisive and decisive.criterion == f"{c.rule_id} / {c.criterion}"), None
+    )
+    parts = [sentence(c) for c in _evaluated(a.criteria, carrying)[:4]]
     if carrying is not None:
-        because = sentence(carrying)
-    else:
-        words = _REASON_WORDS[decisive.code]
-        because = f"{words[0].upper()}{words[1:]}."
-    if assessment.basis == "statistical":
-        because = (
-            "The encoded guideline criteria do not decide this request; the recommendation rests on "
-            f"the record and similar past decisions. {because}"
-        ).strip()
+        parts.append(sentence(carrying))
     necessary = (
         "is medically necessary"
         if assessment.recommendation is Decision.OVERTURNED
         else "is not medically necessary"
     )
-    closing = f"Therefore, the request for {item} {necessary}."
-    partial = f"Of the request, {assessment.partial}." if assessment.partial else ""
-    return " ".join(p for p in (_opening(governing), body, because, partial, closing) if p)
+    if assessment.partial:
+        parts.append(f"Of the request, {assessment.partial}.")
+    parts.append(f"Therefore, the request for {item} {necessary}.")
+    return parts
+
+
+def _without_finding(assessment: Recommended, p_overturn: float | None) -> list[str]:
+    a, decisive = assessment.analysis, assessment.decisive
+    parts = [sentence(c) for c in _evaluated(a.criteria)[:4]]
+    if assessment.basis == "none" and any(c.status == "met" for c in a.criteria):
+        parts.append(
+            "The criteria the engine could check are met, but reviewers have upheld most denials of "
+            "requests like this one, so decision support makes no recommendation."
+        )
+    elif decisive is not None and decisive.label and decisive.code.value.startswith("associated_with"):
+        parts.append(
+            f"This service serves {decisive.label} and follows its decision; no guideline criterion "
+            "decides that operation here."
+        )
+    else:
+        parts.append(
+            "No criterion of an encoded guideline decides this request, so this draft states no "
+            "guideline finding."
+        )
+    if assessment.hints:
+        parts.append(f"Before deciding, the reviewer must check: {'; '.join(assessment.hints)}.")
+    else:
+        parts.append("Before deciding, the reviewer must read the records against the governing guideline.")
+    if p_overturn is not None:
+        estimate = (
+            f"Decision support estimates a {p_overturn:.0%} likelihood that an expert reviewer would "
+            "overturn the denial, from the outcomes of past decisions"
+        )
+        if assessment.recommendation is not None:
+            estimate += f"; on that estimate alone, {assessment.recommendation.value} is the likelier outcome"
+        parts.append(f"{estimate}. This is an estimate, not a guideline finding.")
+    return parts
+
+
+def draft_rationale(assessment: Recommended, governing: Governing, p_overturn: float | None = None) -> str:
+    """A rationale for the assessment that cites the governing guideline and the evaluated
+    criteria: with a guideline basis it concludes with the recommendation for the decisive reason;
+    otherwise it states no finding, lists what to check and gives *p_overturn* as an estimate."""
+    item = assessment.analysis.item.item or "the requested item"
+    body = (
+        _guideline(assessment, item)
+        if assessment.basis == "guideline"
+        else _without_finding(assessment, p_overturn)
+    )
+    return " ".join(p for p in (_opening(governing), *body) if p)
+
+
+def unsupported_findings(
+    draft: str, criteria: Iterable[Criterion], decisive_label: str | None = None
+) -> list[str]:
+    """Sentences of *draft* that state a finding about the record which no evaluated criterion
+    carries (by its label), as score_review.py counts them."""
+    labels = [c.label.lower() for c in criteria if c.status in EVALUATED and c.label]
+    if decisive_label:
+        labels.append(decisive_label.lower())
+    return [
+        s
+        for s in _SENTENCE.split(draft or "")
+        if FINDING.search(s) and not any(lb in s.lower() for lb in labels)
+    ]

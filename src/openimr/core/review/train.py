@@ -111,11 +111,16 @@ def fit(data: Examples, rows: list[int] | None = None) -> Models:
     reasons = ReasonPrior().fit(
         [data.analyses[i].request.category for i in upheld], [data.reasons[i] for i in upheld]
     )
-    return Models(overturn, family, reasons)
+    return Models(overturn, family, reasons, overturn.policy_)
 
 
 def save(models: Models, path: Path) -> None:
     """Write the fitted models where the engine loads them (of the overturn model, the chosen one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    bundle = {"overturn": models.overturn.best_estimator_, "family": models.family, "reasons": models.reasons}
+    bundle = {
+        "overturn": models.overturn.best_estimator_,
+        "family": models.family,
+        "reasons": models.reasons,
+        "policy": models.policy,
+    }
     joblib.dump(bundle, path, compress=3)
