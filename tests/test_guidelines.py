@@ -477,6 +477,13 @@ def test_formulary_reads_brands_and_answers_combinations_ingredient_by_ingredien
     assert formulary.status("Cymbalta 30mg", TODAY).verification == "quoted"
 
 
+def test_a_compounded_product_needs_prospective_review_and_a_medical_food_is_still_a_product():
+    kit = formulary.status("Synapryn 10mg/ml oral suspension 500ml", TODAY)
+    assert kit.status == "compounded" and kit.citation == "8 CCR 9792.27.9(a)"
+    assert "prospective review" in kit.conditions[0] and kit.verification == "unverified"
+    assert formulary.status("Theramine #120", TODAY).status == "not encoded"
+
+
 @pytest.mark.parametrize("name", ["xyzzy", "", "12 visits of physical therapy"])
 def test_formulary_refuses_a_name_that_is_no_drug(name):
     with pytest.raises(formulary.NotADrug):

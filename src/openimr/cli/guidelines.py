@@ -355,11 +355,12 @@ def formulary(
 ) -> None:
     """A drug's MTUS Drug List status on a date of service (default today).
 
-    Status: exempt, non-exempt, unlisted, not encoded (not among the entries encoded so far) or
-    not in force (before 2018-01-01); with its conditions (special fill, perioperative fill), the
-    list version, the entry's effective dates and its source. A brand name is read as its generic
-    ingredients, and a combination product is answered ingredient by ingredient. Exit status 2 for
-    a name that cannot be read as a drug.
+    Status: exempt, non-exempt, unlisted, compounded (prospective review, 9792.27.9), not encoded
+    (not among the entries encoded so far) or not in force (before 2018-01-01); with its
+    conditions (special fill, perioperative fill and their days), the list version, the entry's
+    effective dates, forms, ACOEM topics and source. A brand name is read as its generic
+    ingredients, and a combination product is answered ingredient by ingredient. Exit status 2
+    for a name that cannot be read as a drug.
     """
     from rich.table import Table
 

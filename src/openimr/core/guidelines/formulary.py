@@ -13,6 +13,7 @@ the file declares itself complete. A name the dictionary cannot read as a drug r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -27,7 +28,7 @@ FORMULARY_FILE = "formulary.yaml"
 FORMULARY_START = dt.date(2018, 1, 1)
 
 ListStatus = Literal["exempt", "non-exempt"]
-Answer = Literal["exempt", "non-exempt", "unlisted", "not encoded", "not in force"]
+Answer = Literal["exempt", "non-exempt", "unlisted", "compounded", "not encoded", "not in force"]
 
 
 class FormularyFileError(ValueError):
@@ -133,12 +134,20 @@ class Entry(_Model):
         return self.from_ <= day and (self.to is None or day <= self.to)
 
 
+class Compounded(_Model):
+    """Products known as compounded drugs (8 CCR 9792.27.9): off the list, prospective review."""
+
+    products: tuple[str, ...] = Field(min_length=1)
+    verification: EntryVerification
+
+
 class Formulary(_Model):
     version: str = Field(min_length=1)
     complete: bool = False
     sources: dict[str, Source]
     policies: dict[str, Policy]
     list_versions: tuple[ListVersion, ...] = Field(min_length=1)
+    compounded: Compounded | None = None
     drugs: tuple[Entry, ...] = ()
 
 
@@ -192,6 +201,7 @@ def parse_formulary(text: str, origin: str = FORMULARY_FILE) -> Formulary:
         raise FormularyFileError(f"{origin}: {where}") from exc
     named = [p.source for p in formulary.policies.values()]
     named += [v.source for v in formulary.list_versions] + [d.verification.source for d in formulary.drugs]
+    named += [formulary.compounded.verification.source] if formulary.compounded else []
     unknown = sorted(set(named) - set(formulary.sources))
     if unknown:
         raise FormularyFileError(f"{origin}: unknown sources {unknown}")
@@ -222,6 +232,8 @@ def ingredients_of(drug: str) -> list[str]:
     when the drug dictionary finds none in it."""
     parsed = read_drug(drug)
     found = list(parsed.ingredients) if parsed and parsed.ingredients else []
+    if not found and parsed and parsed.drug_class:  # a product the dictionary knows without ingredients
+        found = [parsed.name.lower()]
     if not found:
         raise NotADrug(f"{drug!r} is not a drug name the drug dictionary can read")
     return found
@@ -263,6 +275,28 @@ def _part(ingredient: str, entry: Entry | None, formulary: Formulary) -> Ingredi
     )
 
 
+def _compounded(drug: str, day: dt.date, ingredients: list[str], formulary: Formulary) -> DrugStatus | None:
+    """The answer for a product the file names as compounded, else None."""
+    known = formulary.compounded
+    words = set(re.findall(r"[a-z][a-z0-9-]*", drug.lower()))
+    if known is None or not words & set(known.products):
+        return None
+    policy = formulary.policies["compounded"]
+    source = formulary.sources[known.verification.source]
+    return DrugStatus(
+        drug=drug,
+        ingredient="/".join(ingredients),
+        date=day,
+        status="compounded",
+        list_version=None,
+        conditions=[policy.text],
+        citation=policy.citation,
+        verification=known.verification.status,
+        source=source.title,
+        source_url=source.url,
+    )
+
+
 COMBINATION_NOTE = (
     "A combination product is on the MTUS Drug List only when the combination of its active"
     " ingredients is listed (8 CCR 9792.27.16(c)); this combination's row is not encoded, so each"
@@ -289,6 +323,9 @@ def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugS
                 "The MTUS Drug Formulary applies to drugs dispensed from 2018-01-01 (8 CCR 9792.27.3)."
             ],
         )
+    compounded = _compounded(drug, day, ingredients, formulary)
+    if compounded is not None:
+        return compounded.model_copy(update={"list_version": label, "list_version_from": since})
     entries = [e for e in formulary.drugs if e.covers(day)]
     parts = [_part(i, _entry(i, entries), formulary) for i in ingredients] if len(ingredients) > 1 else []
     entry = _entry("/".join(ingredients), entries) or (
