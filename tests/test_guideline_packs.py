@@ -100,6 +100,16 @@ def test_a_bad_pack_is_refused_with_its_line_and_nothing_is_installed(
     assert "Traceback" not in result.output and not folder.exists()
 
 
+def test_a_pack_whose_aliases_explode_is_refused_before_it_is_read(tmp_path, folder):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]" for k in range(1, 9)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join([*lines, "pack: *a8", "rules: *a8", ""]))
+    result = run("guidelines", "load", str(path))
+    assert result.exit_code == 1 and "once its aliases are expanded" in result.stderr
+    assert not folder.exists()
+
+
 def test_a_yaml_syntax_error_names_its_line(tmp_path, folder):
     path = tmp_path / "broken.yaml"
     path.write_text("pack:\n  id: x\nrules: [\n")

@@ -45,6 +45,7 @@ DEFAULT_PACKS_DIR = "openimr-packs"
 SCHEMA_FILE = "pack.schema.json"
 PACK_SUFFIX = ".yaml"
 MAX_PACK_BYTES = 20 * 1024 * 1024
+MAX_PACK_NODES = 2_000_000
 _ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 
@@ -118,10 +119,30 @@ def _problems(error: ValidationError, root: yaml.Node | None, origin: str) -> st
     return "\n".join(lines)
 
 
+def _expanded(node: yaml.Node | None, sizes: dict[int, int]) -> int:
+    """How many nodes *node* stands for once its aliases are expanded (each shared node counted
+    once per use; computed once per node)."""
+    if node is None:
+        return 0
+    if id(node) not in sizes:
+        sizes[id(node)] = 0  # a cycle counts as nothing more
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        sizes[id(node)] = 1 + sum(_expanded(c, sizes) for c in children)
+    return sizes[id(node)]
+
+
 def parse_pack(text: str, origin: str) -> Pack:
-    """Parse and validate a pack; PackError lists each problem with its line."""
+    """Parse and validate a pack; PackError lists each problem with its line. Aliases that expand
+    past MAX_PACK_NODES nodes (a "billion laughs" file) are refused before anything reads them."""
     try:
         root = yaml.compose(text)
+        if _expanded(root, {}) > MAX_PACK_NODES:
+            raise PackError(f"{origin}: more than {MAX_PACK_NODES:,} values once its aliases are expanded")
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PackError(yaml_error_line(origin, exc)) from exc
