@@ -496,8 +496,14 @@ def reviewer_page(client: TestClient, crafted: tuple[str, list[dict]]) -> str:
 
 def test_the_workbench_shows_the_engines_review_in_plain_words(reviewer_page: str) -> None:
     html = reviewer_page
-    assert "Decision support suggests <strong>Upheld</strong>: follows the guideline&#39;s criteria." in html
-    assert "<strong>37%</strong>" in html
+    assert (
+        "Decision support suggests <strong>Upheld</strong>: the governing guideline's criteria, "
+        "evaluated on the record, decide it." in html
+    )
+    assert (
+        "Likelihood that an expert reviewer overturns this denial" in html and "<strong>37%</strong>" in html
+    )
+    assert "About 37 in 100 denials like this one are overturned" in html
     assert (
         "<strong>MTUS Acupuncture Treatment</strong>: Acupuncture: a trial for functional improvement" in html
     )
@@ -529,6 +535,38 @@ def test_the_workbench_shows_the_engines_review_in_plain_words(reviewer_page: st
     ) in rows
     text = _text(html)
     assert "(chars " not in text and RULE not in text and "not_documented" not in text
+
+
+def test_without_a_basis_the_workbench_recommends_nothing_and_claims_no_criteria_met(
+    client: TestClient, crafted: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number, _ = crafted
+
+    def review(case: dict, store: str | None = None) -> dict:
+        items = service(client).case(operator("test"), number, dt.date.today()).items
+        return {
+            "case_number": number,
+            "items": [
+                {
+                    **_review_item(i.item),
+                    "recommendation": None,
+                    "basis": "none",
+                    "p_overturn": 0.15,
+                    "decisive_reason": None,
+                    "criteria": [],
+                    "partial_authorization": None,
+                }
+                for i in items
+            ],
+        }
+
+    monkeypatch.setattr("openimr.services.cases.decision_support", lambda: review)
+    sign_in(client, "lac-01")
+    html = client.get(f"/cases/{number}").text
+    assert "Decision support makes <strong>no recommendation</strong>" in html
+    assert "no guideline criterion decides this item" in html
+    assert "an overturn is the less likely outcome" in html
+    assert "criteria met" not in _text(html).lower() and "Decisive reason" not in html
 
 
 def test_the_workbench_marks_evidence_at_its_offsets_escaped(reviewer_page: str) -> None:
