@@ -100,7 +100,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "guidelines": (
         "openimr.cli.guidelines",
         "app",
-        "The encoded MTUS rules: list, show, check, and the quotes decisions make.",
+        "The encoded MTUS rules and loaded criteria packs: list, show, check, load, unload, and the"
+        " quotes decisions make.",
     ),
     "formulary": (
         "openimr.cli.guidelines",
