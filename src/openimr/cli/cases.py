@@ -248,6 +248,54 @@ def create(
         typer.echo(f"{done.case_number}: {done.status}" + ("" if done.created else " (already taken in)"))
 
 
+@cases_app.command("import")
+def import_bundle(
+    file: Annotated[
+        Path, typer.Argument(help="BUNDLE.json: a PAS request Bundle with the UR ClaimResponse.")
+    ],
+    today: Today = None,
+    db: Db = None,
+    actor: Actor = None,
+) -> None:
+    """Take in a case from a FHIR R4 Bundle (Da Vinci PAS shaped); the same Bundle again is the same case.
+
+    A Bundle that cannot be a case prints one line per problem, each named by its FHIRPath, and
+    stores nothing (exit 1)."""
+    from openimr.core.fhir.outcome import FhirError
+    from openimr.services.fhir import submit
+
+    with _service(db, actor) as (cases, who):
+        try:
+            done = submit(cases, who, file.read_bytes(), _today(today))
+        except FhirError as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {file}: {problem.where}: {problem.message}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"{done.case_number}: {done.status}" + ("" if done.created else " (already taken in)"))
+
+
+@cases_app.command("export")
+@pipe_safe
+def export_case(
+    case: Case,
+    out: Output = None,
+    today: Today = None,
+    db: Db = None,
+    actor: Actor = None,
+) -> None:
+    """The issued determination as FHIR R4 JSON: ClaimResponse, letter PDF (DocumentReference), Provenance."""
+    from openimr.core.fhir.outcome import FhirError
+    from openimr.services.fhir import claim_response
+
+    with _service(db, actor) as (cases, who):
+        try:
+            bundle = claim_response(cases, who, case, _today(today), "urn:openimr")
+        except FhirError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        _write(json.dumps(bundle, indent=2) + "\n", out)
+
+
 @cases_app.command("list")
 @pipe_safe
 def list_cases(
