@@ -61,7 +61,7 @@ def check_item(item: ItemReview) -> None:
         assert evaluated, item.item
     else:
         assert conclusion(draft) is None, draft  # no guideline verdict without a guideline basis
-        said = ("no guideline finding", "no guideline criterion decides", "makes no recommendation")
+        said = ("states no guideline finding", "no guideline criterion decides", "makes no recommendation")
         assert any(words in draft for words in said), draft
     assert (item.recommendation is None) == (item.basis == "none"), item
     if item.recommendation == Decision.OVERTURNED and item.p_overturn < 0.5:

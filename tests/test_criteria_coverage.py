@@ -335,7 +335,9 @@ def test_a_region_scoped_chapter_still_governs_an_item_in_its_region():
     ids = [r.id for r in candidate_rules(parse(item), item, dt.date(2026, 6, 1))]
     assert "acoem-cervical-2018" in ids
     knee = "MRI of the right knee"
-    assert "acoem-cervical-2018" not in [r.id for r in candidate_rules(parse(knee), knee, dt.date(2026, 6, 1))]
+    assert "acoem-cervical-2018" not in [
+        r.id for r in candidate_rules(parse(knee), knee, dt.date(2026, 6, 1))
+    ]
 
 
 def test_guidelines_check_fails_on_a_region_scoped_rule_matched_outside_its_region(monkeypatch):

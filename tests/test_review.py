@@ -287,3 +287,11 @@ def test_similar_past_decisions_come_from_the_store_and_leave_out_the_case_itsel
     assert all(d.decision in ("Upheld", "Overturned") for d in mri.similar)
     assert any(r.startswith("similar past decisions:") for r in mri.reasons)
     assert review_case(case_from_letter(own)).items[0].similar == []
+    # Precedents beside the criteria: count, overturned share with its Wilson interval, and the
+    # commonest stated reasons, each quoted with its case.
+    p = mri.precedents
+    assert p is not None and p.count == 25 and p.low <= p.share <= p.high
+    assert p.overturned == sum(d.decision == "Overturned" for d in mri.similar) or p.count > len(mri.similar)
+    assert p.reasons and all(r.quote and r.letter != own["case_number"] for r in p.reasons)
+    assert [r.count for r in p.reasons] == sorted((r.count for r in p.reasons), reverse=True)
+    assert review_case(case_from_letter(own)).items[0].precedents is None

@@ -31,10 +31,16 @@ def worksheet(review: Review, source: str) -> str:
     lines = [f"Case {review.case_number or '(no case number)'}  [{source}]", ""]
     for n, item in enumerate(review.items, 1):
         reason = item.decisive_reason
-        basis = "follows the guideline's criteria" if item.basis == "guideline" else "statistical estimate"
+        basis = {
+            "guideline": "the guideline's criteria evaluated on the record",
+            "statistical": "the likelier outcome by p_overturn; no guideline finding",
+            "none": "no basis: the reviewer decides",
+        }[item.basis]
+        p = item.precedents
         lines += [
             f"{n}. {item.item}",
-            f"   recommendation: {item.recommendation} ({basis})   p_overturn: {item.p_overturn:.2f}",
+            f"   recommendation: {item.recommendation or 'none'} ({basis})",
+            f"   likelihood of an overturn: {item.p_overturn:.0%} (an estimate from past decisions)",
             f"   guideline: {item.guideline.family}"
             + (f" - {item.guideline.title}" if item.guideline.title else "")
             + (f" ({item.guideline.citation})" if item.guideline.citation else ""),
@@ -52,6 +58,15 @@ def worksheet(review: Review, source: str) -> str:
             *(f"     - {c.label}: {c.status.replace('_', ' ')} - {c.detail}" for c in item.criteria),
             *(["   what documentation would change it:"] if item.hints else []),
             *(f"     - {hint}" for hint in item.hints),
+            *(
+                [
+                    f"   precedents: {p.overturned} of {p.count} similar past items overturned "
+                    f"(95% interval {p.low:.0%} to {p.high:.0%})",
+                    *(f"     - {r.code.value} ({r.count}): {r.quote!r} ({r.letter})" for r in p.reasons),
+                ]
+                if p
+                else []
+            ),
             *(["   similar past decisions:"] if item.similar else []),
             *(f"     - {d.letter}: {d.item} -> {d.decision} ({d.family})" for d in item.similar[:5]),
             "   draft rationale:",

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from openimr.core.case import Case, case_from_json
 from openimr.core.review.engine import Review, SimilarDecision, SimilarFinder, review_case
+from openimr.core.review.precedent import stated_reason
 from openimr.services.corpus.similar import SimilarIndex
 from openimr.store.db import Store
 from openimr.store.schema import LetterRow
@@ -40,21 +41,30 @@ def similar_index(store: Store) -> SimilarIndex:
     return built[1]
 
 
+PRECEDENTS = 25  # similar past decisions the precedents summarize (the closest ten are listed)
+
+
 def similar_decisions(
-    index: SimilarIndex, item: str, case_number: str | None, k: int = 10
+    index: SimilarIndex, item: str, case_number: str | None, k: int = PRECEDENTS
 ) -> list[SimilarDecision]:
-    """The *k* past decisions most like *item*, leaving out the case's own letter."""
-    return [
-        SimilarDecision(
-            letter=m.record.letter,
-            item=m.record.item,
-            decision=m.record.decision,
-            family=m.record.family,
-            score=m.score,
-            number=m.record.position + 1,
+    """The *k* past decisions most like *item*, leaving out the case's own letter, each with the
+    decisive reason its rationale states (and the sentence that states it) when one is read."""
+    out = []
+    for m in index.similar(item, k=k, exclude_letter=case_number):
+        stated = stated_reason(m.record.rationale, m.record.decision)
+        out.append(
+            SimilarDecision(
+                letter=m.record.letter,
+                item=m.record.item,
+                decision=m.record.decision,
+                family=m.record.family,
+                score=m.score,
+                number=m.record.position + 1,
+                reason=stated[0] if stated else None,
+                quote=stated[1] if stated else None,
+            )
         )
-        for m in index.similar(item, k=k, exclude_letter=case_number)
-    ]
+    return out
 
 
 def similar_finder(store: Store) -> SimilarFinder:

@@ -14,7 +14,7 @@ from openimr.core.case import Case
 from openimr.core.facts.models import Facts
 from openimr.core.facts.pipeline import extract_facts, warm_up
 from openimr.core.guidelines.rules import Rule
-from openimr.core.models import Decision
+from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import (
     ItemAnalysis,
     analyse_case,
@@ -27,6 +27,7 @@ from openimr.core.review.assessment import Basis, DecisiveReason, Policy, Recomm
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing, governing
 from openimr.core.review.model import ItemInput, Models, ur_sentences
+from openimr.core.review.precedent import Precedents, summarize
 from openimr.core.review.rationale import draft_rationale
 
 MODEL_FILE = "data/model.joblib"
@@ -41,6 +42,8 @@ class SimilarDecision(BaseModel):
     family: str
     score: float
     number: int | None = None  # the item's number in its letter (1 for the first)
+    reason: ReasonCode | None = None  # the decisive reason its rationale states, when read
+    quote: str | None = None  # the rationale's sentence that states it
 
 
 # (item text, the case's own case number to leave out) -> the most similar past decisions.
@@ -72,6 +75,7 @@ class ItemReview(BaseModel):
     request: dict
     criteria: list[Criterion] = Field(default_factory=list)
     similar: list[SimilarDecision] = Field(default_factory=list)
+    precedents: Precedents | None = None  # how reviewers decided similar past items
     draft_rationale: str | None = None
 
 
@@ -138,11 +142,14 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
     return out
 
 
-def _similar_reason(similar: list[SimilarDecision]) -> str:
-    overturned = sum(d.decision == Decision.OVERTURNED for d in similar)
+SHOWN = 10  # similar past decisions listed; the precedents summarize all the finder gives
+
+
+def _similar_reason(similar: list[SimilarDecision], precedents: Precedents) -> str:
     closest = similar[0]
     return (
-        f"similar past decisions: {overturned} of {len(similar)} overturned; closest: {closest.letter} "
+        f"similar past decisions: {precedents.overturned} of {precedents.count} overturned "
+        f"(95% interval {precedents.low:.0%} to {precedents.high:.0%}); closest: {closest.letter} "
         f"{closest.item!r}: {closest.decision} ({closest.family})"
     )
 
@@ -191,8 +198,9 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
         reasons = _reasons(a, gov, facts, case)
         if op is not None:
             reasons.append(f"p_overturn is that of the disputed operation {analyses[op].item.item!r}")
-        if past:
-            reasons.append(_similar_reason(past))
+        precedents = summarize(past)
+        if past and precedents:
+            reasons.append(_similar_reason(past, precedents))
         items.append(
             ItemReview(
                 item=a.item.item,
@@ -212,7 +220,8 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
                 reasons=reasons,
                 request=a.request.model_dump(mode="json"),
                 criteria=a.criteria,
-                similar=past,
+                similar=past[:SHOWN],
+                precedents=precedents,
                 draft_rationale=draft_rationale(done, gov, float(p)),
             )
         )

@@ -106,13 +106,16 @@ def _without_finding(assessment: Recommended, p_overturn: float | None) -> list[
         )
     else:
         parts.append(
-            "No criterion of an encoded guideline decides this request, so this draft states no "
-            "guideline finding."
+            "No encoded criterion decides this request, so this draft states no guideline finding for "
+            "or against it."
         )
     if assessment.hints:
         parts.append(f"Before deciding, the reviewer must check: {'; '.join(assessment.hints)}.")
     else:
-        parts.append("Before deciding, the reviewer must read the records against the governing guideline.")
+        parts.append(
+            "Before deciding, the reviewer must check the request against the governing guideline's "
+            "criteria, which are not encoded here."
+        )
     if p_overturn is not None:
         estimate = (
             f"Decision support estimates a {p_overturn:.0%} likelihood that an expert reviewer would "
