@@ -11,13 +11,13 @@ refused. ``ur_denial_date`` (the letters' and ``case.schema.json``'s name) is re
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from openimr.core import bounds as b
 from openimr.core.errors import FileProblem
 from openimr.core.models import Claimant, Priority
 
@@ -45,23 +45,23 @@ class Party(_Strict):
     """Someone with a stake in the dispute; a reviewer must have no affiliation with any of them."""
 
     role: PartyRole
-    name: str = Field(min_length=1)
-    specialty: str | None = None
+    name: b.line(b.PARTY_NAME, 1)
+    specialty: b.line(b.SPECIALTY) | None = None
 
 
 class UrItem(_Strict):
     """One treatment the UR decision acted on, and what it did."""
 
-    item: str
+    item: b.text(b.ITEM_TEXT)
     outcome: UrOutcome
 
 
 class DocumentIn(_Strict):
     """A file of the case record, relative to the case file's folder."""
 
-    path: str
-    type: str = "medical_records"
-    received: dt.date
+    path: b.line(4096)
+    type: b.line(b.DOC_TYPE, 1) = "medical_records"
+    received: b.Day
 
 
 class DisputedItem(BaseModel):
@@ -69,35 +69,44 @@ class DisputedItem(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    item: str = ""
-    original_request: str | None = None
-    authorized: str | None = None
-    claims_administrator_guideline: str | None = None
-    category: str | None = None
+    item: b.text(b.ITEM_TEXT) = ""
+    original_request: b.text(b.ITEM_TEXT) | None = None
+    authorized: b.text(b.ITEM_TEXT) | None = None
+    claims_administrator_guideline: b.text(b.ITEM_TEXT) | None = None
+    category: b.line(b.CATEGORY) | None = None
+
+
+class CaseClaimant(Claimant):
+    """The injured worker as a case states them: an age a person can have."""
+
+    age: b.Age | None = None
 
 
 class Case(BaseModel):
-    """A case for review: what is known of it, any field but the disputed items possibly missing."""
+    """A case for review: what is known of it, any field but the disputed items possibly missing.
+
+    Every field is bounded (:mod:`openimr.core.bounds`): its length, its characters, its dates,
+    the number of items, parties and documents."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    case_number: str | None = None
+    case_number: b.line(b.CASE_NUMBER) | None = None
     priority: Priority | None = None
     formulary_dispute: bool = False
-    application_received: dt.date | None = None
-    documents_received: dt.date | None = None
-    date_of_injury: dt.date | None = None
-    ur_decision_date: dt.date | None = Field(
+    application_received: b.Day | None = None
+    documents_received: b.Day | None = None
+    date_of_injury: b.Day | None = None
+    ur_decision_date: b.Day | None = Field(
         default=None, validation_alias=AliasChoices("ur_decision_date", "ur_denial_date")
     )
-    ur_decision_served: dt.date | None = None
-    ur_items: list[UrItem] = Field(default_factory=list)
-    claimant: Claimant = Field(default_factory=Claimant)
-    condition_specialty: str | None = None
-    parties: list[Party] = Field(default_factory=list)
-    clinical_summary: str = ""
-    disputed_items: list[DisputedItem] = Field(default_factory=list)
-    documents: list[DocumentIn] = Field(default_factory=list)
+    ur_decision_served: b.Day | None = None
+    ur_items: list[UrItem] = Field(default_factory=list, max_length=b.MAX_ITEMS)
+    claimant: CaseClaimant = Field(default_factory=CaseClaimant)
+    condition_specialty: b.line(b.SPECIALTY) | None = None
+    parties: list[Party] = Field(default_factory=list, max_length=b.MAX_PARTIES)
+    clinical_summary: b.text(b.SUMMARY) = ""
+    disputed_items: list[DisputedItem] = Field(default_factory=list, max_length=b.MAX_ITEMS)
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=b.MAX_DOCUMENTS)
 
     def specialty_of_condition(self) -> str | None:
         """The specialty that treats the condition: stated, else the requesting provider's."""
@@ -111,7 +120,7 @@ class ApplicationItem(DisputedItem):
 
     model_config = ConfigDict(extra="forbid")
 
-    item: str = Field(min_length=1)
+    item: b.text(b.ITEM_TEXT, 1)
 
 
 class Application(Case):
@@ -119,12 +128,12 @@ class Application(Case):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_number: str | None = Field(default=None, pattern=r"^CM\d{2}-\d{7}$")
+    case_number: b.line(b.CASE_NUMBER) | None = Field(default=None, pattern=r"^CM\d{2}-\d{7}$")
     priority: Priority = "Standard"
-    application_received: dt.date
-    ur_decision_date: dt.date = Field(validation_alias=AliasChoices("ur_decision_date", "ur_denial_date"))
-    clinical_summary: str
-    disputed_items: list[ApplicationItem] = Field(min_length=1)
+    application_received: b.Day
+    ur_decision_date: b.Day = Field(validation_alias=AliasChoices("ur_decision_date", "ur_denial_date"))
+    clinical_summary: b.text(b.SUMMARY)
+    disputed_items: list[ApplicationItem] = Field(min_length=1, max_length=b.MAX_ITEMS)
 
     @field_validator("priority", mode="before")
     @classmethod

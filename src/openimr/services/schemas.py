@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openimr.core import bounds as b
 from openimr.core.models import Claimant
 from openimr.core.process.roster import ReviewerIn
 
@@ -138,8 +139,8 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["Upheld", "Overturned"]
-    guideline: str = Field(min_length=1, max_length=2000)
-    rationale: str = Field(min_length=1, max_length=20000)
+    guideline: b.text(b.REASON, 1)
+    rationale: b.text(b.RATIONALE, 1)
     evidence_level: Literal["A", "B", "C", "D", "E", "F"] | None = None
     expected_version: int = Field(default=0, ge=0, le=2**31 - 1)
 
@@ -156,7 +157,7 @@ class AssignIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_numbers: list[str] | None = None
+    case_numbers: list[b.line(b.CASE_NUMBER, 1)] | None = Field(default=None, max_length=1000)
 
 
 class OutcomeOut(_Out):
@@ -169,7 +170,7 @@ class OutcomeOut(_Out):
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: b.text(b.REASON, 1)
 
 
 class CaseCreated(_Out):
@@ -241,9 +242,9 @@ class HitOut(_Out):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=80)
-    password: str = Field(min_length=1, max_length=200)
-    name: str = Field(default="api", max_length=80)
+    username: b.line(b.USERNAME, 1)
+    password: b.text(b.PASSWORD, 1)
+    name: b.line(b.TOKEN_NAME) = "api"
 
 
 class TokenOut(_Out):
@@ -254,10 +255,10 @@ class TokenOut(_Out):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=200)
+    username: str = Field(min_length=1, max_length=b.USERNAME, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: b.text(b.PASSWORD, 8)
     role: Literal["admin", "coordinator", "reviewer", "analyst"]
-    reviewer_code: str | None = Field(default=None, max_length=40)
+    reviewer_code: b.line(b.REVIEWER_CODE, 1) | None = None
 
 
 class UserOut(_Out):

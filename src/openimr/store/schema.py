@@ -30,8 +30,9 @@ from sqlalchemy import (
     event,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from openimr.core import bounds as b
 from openimr.core.errors import ImmutableError
 from openimr.core.models import EVIDENCE_STANDARDS, Claimant, Issue, Letter, Reviewer
 from openimr.core.roles import Role
@@ -196,7 +197,7 @@ class CaseRow(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_number: Mapped[str] = mapped_column(String(16), unique=True)
+    case_number: Mapped[str] = mapped_column(String(b.CASE_NUMBER), unique=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
     priority: Mapped[str] = mapped_column(String(16))
     formulary_dispute: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -207,7 +208,7 @@ class CaseRow(Base):
     ur_decision_served: Mapped[dt.date | None] = mapped_column(Date)
     claimant_age: Mapped[int | None] = mapped_column(Integer)
     claimant_sex: Mapped[str | None] = mapped_column(String(8))
-    condition_specialty: Mapped[str | None] = mapped_column(String(80))
+    condition_specialty: Mapped[str | None] = mapped_column(String(b.SPECIALTY))
     clinical_summary: Mapped[str] = mapped_column(Text)
     eligibility: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     timeframe: Mapped[str | None] = mapped_column(String(16))
@@ -232,9 +233,9 @@ class PartyRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(200))
-    specialty: Mapped[str | None] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(b.PARTY_ROLE))
+    name: Mapped[str] = mapped_column(String(b.PARTY_NAME))
+    specialty: Mapped[str | None] = mapped_column(String(b.SPECIALTY))
 
 
 class ItemRow(Base):
@@ -250,7 +251,7 @@ class ItemRow(Base):
     original_request: Mapped[str | None] = mapped_column(Text)
     authorized: Mapped[str | None] = mapped_column(Text)
     claims_administrator_guideline: Mapped[str | None] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(b.CATEGORY))
     request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     eligible: Mapped[bool] = mapped_column(Boolean)
     eligibility_reason: Mapped[str] = mapped_column(Text)
@@ -278,8 +279,8 @@ class DocumentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     sha256: Mapped[str] = mapped_column(ForeignKey("document_blobs.sha256"))
-    name: Mapped[str] = mapped_column(String(255))
-    doc_type: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(b.FILE_NAME_BYTES))
+    doc_type: Mapped[str] = mapped_column(String(b.DOC_TYPE))
     received: Mapped[dt.date] = mapped_column(Date)
 
 
@@ -289,8 +290,8 @@ class ReviewerRow(Base):
     __tablename__ = "reviewers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(b.REVIEWER_CODE), unique=True)
+    name: Mapped[str] = mapped_column(String(b.REVIEWER_NAME))
     licenses: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     specialties: Mapped[list[str]] = mapped_column(JSON)
     active_practice_since: Mapped[dt.date] = mapped_column(Date)
@@ -348,7 +349,7 @@ class IssuedLetterRow(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     sha256: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    issued_by: Mapped[str] = mapped_column(String(80))
+    issued_by: Mapped[str] = mapped_column(String(b.USERNAME))
 
 
 class AuditRow(Base):
@@ -360,13 +361,25 @@ class AuditRow(Base):
     at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=utc_now, server_default=func.now()
     )
-    actor: Mapped[str] = mapped_column(String(80))
-    case_number: Mapped[str | None] = mapped_column(String(16), index=True)
+    actor: Mapped[str] = mapped_column(String(b.USERNAME))
+    case_number: Mapped[str | None] = mapped_column(String(b.CASE_NUMBER), index=True)
     entity: Mapped[str] = mapped_column(String(40))
     entity_key: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @validates("actor", "case_number", "entity", "entity_key", "action")
+    def _fit(self, key: str, value: str | None) -> str | None:
+        """A value as its column holds it, whatever was asked for: NUL replaced, cut to length; a
+        case number longer than any case's names no case (None; the entity key keeps what was
+        asked), so that a refused request on it is recorded, not a database error."""
+        if value is None:
+            return None
+        length = self.__table__.c[key].type.length
+        if key == "case_number" and len(value) > length:
+            return None
+        return value.replace("\x00", "\ufffd")[:length]
 
 
 def _refuse(kind: str):
@@ -395,10 +408,10 @@ class UserRow(Base):
     __tablename__ = "web_users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), unique=True)
+    username: Mapped[str] = mapped_column(String(b.USERNAME), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(200))
-    reviewer_code: Mapped[str | None] = mapped_column(String(40))
+    reviewer_code: Mapped[str | None] = mapped_column(String(b.REVIEWER_CODE))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
@@ -411,7 +424,7 @@ class TokenRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(b.TOKEN_NAME))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -443,7 +456,7 @@ class SignInFailureRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    username: Mapped[str] = mapped_column(String(80), index=True)
+    username: Mapped[str] = mapped_column(String(b.USERNAME), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from openimr.core import bounds as b
 from openimr.core.case import Application
 from openimr.core.letters.errors import LetterError
 from openimr.core.letters.parse import read_bytes
@@ -114,6 +115,10 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="How many to skip.")]
 ItemNumber = Annotated[int, Path(ge=1, le=10_000, description="The item's number (1 = first).")]
 DocumentId = Annotated[int, Path(ge=1, le=MAX_INT)]
+CaseNumber = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=b.LINE, description="The case number.")
+]
+Label = Annotated[str | None, Query(min_length=1, max_length=80, pattern=b.LINE)]
 
 router = APIRouter(
     prefix="/api", responses=_errors(401, 403, 404, 409, 422), route_class=signs_in_first(account, _sign_in)
@@ -131,9 +136,10 @@ def read_upload(upload: UploadFile) -> bytes:
 
 def file_name(upload: UploadFile, *loc: str | int) -> str:
     """The upload's file name without folders; 422 naming the field at *loc* unless it is a usable
-    name (not empty, ``.`` or ``..``, at most 255 bytes, no control characters)."""
+    name (:func:`openimr.core.bounds.plain_file_name`: not empty, ``.`` or ``..``, at most 255
+    bytes, no control or format character such as NUL or U+202E)."""
     name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    if name in ("", ".", "..") or len(name.encode()) > 255 or not name.isprintable():
+    if not b.plain_file_name(name):
         problem = {
             "loc": ("body", *loc),
             "msg": f"the file name {(upload.filename or '')[:60]!r} is not a usable file name "
@@ -263,20 +269,20 @@ def create_case(body: Application, who: Who, cases: Cases) -> out.CaseCreated:
 
 
 @router.get("/cases/{case_number}", response_model=out.CaseOut, tags=["cases"])
-def read_case(case_number: str, who: Who, cases: Cases) -> out.CaseOut:
+def read_case(case_number: CaseNumber, who: Who, cases: Cases) -> out.CaseOut:
     """The case in full: items with parsed request, assignment, decisions (the governing guideline
     and its criteria are decision support's: ``GET /api/cases/{case_number}/recommendations``)."""
     return cases.case(who, case_number, _today())
 
 
 @router.get("/cases/{case_number}/items", response_model=list[out.ItemOut], tags=["cases"])
-def read_items(case_number: str, who: Who, cases: Cases) -> list[out.ItemOut]:
+def read_items(case_number: CaseNumber, who: Who, cases: Cases) -> list[out.ItemOut]:
     """The disputed items, each with its version (pass it back when deciding)."""
     return cases.items(who, case_number)
 
 
 @router.post("/cases/{case_number}/withdraw", response_model=out.CaseCreated, tags=["cases"])
-def withdraw(case_number: str, body: out.WithdrawIn, who: Who, cases: Cases) -> out.CaseCreated:
+def withdraw(case_number: CaseNumber, body: out.WithdrawIn, who: Who, cases: Cases) -> out.CaseCreated:
     """Close an open case without a determination."""
     status = cases.withdraw(who, case_number, body.reason)
     return out.CaseCreated(case_number=case_number, created=False, status=status)
@@ -284,7 +290,7 @@ def withdraw(case_number: str, body: out.WithdrawIn, who: Who, cases: Cases) -> 
 
 @router.get("/cases/{case_number}/audit", response_model=out.AuditPage, tags=["cases"])
 def read_audit(
-    case_number: str, who: Who, cases: Cases, limit: Limit = 100, offset: Offset = 0
+    case_number: CaseNumber, who: Who, cases: Cases, limit: Limit = 100, offset: Offset = 0
 ) -> out.AuditPage:
     """Every read and change of the case, oldest first."""
     return cases.audit_log(who, case_number, limit, offset)
@@ -294,7 +300,7 @@ def read_audit(
 
 
 @router.get("/cases/{case_number}/documents", response_model=list[out.DocumentOut], tags=["documents"])
-def list_documents(case_number: str, who: Who, cases: Cases) -> list[out.DocumentOut]:
+def list_documents(case_number: CaseNumber, who: Who, cases: Cases) -> list[out.DocumentOut]:
     return cases.documents(who, case_number)
 
 
@@ -306,12 +312,12 @@ def list_documents(case_number: str, who: Who, cases: Cases) -> list[out.Documen
     responses=_errors(413),
 )
 def upload_document(
-    case_number: str,
+    case_number: CaseNumber,
     who: Who,
     cases: Cases,
     file: Annotated[UploadFile, File(description="The document (20 MB at most).")],
-    doc_type: Annotated[str, Form(min_length=1, max_length=40)] = "medical_records",
-    received: Annotated[dt.date | None, Form()] = None,
+    doc_type: Annotated[str, Form(min_length=1, max_length=b.DOC_TYPE, pattern=b.LINE)] = "medical_records",
+    received: Annotated[dt.date | None, Form(ge=b.FIRST_DATE, le=b.LAST_DATE)] = None,
 ) -> out.DocumentOut:
     """Add a document to the case record; the same file again changes nothing."""
     name = file_name(file, "file")
@@ -335,7 +341,7 @@ _DOWNLOAD = {
     responses=_DOWNLOAD,
     tags=["documents"],
 )
-def download_document(case_number: str, document_id: DocumentId, who: Who, cases: Cases) -> Response:
+def download_document(case_number: CaseNumber, document_id: DocumentId, who: Who, cases: Cases) -> Response:
     name, kind, content = cases.document(who, case_number, document_id)
     kind = "application/pdf" if kind == "application/pdf" else "application/octet-stream"
     return Response(content, media_type=kind, headers={"Content-Disposition": _attachment(name)})
@@ -358,7 +364,7 @@ def list_reviewers(who: Who, cases: Cases, limit: Limit = 50, offset: Offset = 0
 
 @router.post("/reviewers", response_model=out.ImportCounts, tags=["reviewers"])
 def import_reviewers(
-    body: Annotated[list[out.RosterEntry], Body(max_length=500)], who: Who, cases: Cases
+    body: Annotated[list[out.RosterEntry], Body(max_length=b.MAX_ROSTER)], who: Who, cases: Cases
 ) -> out.ImportCounts:
     """Create or update reviewers by code; the same roster again changes nothing."""
     return cases.import_reviewers(who, body)
@@ -377,7 +383,7 @@ def assign(body: out.AssignIn, who: Who, cases: Cases) -> list[out.OutcomeOut]:
     "/cases/{case_number}/items/{position}/decision", response_model=out.DecisionResult, tags=["decisions"]
 )
 def decide(
-    case_number: str, position: ItemNumber, body: out.DecisionIn, who: Who, cases: Cases
+    case_number: CaseNumber, position: ItemNumber, body: out.DecisionIn, who: Who, cases: Cases
 ) -> out.DecisionResult:
     """Decide one item (the assigned reviewer only). 409 when someone decided it since you read it."""
     return cases.decide(
@@ -398,7 +404,7 @@ def decide(
     tags=["decisions"],
     responses=_errors(503),
 )
-def recommendations(case_number: str, who: Who, cases: Cases) -> Review:
+def recommendations(case_number: CaseNumber, who: Who, cases: Cases) -> Review:
     """Decision support's review (review.schema.json), per item: the recommendation and its basis,
     p_overturn, the governing guideline and rule, the decisive reason, the hints, and each criterion
     with its status and evidence (character offsets into the clinical summary). 503 "decision
@@ -410,13 +416,13 @@ def recommendations(case_number: str, who: Who, cases: Cases) -> Review:
 
 
 @router.post("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
-def issue_letter(case_number: str, who: Who, cases: Cases) -> Letter:
+def issue_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
     """Issue the Final Determination letter (frozen from then on); again: the same letter."""
     return cases.issue(who, case_number, _today())[0]
 
 
 @router.get("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
-def read_letter(case_number: str, who: Who, cases: Cases) -> Letter:
+def read_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
     """The issued letter's record, else a draft from the decisions so far."""
     return cases.letter(who, case_number, _today())[0]
 
@@ -427,7 +433,7 @@ def read_letter(case_number: str, who: Who, cases: Cases) -> Letter:
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
     tags=["letters"],
 )
-def letter_html(case_number: str, who: Who, cases: Cases) -> Response:
+def letter_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
     """The letter as HTML (a draft until issued)."""
     body = cases.rendered(who, case_number, "html", _today())
     return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
@@ -444,7 +450,7 @@ def letter_html(case_number: str, who: Who, cases: Cases) -> Response:
     },
     tags=["letters"],
 )
-def letter_pdf(case_number: str, who: Who, cases: Cases) -> Response:
+def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
     """The issued letter as PDF."""
     body = cases.rendered(who, case_number, "pdf", _today())
     return Response(
@@ -495,11 +501,11 @@ def ingest_letters(
 def search(
     who: Who,
     cases: Cases,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
+    q: Annotated[str, Query(min_length=1, max_length=500, pattern=b.TEXT, description="Words to look for.")],
     decision: Decision | None = None,
-    family: str | None = None,
-    category: str | None = None,
-    body_part: str | None = None,
+    family: Label = None,
+    category: Label = None,
+    body_part: Label = None,
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[out.HitOut]:

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
+from openimr.core.bounds import DOC_TYPE, LINE
 from openimr.core.case import Application
 from openimr.core.guidelines import load_rules
 from openimr.core.models import EVIDENCE_STANDARDS, Decision, ReasonCode
@@ -50,7 +51,7 @@ from openimr.services.corpus.search import Filters, past_decision, search_store
 from openimr.services.guidelines import families_in_force, in_force
 from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
 from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
-from openimr.web.api import MAX_UPLOAD, read_upload, signs_in_first
+from openimr.web.api import MAX_UPLOAD, file_name, read_upload, signs_in_first
 from openimr.web.api import decide as decide_item
 from openimr.web.errors import TooLarge, Unauthenticated
 from openimr.web.listing import (
@@ -742,10 +743,10 @@ def upload(
     who: Poster,
     cases: Cases,
     file: Annotated[UploadFile, File()],
-    doc_type: Annotated[str, Form()] = "medical_records",
+    doc_type: Annotated[str, Form(min_length=1, max_length=DOC_TYPE, pattern=LINE)] = "medical_records",
 ) -> Response:
-    content = read_upload(file)
-    doc = cases.upload(who, case_number, file.filename or "document", content, doc_type, dt.date.today())
+    name = file_name(file, "file")  # the API's checks: no folders, control characters or bidi tricks
+    doc = cases.upload(who, case_number, name, read_upload(file), doc_type, dt.date.today())
     return back(f"/cases/{case_number}", f"Document {doc.name} added.")
 
 

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openimr.core import bounds as b
+
 LicenseStatus = Literal["active", "probation", "suspended", "revoked", "expired", "inactive"]
 
 
@@ -26,11 +28,11 @@ def norm(text: str) -> str:
 class License(_In):
     """A licence to practise: state, kind (MD, DO, DC, LAc, PhD...), number, standing."""
 
-    state: str
-    kind: str
-    number: str = ""
+    state: b.line(b.LIST_ENTRY)
+    kind: b.line(b.LIST_ENTRY)
+    number: b.line(b.LIST_ENTRY) = ""
     status: LicenseStatus = "active"
-    expires: dt.date | None = None
+    expires: b.Day | None = None
 
     def in_good_standing(self, on: dt.date, statuses: list[str]) -> bool:
         """Whether the licence's status counts as good standing and it has not expired by *on*."""
@@ -40,14 +42,14 @@ class License(_In):
 class ReviewerIn(_In):
     """An expert reviewer on the roster (``reviewers import``)."""
 
-    code: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    licenses: list[License] = Field(min_length=1)
-    specialties: list[str] = Field(min_length=1)
-    active_practice_since: dt.date
-    weekly_clinical_hours: float = Field(ge=0)
-    affiliations: list[str] = Field(default_factory=list)
-    capacity: int = Field(default=10, ge=0)
+    code: b.line(b.REVIEWER_CODE, 1)
+    name: b.line(b.REVIEWER_NAME, 1)
+    licenses: list[License] = Field(min_length=1, max_length=b.MAX_LIST)
+    specialties: list[b.line(b.LIST_ENTRY)] = Field(min_length=1, max_length=b.MAX_LIST)
+    active_practice_since: b.Day
+    weekly_clinical_hours: float = Field(ge=0, le=168)
+    affiliations: list[b.line(b.LIST_ENTRY)] = Field(default_factory=list, max_length=b.MAX_LIST)
+    capacity: int = Field(default=10, ge=0, le=10_000)
 
 
 def csv_row(row: dict[str, str]) -> dict:
