@@ -62,7 +62,8 @@ def test_load_list_and_unload_a_pack(folder):
     assert any(r.id.startswith("example-fictional:") for r in load_rules().rules)
     assert run("guidelines", "check").exit_code == 0
     shown = run("guidelines", "show", "example-fictional:ankle-sprain-therapy")
-    assert "criteria pack: example-fictional" in shown.stdout
+    assert "criteria pack: example-fictional (Example Guideline Pack" in shown.stdout
+    assert "licence holder: Example Review Organization (fictional)" in shown.stdout
     assert run("guidelines", "unload", "example-fictional").exit_code == 0
     assert not any(r.pack for r in load_rules().rules)
     gone = run("guidelines", "unload", "example-fictional")

@@ -211,7 +211,13 @@ def _describe(rule: Rule, ruleset: RuleSet) -> list[str]:
     if scope.postoperative is not None:
         lines.append(f"    postoperative: {'yes' if scope.postoperative else 'no'}")
     if rule.pack:
-        lines.append(f"  criteria pack: {rule.pack}")
+        info = next((p.pack for p in _packs() if p.pack.id == rule.pack), None)
+        lines.append(
+            f"  criteria pack: {rule.pack}" + (f" ({info.title}, version {info.version})" if info else "")
+        )
+        if info:
+            lines.append(f"    licence holder: {info.licence_holder}; licence: {info.licence}")
+            lines.append(f"    provenance: {info.provenance}")
     source = ruleset.sources[rule.verification.source]
     lines.append(f"  source: {source.title}" + (f" <{source.url}>" if source.url else ""))
     lines.append(f"    {rule.verification.status.value}: {rule.verification.locator}")
