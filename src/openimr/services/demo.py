@@ -13,7 +13,6 @@ from pathlib import Path
 
 from openimr.core.case import Application
 from openimr.core.models import Decision, EvidenceLevel
-from openimr.core.process import support
 from openimr.core.process.roster import ReviewerIn
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Principal
@@ -267,23 +266,11 @@ def examples(today: dt.date) -> list[Example]:
     ]
 
 
-def _from_review(review: dict) -> list[tuple[str, str, str, str]]:
-    """Decisions as decision support recommends them (review.schema.json), one per item."""
-    out = []
-    for item in review["items"]:
-        family = item["guideline"]["family"]
-        level = EvidenceLevel.A if family.startswith("MTUS") else EvidenceLevel.B
-        rationale = item.get("draft_rationale") or " ".join(item["reasons"])
-        out.append((item["recommendation"], f"Decision based on {family}.", level, rationale))
-    return out
-
-
 def run(cases: CaseService, who: Principal, out: Path, today: dt.date) -> list[Path]:
     """Load the examples as *who*, carry each through the process, write letters to *out*; returns
     paths."""
     out.mkdir(parents=True, exist_ok=True)
     cases.import_reviewers(who, REVIEWERS)
-    review = support.decision_support()
     numbers = [cases.create_case(who, example.case).case_number for example in examples(today)]
     cases.assign(who, None, today)
     written = []
@@ -294,9 +281,8 @@ def run(cases: CaseService, who: Principal, out: Path, today: dt.date) -> list[P
             path.write_text(cases.notice(who, number), "utf-8")
             written.append(path)
             continue
+        # The decisions and rationales are written by us, never the engine's drafts.
         decisions = example.decisions
-        if review is not None:
-            decisions = _from_review(review(example.case.model_dump(mode="json")))
         if status in (Status.ASSIGNED, Status.IN_REVIEW):
             for position, (decision, guideline, level, rationale) in enumerate(decisions, 1):
                 cases.decide(who, number, position, decision, guideline, rationale, level)
