@@ -21,6 +21,7 @@ from openimr.core.models import Letter
 from openimr.store.db import make_engine, migrate, session_factory
 from openimr.store.ingest import file_hash
 from openimr.store.schema import IssueRow, LetterRow, letter_key
+from test_web_api import Api, api, demo_db  # noqa: F401  (fixtures)
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
 
@@ -196,3 +197,46 @@ def test_progress_bar_on_a_terminal(tmp_path: Path, letters_dir: Path) -> None:
     assert "Ingesting" in text
     assert f"error: {tmp_path / 'empty.pdf'}" in text
     assert "3 stored, 0 already stored, 1 failed" in text
+
+
+def test_a_full_store_stops_the_batch_in_one_line_and_a_rerun_finishes(
+    tmp_path: Path, letters_dir: Path, parsed: dict[str, Letter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's ``max_page_count`` makes the store full after a few groups: the error SQLite gives
+    for a full disk (SQLITE_FULL), raised by every next write."""
+    from typer.testing import CliRunner
+
+    from openimr.cli import app
+    from openimr.store import db as store_db
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    migrate(url)
+    pages = sqlite3.connect(tmp_path / "full.db").execute("PRAGMA page_count").fetchone()[0]
+    pragmas = store_db._sqlite_pragmas
+
+    def full_soon(connection, record) -> None:
+        pragmas(connection, record)
+        connection.execute(f"PRAGMA max_page_count = {pages + 60}")
+
+    monkeypatch.setattr(store_db, "_sqlite_pragmas", full_soon)
+    result = CliRunner().invoke(app, ["letters", "ingest", str(letters_dir), "--db", url])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("error: the store cannot be written (database or disk is full): ")
+    stored = int(last.split(": ")[-1].split()[0])
+    assert 0 < stored < len(parsed)
+    monkeypatch.setattr(store_db, "_sqlite_pragmas", pragmas)
+    again = openimr("letters", "ingest", str(letters_dir), "--db", url)
+    assert again.returncode == 0, again.stderr
+    summary = f"{len(parsed) - stored} stored, {stored} already stored, 0 failed"
+    assert again.stderr.splitlines()[-1] == summary
+
+
+def test_web_ingest_errors_name_the_upload_not_a_server_path(request: pytest.FixtureRequest) -> None:
+    web: Api = request.getfixturevalue("api")
+    files = [("files", ("junk.txt", b"hello")), ("files", ("empty.pdf", b" "))]
+    report = web.call("coordinator", "POST", "/api/letters/ingest", files=files).json()
+    assert report["errors"] == [
+        "junk.txt: not an IMR Final Determination letter (no IMR headings found)",
+        "empty.pdf: empty file",
+    ]

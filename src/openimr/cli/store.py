@@ -40,10 +40,15 @@ def ingest(
     a "skipped: FILE: why" line, and each letter stored that may be incomplete a
     "warning: FILE: why" line; the batch goes on.
 
-    Exit status: 0 when every file was stored or already stored, 1 when some failed, 2 when the
-    paths hold no letter file.
+    A store that cannot be written (a full disk, a database gone) stops the batch with one
+    "error: the store cannot be written (why)" line; the letters committed before stay stored, and
+    running the command again stores the rest.
+
+    Exit status: 0 when every file was stored or already stored, 1 when some failed or the store
+    could not be written, 2 when the paths hold no letter file.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from sqlalchemy.exc import OperationalError
 
     from openimr.core.letters.extract import scan_paths
     from openimr.services.corpus.ingest import ingest as ingest_letters
@@ -69,15 +74,23 @@ def ingest(
         transient=True,
         disable=not err.is_terminal,
     )
-    with Store.open(db) as store, bar:
-        task = bar.add_task("Ingesting", total=len(inputs.files))
+    stored = 0
 
-        def advance(_path: Path, outcome: str, message: str | None) -> None:
-            if message:
-                say(f"{'error' if outcome == 'error' else 'warning'}: {message}")
-            bar.advance(task)
+    def advance(_path: Path | str, outcome: str, message: str | None) -> None:
+        nonlocal stored
+        stored += outcome == "stored"
+        if message:
+            say(f"{'error' if outcome == 'error' else 'warning'}: {message}")
+        bar.advance(task)
 
-        report = ingest_letters(inputs.files, store, engine, address, jobs, advance)
+    try:
+        with Store.open(db) as store, bar:
+            task = bar.add_task("Ingesting", total=len(inputs.files))
+            report = ingest_letters(inputs.files, store, engine, address, jobs, advance)
+    except OperationalError as exc:  # a full disk, a database gone: every next letter would fail too
+        why = " ".join(str(exc.orig or exc).split())
+        say(f"error: the store cannot be written ({why}): {stored} stored before it stopped; run it again")
+        raise typer.Exit(1) from None
     failed = len(report.errors) + len(inputs.errors)
     err.print(
         f"{len(report.stored)} stored, {len(report.unchanged)} already stored, {failed} failed",

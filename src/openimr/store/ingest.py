@@ -40,10 +40,11 @@ _LETTER_FIELDS = {
 }
 
 Outcome = Literal["stored", "unchanged", "error"]
+Source = Path | str  # the file a letter came from, as messages name it (an upload: its name)
 # A group is committed once it holds this many letters or its first letter waited this long.
 GROUP_LETTERS = 32
 GROUP_SECONDS = 0.25
-Progress = Callable[[Path, Outcome, str | None], None]
+Progress = Callable[[Source, Outcome, str | None], None]
 
 
 @dataclass
@@ -164,12 +165,12 @@ def store_letter(conn: Connection, letter: Letter, source_hash: str) -> bool:
     return True
 
 
-def _refused(path: Path, exc: DataError | IntegrityError) -> str:
+def _refused(path: Source, exc: DataError | IntegrityError) -> str:
     why = " ".join(str(exc.orig).split())
     return f"{path}: the database refused the letter ({type(exc.orig).__name__}: {why})"
 
 
-def _store(path: Path, result: Parsed | LetterError, conn: Connection) -> tuple[Outcome, str]:
+def _store(path: Source, result: Parsed | LetterError, conn: Connection) -> tuple[Outcome, str]:
     """Store a parsed letter in one transaction: the outcome, and the key or ``path: problem``.
 
     A letter the database refuses (a value out of its range) is rolled back whole and reported.
@@ -185,7 +186,7 @@ def _store(path: Path, result: Parsed | LetterError, conn: Connection) -> tuple[
 
 
 def _store_group(
-    group: list[tuple[Path, Parsed | LetterError]], conn: Connection
+    group: list[tuple[Source, Parsed | LetterError]], conn: Connection
 ) -> list[tuple[Outcome, str]]:
     """Store a group of letters in one transaction, each letter's outcome as :func:`_store` gives it.
 
@@ -240,13 +241,30 @@ def ingest_paths(
         errors=[f"{p}: {why}" for p, why in inputs.errors],
         skipped=[f"{p}: {why}" for p, why in inputs.skipped],
     )
+    return store_results(read_paths(inputs.files, jobs), engine, progress, report)
+
+
+def store_results(
+    results: Iterable[tuple[Source, Parsed | LetterError]],
+    engine: Engine,
+    progress: Progress | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Store parsed letters (each with the file it came from, as its messages name it) through
+    *engine*, in groups, as :func:`ingest_paths` describes; the outcomes are added to *report*.
+
+    A database that refuses every write (a full disk, a lost connection) raises its
+    ``OperationalError`` at once: the groups committed before it stay stored, and *progress* has
+    been told of each of their letters; running the batch again stores the rest.
+    """
+    report = report or IngestReport()
     with engine.connect() as conn:
-        group: list[tuple[Path, Parsed | LetterError]] = []
+        group: list[tuple[Source, Parsed | LetterError]] = []
         started = 0.0
-        for path, result in read_paths(inputs.files, jobs):
+        for source, result in results:
             if not group:
                 started = time.monotonic()
-            group.append((path, result))
+            group.append((source, result))
             if len(group) >= GROUP_LETTERS or time.monotonic() - started >= GROUP_SECONDS:
                 _report(group, _store_group(group, conn), report, progress)
                 group = []
@@ -256,7 +274,7 @@ def ingest_paths(
 
 
 def _report(
-    group: list[tuple[Path, Parsed | LetterError]],
+    group: list[tuple[Source, Parsed | LetterError]],
     outcomes: list[tuple[Outcome, str]],
     report: IngestReport,
     progress: Progress | None,

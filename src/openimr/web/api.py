@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import pathlib
-import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -29,7 +27,7 @@ from openimr.services import accounts as auth
 from openimr.services import schemas as out
 from openimr.services.cases import CaseService, Forbidden, NotFound
 from openimr.services.corpus.index import sync_index
-from openimr.services.corpus.ingest import ingest
+from openimr.services.corpus.ingest import ingest_uploads
 from openimr.services.corpus.search import Filters, search_store
 from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
 
@@ -484,15 +482,8 @@ def ingest_letters(
 ) -> out.IngestOut:
     """Store letters in the corpus (one that is stored already is left alone) and index them."""
     cases.require(who, Action.INGEST_LETTERS)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for number, upload in enumerate(files):
-            folder = pathlib.Path(tmp) / str(number)
-            folder.mkdir()
-            path = folder / file_name(upload, "files", number)
-            path.write_bytes(read_upload(upload))
-            paths.append(path)
-        report = ingest(paths, cases.store)
+    uploads = [(file_name(upload, "files", n), read_upload(upload)) for n, upload in enumerate(files)]
+    report = ingest_uploads(uploads, cases.store)
     sync_index(cases.store.engine)
     return out.IngestOut(stored=report.stored, unchanged=report.unchanged, errors=report.errors)
 

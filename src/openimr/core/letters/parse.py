@@ -7,7 +7,7 @@ the credentials, the claimant, the summary and the issues. Only ``read_file`` to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -110,12 +110,23 @@ def parse_file(path: str | os.PathLike[str], organization: str = layout.DEFAULT_
 
 def read_or_error(path: Path, organization: str = layout.DEFAULT_ORGANIZATION) -> Parsed | LetterError:
     """The letter in *path*, or the error that names why it cannot be read (never raises)."""
+    return _or_error(path.name, read_file, path, organization)
+
+
+def bytes_or_error(
+    data: bytes, name: str, organization: str = layout.DEFAULT_ORGANIZATION
+) -> Parsed | LetterError:
+    """The letter in the upload *name* whose bytes are *data*, or the error why not (never raises)."""
+    return _or_error(name, read_bytes, data, name, organization)
+
+
+def _or_error(name: str, read: Callable[..., Parsed], *args: object) -> Parsed | LetterError:
     try:
-        return read_file(path, organization)
+        return read(*args)
     except LetterError as exc:
         return exc
     except Exception as exc:  # one bad file never stops a batch: report it as this file's error
-        return LetterError(path.name, f"unexpected error: {type(exc).__name__}: {exc}")
+        return LetterError(name, f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def read_paths(

@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from openimr.core.letters.extract import expand_paths
+from openimr.core.letters.parse import bytes_or_error
 from openimr.services.options import IngestEngine
 from openimr.store.db import Store
-from openimr.store.ingest import IngestReport, Progress, ingest_file, ingest_paths
+from openimr.store.ingest import IngestReport, Progress, ingest_file, ingest_paths, store_results
 
 
 def ingest_dask(
@@ -82,3 +83,10 @@ def ingest(
     if engine is IngestEngine.dask:
         return ingest_dask(paths, store, address, jobs, progress)
     return ingest_paths(paths, store.engine, jobs, progress)
+
+
+def ingest_uploads(uploads: Iterable[tuple[str, bytes]], store: Store) -> IngestReport:
+    """Ingest uploaded letter files, each a (file name, bytes), into *store*: read from memory (no
+    file written), each error naming the upload's file name, never a path on the server."""
+    parsed = ((name, bytes_or_error(data, name)) for name, data in uploads)
+    return store_results(parsed, store.engine)
