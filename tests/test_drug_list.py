@@ -101,3 +101,19 @@ def test_a_drug_the_list_marks_not_recommended_for_the_condition_is_decided_on_t
         item["decisive_reason"]["criterion"] == "drug-list:cyclobenzaprine:low-back-disorders / recommended"
     )
     assert item["decisive_reason"]["code"] == "not_recommended"
+
+
+def test_an_exempt_drugs_review_says_so(tmp_path):
+    case = {
+        "application_received": "2026-06-01",
+        "claimant": {"age": 50, "sex": "female"},
+        "clinical_summary": "Written for OpenIMR; no real person. Depressive disorder after a work injury.",
+        "disputed_items": [{"item": "Bupropion HCL 150mg #30"}, {"item": "Naproxen 500mg #60"}],
+    }
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(case))
+    result = CliRunner().invoke(app, ["review", str(path), "--format", "jsonl"])
+    bupropion, naproxen = json.loads(result.stdout.splitlines()[0])["items"]
+    note = next(r for r in bupropion["reasons"] if r.startswith("MTUS Drug List"))
+    assert "bupropion is Exempt" in note and "(quoted;" in note and "medical necessity rests on" in note
+    assert not any(r.startswith("MTUS Drug List") for r in naproxen["reasons"])  # not encoded: nothing said

@@ -381,3 +381,28 @@ def status(drug: str, day: dt.date, formulary: Formulary | None = None) -> DrugS
         source=formulary.sources[policy.source].title,
         source_url=formulary.sources[policy.source].url,
     )
+
+
+def review_note(drug: str, day: dt.date | None, formulary: Formulary | None = None) -> str | None:
+    """What the MTUS Drug List says of a requested drug, for a review's reasons: its status with its
+    source's verification, or None when the list is not in force, the drug not encoded or the name
+    no drug. The status decides who may dispense without prospective review, not medical necessity."""
+    if day is None:
+        return None
+    try:
+        answer = status(drug, day, formulary)
+    except NotADrug:
+        return None
+    if answer.status in ("not encoded", "not in force"):
+        return None
+    what = {
+        "exempt": "Exempt: it may be dispensed without prospective review when in accordance with the MTUS",
+        "non-exempt": "Non-Exempt: it needs authorization through prospective review",
+        "unlisted": "not on the MTUS Drug List (unlisted: prospective review required)",
+        "compounded": "a compounded drug: it needs authorization through prospective review (9792.27.9)",
+    }[answer.status]
+    version = f" {answer.list_version}" if answer.list_version else ""
+    return (
+        f"MTUS Drug List{version}: {answer.ingredient} is {what} ({answer.verification or 'unverified'};"
+        f" {answer.citation}); medical necessity rests on the guideline's criteria"
+    )

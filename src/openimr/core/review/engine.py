@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from openimr.core.case import Case
 from openimr.core.facts.models import Facts
 from openimr.core.facts.pipeline import extract_facts, warm_up
+from openimr.core.guidelines.formulary import review_note
 from openimr.core.guidelines.rules import Rule
 from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import (
@@ -137,6 +138,8 @@ def _reasons(a: ItemAnalysis, gov: Governing, facts: Facts, case: Case) -> list[
         )
     if not a.rules:
         out.append("no encoded rule addresses this item: no limit is applied")
+    if a.request.drug is not None and (note := review_note(a.request.drug.name, a.day)):
+        out.append(note)  # the drug's MTUS Drug List status: who may dispense it without review
     if facts.days_since_injury is not None:
         out.append(f"record: about {facts.days_since_injury} days from the date of injury to the latest note")
     return out
