@@ -103,6 +103,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The encoded MTUS rules and loaded criteria packs: list, show, check, load, unload, and the"
         " quotes decisions make.",
     ),
+    "report": (
+        "openimr.cli.report",
+        "app",
+        "Reports on the IMR process: CMS-0057-F style metrics.",
+    ),
     "formulary": (
         "openimr.cli.guidelines",
         "formulary",

@@ -23,7 +23,7 @@ import openimr
 from openimr.services import accounts as auth
 from openimr.services.cases import CaseService
 from openimr.store.db import Store, warm
-from openimr.web import admin, api, fhir, pages
+from openimr.web import admin, api, fhir, metrics, pages
 from openimr.web.errors import STATUS, classify
 
 HERE = Path(__file__).resolve().parent
@@ -227,5 +227,6 @@ def create_app(url: str | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(fhir.router)
+    app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -1,0 +1,72 @@
+"""``openimr report ...``: reports on the IMR process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from contextlib import nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openimr.cli.output import console, pipe_safe
+
+app = typer.Typer(help="Reports on the IMR process: CMS-0057-F style metrics.", no_args_is_help=True)
+
+
+class MetricsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    png = "png"
+    svg = "svg"
+
+
+@app.command("metrics")
+@pipe_safe
+def metrics_command(
+    year: Annotated[int, typer.Option("--year", min=1900, max=2200, help="The year of the decisions.")] = (
+        dt.date.today().year
+    ),
+    fmt: Annotated[
+        MetricsFormat, typer.Option("--format", "-f", help="table, json, csv, or a png or svg chart.")
+    ] = MetricsFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: $OPENIMR_DB or ./openimr.db).")
+    ] = None,
+) -> None:
+    """The year's determinations as CMS-0057-F has payers report prior authorization: upheld and
+    overturned per item and per case, the share decided within the statutory time, and the mean
+    and median days from complete records to decision, for all cases and by priority."""
+    from openimr.services.cases import CaseService, operator
+    from openimr.services.metrics import chart, metrics, print_table, write_csv, write_json
+    from openimr.store.db import Store
+
+    binary = fmt in (MetricsFormat.png, MetricsFormat.svg)
+    if binary and output is None and sys.stdout.isatty():
+        typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
+        raise typer.Exit(2)
+    try:
+        store = Store.open(db)
+    except Exception as exc:
+        typer.echo(f"error: cannot open the database: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        report = metrics(CaseService(store), operator(), year)
+    finally:
+        store.close()
+    if fmt is MetricsFormat.table:
+        print_table(report, console())
+    elif binary:
+        target = output if output else sys.stdout.buffer
+        chart(report, target, fmt.value)
+        if output:
+            typer.echo(f"wrote {output}", err=True)
+    else:
+        with output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout) as out:
+            (write_json if fmt is MetricsFormat.json else write_csv)(report, out)
