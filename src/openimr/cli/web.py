@@ -26,10 +26,14 @@ def serve(
     from openimr.services import web_demo as demo_data
     from openimr.services.cases import CaseService
     from openimr.store.db import Store, default_db_url
-    from openimr.web.app import create_app
+    from openimr.web.app import create_app, proxy_options
     from openimr.web.protocol import NoDelayH11Protocol
 
     url = db or default_db_url()
+    try:
+        proxies = proxy_options()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if demo:
         store = Store.open(url)
         try:
@@ -52,6 +56,8 @@ def serve(
             workers=workers,
             log_level="warning",
             http=NoDelayH11Protocol,
+            **proxies,
         )
     else:
-        uvicorn.run(create_app(url), host=host, port=port, log_level="warning", http=NoDelayH11Protocol)
+        app = create_app(url)
+        uvicorn.run(app, host=host, port=port, log_level="warning", http=NoDelayH11Protocol, **proxies)

@@ -63,8 +63,9 @@ class SignInSettings:
       and ``Retry-After: 1``, before it touches the database.
     - ``OPENIMR_HTTPS`` (0): 1 when the app is served over HTTPS (say, behind a TLS-terminating
       proxy): cookies are marked ``Secure`` and ``Strict-Transport-Security`` is sent. A request
-      that arrived as ``https`` gets both anyway (uvicorn takes the scheme and the client address
-      from ``X-Forwarded-Proto`` and ``X-Forwarded-For`` of the proxies it trusts).
+      that arrived as ``https`` gets both anyway (the scheme and the client address come from
+      ``X-Forwarded-Proto`` and ``X-Forwarded-For`` only from the proxies listed in
+      ``OPENIMR_TRUSTED_PROXIES``: see :func:`openimr.web.app.proxy_options`).
 
     The app reads them once, at start-up, into ``app.state.sign_in``; set that attribute to use
     other values. *clock* dates failures, new tokens and new sessions (tests pass their own).

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from openimr.core import bounds as b
 from openimr.core.models import Claimant
 from openimr.core.process.roster import ReviewerIn
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# A moment in time, always with its zone: the store keeps UTC, and SQLite hands it back without one.
+Moment = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class _Out(BaseModel):
@@ -64,7 +72,7 @@ class DecisionOut(_Out):
     evidence_level: str
     rationale: str
     reviewer: str
-    decided_at: dt.datetime
+    decided_at: Moment
 
 
 class ItemOut(_Out):
@@ -181,7 +189,7 @@ class CaseCreated(_Out):
 
 class AuditOut(_Out):
     id: int
-    at: dt.datetime
+    at: Moment
     actor: str
     case_number: str | None = None
     entity: str
@@ -278,6 +286,6 @@ class TokenInfo(_Out):
 
     id: int
     name: str
-    created: dt.datetime
-    expires: dt.datetime
-    last_used: dt.datetime | None = None
+    created: Moment
+    expires: Moment
+    last_used: Moment | None = None

@@ -40,6 +40,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from POST /api/
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an operation: 400 a control character in the address, 413 a body over
+    the limit, 503 the database away (with Retry-After), the others as their handlers say."""
     return {code: {"model": out.ErrorOut} for code in codes}
 
 
@@ -119,9 +121,11 @@ CaseNumber = Annotated[
 Label = Annotated[str | None, Query(min_length=1, max_length=80, pattern=b.LINE)]
 
 router = APIRouter(
-    prefix="/api", responses=_errors(401, 403, 404, 409, 422), route_class=signs_in_first(account, _sign_in)
+    prefix="/api",
+    responses=_errors(400, 401, 403, 404, 409, 413, 422, 503),
+    route_class=signs_in_first(account, _sign_in),
 )
-public = APIRouter(prefix="/api", responses=_errors(401, 422))
+public = APIRouter(prefix="/api", responses=_errors(400, 401, 413, 422, 503))
 
 
 def read_upload(upload: UploadFile) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import openimr
@@ -146,6 +148,30 @@ def _over(limit: int) -> str:
     return f"the request body is larger than the limit of {size}"
 
 
+PROXIES_ENV = "OPENIMR_TRUSTED_PROXIES"
+
+
+def proxy_options(env: Mapping[str, str] = os.environ) -> dict[str, object]:
+    """uvicorn's options for proxies: ``X-Forwarded-For`` and ``-Proto`` are believed only from
+    the addresses (or networks) listed, comma-separated, in ``OPENIMR_TRUSTED_PROXIES``; by
+    default from none, so a client cannot choose the address it is throttled and audited by."""
+    proxies = [p.strip() for p in env.get(PROXIES_ENV, "").split(",") if p.strip()]
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(f"{PROXIES_ENV} must list IP addresses or networks, not {proxy!r}") from None
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or ""}
+
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of *app* takes at the request's path (for a 405's ``Allow``)."""
+    return [m for m in METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in app.routes)]
+
+
 def create_app(url: str | None = None) -> FastAPI:
     """The OpenIMR web application on the store at *url* (default: $OPENIMR_DB or ./openimr.db).
 
@@ -195,6 +221,12 @@ def create_app(url: str | None = None) -> FastAPI:
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"nothing at {request.url.path}"
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.scope)
+            message = f"{request.method} is not allowed here: use {', '.join(allowed)}"
+            response = _error(request, 405, "method_not_allowed", message)
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         return _error(request, exc.status_code, codes.get(exc.status_code, "error"), message)
 
     async def crashed(request: Request, exc: Exception) -> Response:

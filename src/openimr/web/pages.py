@@ -6,15 +6,17 @@ redirect (post/redirect/get), so reloading never repeats an action.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import json
 import re
 import secrets
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -164,23 +166,39 @@ Who = Annotated[Principal, Depends(signed_in)]
 Poster = Annotated[Principal, Depends(checked)]
 Cases = Annotated[CaseService, Depends(service)]
 router = APIRouter(include_in_schema=False, route_class=signs_in_first(signed_in, _sign_in))
+FLASH_COOKIE = "openimr_flash"
+FLASH_MAX = 1000  # characters of a flashed message (a cookie holds about 4 KB)
 
 
 def render(
     request: Request, name: str, who: Principal | None, code: int = 200, **context: Any
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
+    """The page *name*; for a signed-in account, with the message :func:`back` left for it."""
+    warning, msg = _flash(request) if who is not None else (False, None)
+    response = templates.TemplateResponse(
         request,
         name,
         {
             "who": who,
             "nonce": request.state.nonce,
-            "msg": request.query_params.get("msg"),
-            "msg_kind": "warning" if request.query_params.get("kind") == "warning" else "ok",
+            "msg": msg,
+            "msg_kind": "warning" if warning else "ok",
             **context,
         },
         status_code=code,
     )
+    if msg is not None:
+        response.delete_cookie(FLASH_COOKIE, httponly=True, samesite="strict")
+    return response
+
+
+def _flash(request: Request) -> tuple[bool, str | None]:
+    """(is it a warning, the message) of the flash cookie, or (False, None)."""
+    try:
+        warning, msg = json.loads(base64.urlsafe_b64decode(request.cookies.get(FLASH_COOKIE) or ""))
+    except (ValueError, TypeError):
+        return False, None
+    return (warning is True, msg) if isinstance(msg, str) else (False, None)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -193,9 +211,14 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 
 def back(path: str, msg: str, kind: str = "ok") -> RedirectResponse:
-    """Post/redirect/get to *path*, flashing *msg* (*kind* "warning": something did not happen)."""
-    warn = "&kind=warning" if kind == "warning" else ""
-    return RedirectResponse(f"{path}?msg={quote(msg)}{warn}", status_code=303)
+    """Post/redirect/get to *path*, flashing *msg* (*kind* "warning": something did not happen).
+
+    The message travels in a short-lived cookie the server sets, never in the address: a link
+    cannot put words of its own on our pages."""
+    response = RedirectResponse(path, status_code=303)
+    value = base64.urlsafe_b64encode(json.dumps([kind == "warning", msg[:FLASH_MAX]]).encode()).decode()
+    response.set_cookie(FLASH_COOKIE, value, max_age=60, httponly=True, samesite="strict")
+    return response
 
 
 def local(path: str) -> str:
