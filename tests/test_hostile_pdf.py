@@ -134,3 +134,38 @@ def test_the_web_parse_answers_a_bomb_with_422(
     files = {"file": ("pages.pdf", hostile["pages"].read_bytes(), "application/pdf")}
     answer = web.call("analyst", "POST", "/api/letters/parse", files=files)
     assert answer.status_code == 422 and PROBLEMS["pages"] in answer.json()["message"]
+
+
+def test_web_parses_run_in_a_bounded_number_of_threads(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of uploads: at most as many parse at once as there are PDF readers; the others wait
+    on the event loop, holding none of the threads every other request needs."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openimr.web import api as web_api
+
+    web: Api = request.getfixturevalue("api")
+    lock, active, most = threading.Lock(), [0], [0]
+    read = web_api.read_bytes
+
+    def slow_read(data: bytes, name: str):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return read(data, name)
+
+    monkeypatch.setattr(web_api, "read_bytes", slow_read)
+    files = {"file": ("junk.txt", b"hello")}
+    web.token("analyst")
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(
+            pool.map(lambda _: web.call("analyst", "POST", "/api/letters/parse", files=files), range(12))
+        )
+    assert [a.status_code for a in answers] == [422] * 12
+    assert most[0] == pdf.WORKERS

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
@@ -19,6 +20,7 @@ from openimr.core import bounds as b
 from openimr.core.case import Application
 from openimr.core.letters.errors import LetterError
 from openimr.core.letters.parse import read_bytes
+from openimr.core.letters.pdf import WORKERS as PDF_READERS
 from openimr.core.models import Decision, Letter
 from openimr.core.process.workflow import Status
 from openimr.core.review.engine import Review
@@ -464,14 +466,25 @@ def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
 
 
 @router.post("/letters/parse", response_model=Letter, tags=["corpus"], responses=_errors(413))
-def parse_letter(
-    who: Who, cases: Cases, file: Annotated[UploadFile, File(description="A letter: PDF or .txt.")]
+async def parse_letter(
+    request: Request,
+    who: Who,
+    cases: Cases,
+    file: Annotated[UploadFile, File(description="A letter: PDF or .txt.")],
 ) -> Letter:
     """Read an IMR Final Determination letter into its record (letter.schema.json).
 
-    Parsing runs in a worker thread (a plain ``def`` route), and a PDF is read by a worker process
-    bounded in time, memory, pages and characters, so a hostile file holds up no other request.
+    Parsing runs in one of at most as many threads as there are PDF readers (a request waiting
+    for one holds no thread), and a PDF is read by a worker process bounded in time, memory, pages
+    and characters, so a flood of hostile files holds up no other request.
     """
+    state = request.app.state
+    if getattr(state, "parsers", None) is None:
+        state.parsers = anyio.CapacityLimiter(PDF_READERS)
+    return await anyio.to_thread.run_sync(_parse_upload, who, cases, file, limiter=state.parsers)
+
+
+def _parse_upload(who: Principal, cases: CaseService, file: UploadFile) -> Letter:
     cases.require(who, Action.PARSE_LETTERS)
     name = file_name(file, "file")
     try:
