@@ -52,6 +52,18 @@ MAX_ENTRIES = 500
 MAX_DEPTH = 64  # JSON nesting
 CLAIM_DOCUMENT = "fhir-claim.json"
 CLAIM_DOCUMENT_TYPE = "fhir_claim"
+_STATUS = ("active", "cancelled", "draft", "entered-in-error")
+_USE = ("claim", "preauthorization", "predetermination")
+REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {  # R4 required bindings of the elements read
+    "Bundle": {
+        "type": ("document", "message", "transaction", "transaction-response", "batch", "batch-response",
+                 "history", "searchset", "collection"),
+    },
+    "Claim": {"status": _STATUS, "use": _USE},
+    "ClaimResponse": {"status": _STATUS, "use": _USE, "outcome": ("queued", "complete", "error", "partial")},
+    "Patient": {"gender": ("male", "female", "other", "unknown")},
+    "DocumentReference": {"status": ("current", "superseded", "entered-in-error")},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,9 @@ def _structure(data: Any) -> Bundle:
                     f"Bundle.entry[{n}].resource.resourceType", f"{str(kind)[:40]!r} is no R4 resource type"
                 )
             )
+        elif isinstance(kind, str):
+            problems += _bindings(resource, kind, f"Bundle.entry[{n}].resource")
+    problems += _bindings(data, "Bundle", "Bundle")
     if problems:
         raise FhirError(400, problems)
     try:
@@ -121,6 +136,20 @@ def _structure(data: Any) -> Bundle:
         raise FhirError(
             400, [Problem(path(e["loc"]), e["msg"][:300], "structure") for e in exc.errors()]
         ) from None
+
+
+def _bindings(resource: dict, kind: str, where: str) -> list[Problem]:
+    """The codes of the elements read here that R4 binds to a required value set, checked (the
+    models check their type, not their value set)."""
+    return [
+        Problem(
+            f"{where}.{element}",
+            f"{str(resource[element])[:40]!r} is not one of {', '.join(codes)}",
+            "code-invalid",
+        )
+        for element, codes in REQUIRED.get(kind, {}).items()
+        if element in resource and resource[element] not in codes
+    ]
 
 
 def _known(kind: str) -> bool:
