@@ -74,6 +74,10 @@ def parse_command(
     suffixes) get a "skipped: FILE: why" line. A letter that parsed but may be incomplete gets a
     "warning: FILE: why" line and is still printed.
 
+    A PDF is read by a separate process within bounds far past any letter (its pages, the
+    characters of a page and of all, seconds and memory): a file past one (a compression bomb,
+    thousands of pages) gets an error line naming the bound, and the others are still read.
+
     Exit status: 0 when every file parsed, 1 when some failed, 2 when there was no letter file.
     """
     from openimr.core.letters.extract import scan_paths
