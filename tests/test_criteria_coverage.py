@@ -353,3 +353,57 @@ def test_guidelines_check_fails_on_a_region_scoped_rule_matched_outside_its_regi
     assert any("'Electroencephalogram'" in p and "no body region" in p for p in problems)
     result = CliRunner().invoke(app, ["guidelines", "check"])
     assert result.exit_code == 1 and "is matched to 'Electroencephalogram'" in result.output
+
+
+# --- every limit: the Labor Code 4604.5 visit cap ------------------------------------------------
+
+
+def _cap(item: str, summary: str) -> tuple[list[Criterion], object]:
+    from openimr.core.case import Case, DisputedItem
+    from openimr.core.review.engine import review_case
+
+    case = Case(
+        case_number="CM99-0000011",
+        clinical_summary=summary,
+        ur_denial_date="2016-11-20",
+        disputed_items=[DisputedItem(item=item)],
+    )
+    (review,) = review_case(case).items
+    return [c for c in review.criteria if c.rule_id == "lc4604.5-visit-cap"], review
+
+
+@pytest.mark.parametrize(
+    ("item", "summary", "status"),
+    [
+        (
+            "Physical therapy 2 times a week for 6 weeks, lumbar spine",
+            "He has had 20 sessions of physical therapy.",
+            "unmet",
+        ),
+        ("Chiropractic 30 visits for the low back", "He has had chiropractic care.", "unmet"),
+        (
+            "Occupational therapy 6 sessions for the right wrist",
+            "She completed 8 sessions of occupational therapy.",
+            "met",
+        ),
+    ],
+)
+def test_the_statutory_visit_cap_is_evaluated_where_the_visits_are_known(
+    item: str, summary: str, status: str
+):
+    (cap,), review = _cap(item, summary)
+    assert cap.status == status and cap.criterion == "max_visits_per_injury"
+    if status == "unmet":
+        assert cap.role == "required" and review.recommendation == "Upheld"
+        assert review.decisive_reason and review.decisive_reason.code == "exceeds_limits"
+    else:
+        assert cap.role == "supporting"  # within the cap carries nothing on its own
+
+
+def test_the_visit_cap_does_not_apply_to_postsurgical_therapy_or_acupuncture():
+    cap, _ = _cap(
+        "Post-op physical therapy 24 sessions for the knee", "Status post knee arthroscopy on 10-1-2016."
+    )
+    assert cap == []
+    cap, _ = _cap("Acupuncture 30 sessions for the low back", "He has had 10 acupuncture visits.")
+    assert cap == []

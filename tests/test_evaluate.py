@@ -31,6 +31,7 @@ from openimr.core.review.model import (
     FamilyModel,
     ItemInput,
     OverturnModel,
+    ReasonModel,
     SelectedOverturnModel,
     lift,
     recommendations,
@@ -213,3 +214,21 @@ def test_nested_cross_validated_figures_on_dev(dev_examples) -> None:
     assert engine["brier"] < figures[UPHELD]["brier"]["mean"]
     assert engine["reason_accuracy"] > figures[MAJORITY]["reason_accuracy"]["mean"]
     assert engine["family_top1"] > figures[UR_FAMILY]["family_top1"]["mean"]
+
+
+def test_the_reason_model_is_the_simplest_within_one_standard_error(dev_examples) -> None:
+    data = dev_examples
+    upheld = [i for i, r in enumerate(data.reasons) if r is not None and not data.overturned[i]]
+    model = ReasonModel().fit(
+        [data.inputs[i] for i in upheld], [data.reasons[i] for i in upheld], [data.groups[i] for i in upheld]
+    )
+    best = max(model.cv_results_, key=lambda r: r["accuracy"])
+    first = next(r for r in model.cv_results_ if r["accuracy"] >= best["accuracy"] - best["se"])
+    assert model.chosen_ == first["params"] and model.cv_results_[0]["params"] == {"model": "prior"}
+    got = model.predict(data.inputs[:20])
+    assert all(code.decision.value == "Upheld" for code in got)
+    # One letter: nothing to cross-validate, so the simplest candidate.
+    one = ReasonModel().fit(
+        [data.inputs[i] for i in upheld[:3]], [data.reasons[i] for i in upheld[:3]], [0, 0, 0]
+    )
+    assert one.chosen_ == {"model": "prior"}

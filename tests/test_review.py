@@ -247,11 +247,12 @@ def test_the_shipped_model_is_the_one_train_builds(dev_examples, gold_path: Path
     shipped_overturn, shipped_family, shipped_reasons, shipped_policy = load_models()
     models = fit(dev_examples)
     chosen, family = models.overturn.best_estimator_, models.family
-    assert models.reasons.table_ == shipped_reasons.table_
+    assert models.reasons.chosen_ == shipped_reasons.chosen_
     assert chosen.get_params() == shipped_overturn.get_params()
     sample = dev_examples.inputs[::7]
     assert chosen.predict_proba(sample) == pytest.approx(shipped_overturn.predict_proba(sample), abs=1e-4)
     assert list(family.predict(sample)) == list(shipped_family.predict(sample))
+    assert models.reasons.predict(sample) == shipped_reasons.predict(sample)
     assert models.policy == shipped_policy
 
 

@@ -14,7 +14,7 @@ from openimr.core.facts.models import Facts
 from openimr.core.guidelines.rules import Rule, Tier
 from openimr.core.requests import Request
 from openimr.core.requests import parse as parse_request
-from openimr.core.review.criteria import Criterion, evaluate
+from openimr.core.review.criteria import THERAPY_OF, Criterion, evaluate
 from openimr.core.review.governing import NON_MTUS, candidate_rules, letter_family, rule_drug_classes
 
 
@@ -198,6 +198,32 @@ def support_score(criteria: list[Criterion]) -> float:
     if any_of:
         score += ANY_OF_WEIGHT[any(c.status == "met" for c in any_of)]
     return score
+
+
+def reason_features(a: ItemAnalysis, facts: Facts) -> dict[str, float]:
+    """What the decisive-reason model reads of an item whose criteria decide nothing: the kind of
+    request, whether it continues a therapy, how the record reads on functional improvement,
+    objective neurologic findings (or complaints only), failed conservative care and drug screens,
+    and the results of the criteria the engine could evaluate."""
+    r = a.request
+    f: dict[str, float] = {f"category={r.category}": 1.0}
+    if r.drug and r.drug.drug_class:
+        f[f"drug_class={r.drug.drug_class}"] = 1.0
+    therapy = THERAPY_OF.get(r.category)
+    if therapy and facts.prior_sessions(therapy):
+        f["continuation"] = 1.0
+    f[f"functional_improvement={facts.has('functional_improvement', 'functional').status}"] = 1.0
+    neuro = [x for x in facts.of("neuro_deficit") if x.affirmed]
+    objective = any(x.qualifier == "objective" for x in neuro)
+    f["objective_neuro"] = float(objective)
+    f["complaints_only"] = float(bool(neuro) and not objective)
+    f[f"failed_conservative_care={facts.has('failed_conservative_care').status}"] = 1.0
+    f["drug_screen"] = float(bool(facts.of("urine_drug_screen")))
+    f["perioperative"] = float(a.perioperative)
+    for c in a.criteria:
+        if c.status != "not_assessed":
+            f[f"criterion={c.criterion}:{c.status}"] = 1.0
+    return f
 
 
 def family_features(a: ItemAnalysis) -> dict[str, float]:

@@ -236,6 +236,15 @@ def _final(a: ItemAnalysis, p: float, upheld_reason: ReasonCode, policy: Policy)
         if policy.criteria_overturn == "stand" or p >= policy.cut:
             return Recommended(a, "guideline", Decision.OVERTURNED, assessment.decisive, ())
         return Recommended(a, "none", None, None, _to_check(a, assessment.hints))
+    certified = next(
+        (c for c in a.criteria if c.criterion == OPERATION_CRITERION and c.status == "met"), None
+    )
+    if certified is not None:
+        # A service for an operation the application does not dispute (certified, or done), with
+        # nothing in its own criteria against it: its need follows from the operation.
+        return Recommended(
+            a, "guideline", Decision.OVERTURNED, _reason(ReasonCode.ASSOCIATED_WITH_CERTIFIED, certified), ()
+        )
     if p >= policy.cut:
         return Recommended(
             a, "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.OTHER_OVERTURNED), ()

@@ -22,6 +22,7 @@ from openimr.core.review.analysis import (
     distinct_requests,
     family_features,
     follow_operations,
+    reason_features,
     with_rule,
 )
 from openimr.core.review.assessment import Basis, DecisiveReason, Policy, Recommended, decide, rule_features
@@ -96,10 +97,13 @@ def load_models(path: str | None = None) -> Models:
     return Models(bundle["overturn"], bundle["family"], bundle["reasons"], bundle.get("policy", Policy()))
 
 
-def item_inputs(analyses: list[ItemAnalysis], case: Case) -> list[ItemInput]:
-    """What the learned models read of each analysed item of *case*."""
+def item_inputs(analyses: list[ItemAnalysis], case: Case, facts: Facts) -> list[ItemInput]:
+    """What the learned models read of each analysed item of *case* (whose summary's *facts*)."""
     text, requests = ur_sentences(case.clinical_summary), distinct_requests(analyses)
-    return [ItemInput(text, rule_features(a, requests), family_features(a)) for a in analyses]
+    return [
+        ItemInput(text, rule_features(a, requests), family_features(a), reason_features(a, facts))
+        for a in analyses
+    ]
 
 
 def _evidence(c: Criterion) -> str:
@@ -173,7 +177,7 @@ def judge_case(
         governing(a.rules, str(f), known) for a, f in zip(analyses, family.predict(inputs), strict=True)
     ]
     ruled = [rule_analysis(k, g.rule) for k, g in enumerate(governed)]
-    decided = decide(ruled, list(probs), reasons.predict([a.request.category for a in ruled]), policy)
+    decided = decide(ruled, list(probs), reasons.predict(inputs), policy)
     return [(float(p), g, d) for p, g, d in zip(probs, governed, decided, strict=True)]
 
 
@@ -185,7 +189,7 @@ def review_case(case: Case, model_path: str | None = None, similar: SimilarFinde
     warm_up()
     facts = extract_facts(case.clinical_summary)
     analyses = analyse_case(case, facts)
-    inputs = item_inputs(analyses, case)
+    inputs = item_inputs(analyses, case, facts)
     if not inputs:
         return Review(case_number=case.case_number, items=[])
     judged = judge_case(

@@ -17,7 +17,7 @@ from openimr.core.families import NO_CITATION, NOT_STATED, OTHER, guideline_fami
 from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import ItemAnalysis, analyse_case
 from openimr.core.review.engine import item_inputs
-from openimr.core.review.model import FamilyModel, ItemInput, Models, ReasonPrior, SelectedOverturnModel
+from openimr.core.review.model import FamilyModel, ItemInput, Models, ReasonModel, SelectedOverturnModel
 
 _NO_FAMILY = {NO_CITATION, NOT_STATED, OTHER}
 
@@ -84,7 +84,7 @@ def examples(records: Iterable[dict], reasons: dict[tuple[str, int], ReasonLabel
         found = [labels.get((record.get("file", ""), k)) for k in range(len(analyses))]
         out.reasons += [f.reason if f else None for f in found]
         out.also += [f.also if f else frozenset() for f in found]
-        inputs = item_inputs(analyses, case)
+        inputs = item_inputs(analyses, case, facts)
         for x, item, issue in zip(inputs, case.disputed_items, record["issues"], strict=True):
             cited = guideline_family(issue.get("imro_guideline"))
             out.inputs.append(x)
@@ -108,9 +108,12 @@ def fit(data: Examples, rows: list[int] | None = None) -> Models:
         )
         family = FamilyModel().fit([data.inputs[i] for i in labelled], [data.families[i] for i in labelled])
     upheld = [i for i in rows if (r := data.reasons[i]) is not None and r.decision is Decision.UPHELD]
-    reasons = ReasonPrior().fit(
-        [data.analyses[i].request.category for i in upheld], [data.reasons[i] for i in upheld]
-    )
+    with threadpool_limits(1):
+        reasons = ReasonModel().fit(
+            [data.inputs[i] for i in upheld],
+            [data.reasons[i] for i in upheld],
+            [data.groups[i] for i in upheld],
+        )
     return Models(overturn, family, reasons, overturn.policy_)
 
 
