@@ -5,11 +5,11 @@ fhir.resources), the roles on the new routes, and idempotency on SQLite and Post
 
 from __future__ import annotations
 
-import base64
 import copy
 import datetime as dt
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -274,15 +274,9 @@ def test_round_trip_bundle_in_decision_claimresponse_out(api: Api) -> None:
         i.adjudication[0].extension[0].extension[0].valueCodeableConcept.coding[0].code for i in response.item
     ]
     assert actions_out == ["A3", "A1", "A3"]
-    pdf = (
-        base64.b64decode(found["DocumentReference"].content[0].attachment.data)
-        if isinstance(found["DocumentReference"].content[0].attachment.data, str)
-        else found["DocumentReference"].content[0].attachment.data
-    )
-    assert (
-        pdf.startswith(b"%PDF")
-        and found["DocumentReference"].content[0].attachment.contentType == "application/pdf"
-    )
+    attachment = found["DocumentReference"].content[0].attachment  # the model decodes base64
+    assert attachment.contentType == "application/pdf" and attachment.data.startswith(b"%PDF")
+    assert answer.json()["entry"][1]["resource"]["content"][0]["attachment"]["data"].startswith("JVBERi")
     provenance = found["Provenance"]
     assert provenance.agent[0].who.display and provenance.contained[0].qualification
     reviewer = next(r for r in REVIEWERS if r.code == code)
@@ -353,3 +347,44 @@ def test_the_same_bundle_twice_is_one_case(db_url: str) -> None:
         assert cases.list_cases(who, TODAY).total == 1
     finally:
         store.close()
+
+
+def test_the_same_bundle_at_once_is_one_case(db_url: str) -> None:
+    store = Store.open(db_url)
+    try:
+        cases = CaseService(store)
+        results: list[str] = []
+
+        def send() -> None:
+            results.append(fhir.submit(cases, operator("fhir-test"), EXAMPLE.read_bytes(), TODAY).case_number)
+
+        threads = [threading.Thread(target=send) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(results) == 4 and len(set(results)) == 1
+        assert cases.list_cases(operator("fhir-test"), TODAY).total == 1
+    finally:
+        store.close()
+
+
+def test_the_command_line_imports_and_explains(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run = CliRunner()
+    first = run.invoke(cli, ["cases", "import", str(EXAMPLE), "--db", db, "--today", TODAY.isoformat()])
+    assert first.exit_code == 0 and first.stdout.strip() == "CM26-0000001: records_requested"
+    again = run.invoke(cli, ["cases", "import", str(EXAMPLE), "--db", db, "--today", TODAY.isoformat()])
+    assert again.stdout.strip() == "CM26-0000001: records_requested (already taken in)"
+    bad = example()
+    _response(bad).update(request={"reference": "Claim/x"})
+    path = tmp_path / "bad.json"
+    path.write_bytes(raw(bad))
+    refused = run.invoke(cli, ["cases", "import", str(path), "--db", db, "--today", TODAY.isoformat()])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert (
+        f"error: {path}: Bundle.entry[9].resource.request: this ClaimResponse is for another Claim"
+        in refused.output
+    )
+    undecided = run.invoke(cli, ["cases", "export", "CM26-0000001", "--db", db])
+    assert undecided.exit_code == 1 and undecided.output.startswith("error: ")

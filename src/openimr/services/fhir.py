@@ -10,13 +10,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from openimr.core.fhir import determination as out
 from openimr.core.fhir.intake import CLAIM_DOCUMENT_TYPE, read_bundle
 from openimr.core.fhir.outcome import FhirError, Problem
 from openimr.core.letters.layout import DEFAULT_ORGANIZATION
 from openimr.core.roles import Action, Principal
-from openimr.services.cases import CaseService, NotFound
+from openimr.services.cases import CaseService, ConflictError, NotFound
 
+RETRIES = 3
 _CASE = re.compile(r"^(?:.*/)?(?:Claim/)?(CM\d{2}-\d{7})$")
 
 
@@ -37,7 +40,15 @@ def submit(
     case (``created`` false). :class:`FhirError` for a Bundle that cannot be a case: nothing stored."""
     cases.require(who, Action.CREATE_CASE, None, "fhir")  # a refusal comes before the body is judged
     sub = read_bundle(raw, today)
-    made = cases.create_case(who, sub.application, sub.contents)
+    for attempt in range(RETRIES + 1):
+        try:
+            made = cases.create_case(who, sub.application, sub.contents)
+            break
+        except IntegrityError:
+            # Another transaction took the case number first (the same Bundle sent twice at once,
+            # or another case): again, the same Bundle is found, another gets the next number.
+            if attempt == RETRIES:
+                raise ConflictError("the case could not be taken in: try again") from None
     items = [i.item for i in sub.application.disputed_items]
     response = out.acknowledgement(made.case_number, made.status, items, sub.claim, today, org)
     return Submitted(made.case_number, made.created, made.status, response)
