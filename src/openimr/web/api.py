@@ -122,9 +122,10 @@ CaseNumber = Annotated[
 ]
 Label = Annotated[str | None, Query(min_length=1, max_length=80, pattern=b.LINE)]
 
+ERRORS = _errors(400, 401, 403, 404, 409, 413, 422, 503)  # what any signed-in operation may answer
 router = APIRouter(
     prefix="/api",
-    responses=_errors(400, 401, 403, 404, 409, 413, 422, 503),
+    responses=ERRORS,
     route_class=signs_in_first(account, _sign_in),
 )
 public = APIRouter(prefix="/api", responses=_errors(400, 401, 413, 422, 503))

@@ -81,7 +81,18 @@ class FhirRoute(APIRoute):
         return run
 
 
-router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
+def _fhir(description: str, *types: str) -> dict[str, Any]:
+    return {"description": description, "content": {kind: {"schema": {"type": "object"}} for kind in types}}
+
+
+# Every answer is FHIR JSON; an error the app answers before or beside FHIR (an address with a
+# control character, the database away) is the API's JSON error.
+_OUTCOMES: dict[int | str, dict[str, Any]] = {
+    code: _fhir("An OperationOutcome (or the API's JSON error).", FHIR_JSON, "application/json")
+    for code in (400, 401, 403, 404, 409, 413, 422, 503)
+}
+_RESOURCE = {200: _fhir("A FHIR resource.", FHIR_JSON)}
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, responses=_OUTCOMES)
 Who = Annotated[Principal, Depends(api.account)]
 
 
@@ -89,7 +100,7 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
 
 
-@router.get("/metadata", name="CapabilityStatement", response_class=JSONResponse)
+@router.get("/metadata", name="CapabilityStatement", response_class=JSONResponse, responses=_RESOURCE)
 def metadata(request: Request) -> JSONResponse:
     """The CapabilityStatement: what this endpoint supports."""
     return _answer(capability(openimr.__version__, _base(request), dt.date.today()))
@@ -99,6 +110,7 @@ def metadata(request: Request) -> JSONResponse:
     "/Claim/$submit",
     name="Bundle",
     response_class=JSONResponse,
+    responses={**_RESOURCE, 201: _fhir("The acknowledging Bundle.", FHIR_JSON)},
     openapi_extra={"requestBody": {"content": {FHIR_JSON: {"schema": {"type": "object"}}}, "required": True}},
 )
 async def submit(request: Request, who: Who) -> JSONResponse:
@@ -120,7 +132,7 @@ async def submit(request: Request, who: Who) -> JSONResponse:
     return _answer(bundle, 201 if done.created else 200, {"Location": location})
 
 
-@router.get("/ClaimResponse", name="ClaimResponse", response_class=JSONResponse)
+@router.get("/ClaimResponse", name="ClaimResponse", response_class=JSONResponse, responses=_RESOURCE)
 def claim_response(
     request: Request,
     who: Who,

@@ -24,7 +24,12 @@ async def _sign_in(request: Request) -> Principal:
     return await run_in_threadpool(api.principal, request, await _bearer(request), api.service(request))
 
 
-router = APIRouter(prefix="/api", tags=["reports"], route_class=api.signs_in_first(api.account, _sign_in))
+router = APIRouter(
+    prefix="/api",
+    tags=["reports"],
+    responses=api.ERRORS,
+    route_class=api.signs_in_first(api.account, _sign_in),
+)
 
 
 @router.get(
