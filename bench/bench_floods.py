@@ -2,6 +2,7 @@
 freshly started server under many clients at once, on SQLite and on PostgreSQL.
 
     python bench/bench_floods.py [--flooders 20] [--reads 40] [--clients 50] [--backends sqlite,postgres]
+                                 [--only flood|fresh] [--no-address-throttle]
 
 ``flood``: ``openimr serve --demo`` on a fresh database; ``--flooders`` clients post wrong passwords
 to ``POST /api/tokens`` back to back (each a made-up username) while one signed-in coordinator reads
@@ -59,8 +60,8 @@ def database(backend: str):
 
 
 @contextmanager
-def server(url: str):
-    """``openimr serve --demo`` on a free loopback port; yields its base URL."""
+def server(url: str, env: dict[str, str] | None = None):
+    """``openimr serve --demo`` on a free loopback port (with *env* added); yields its base URL."""
     with socket.socket() as s:
         s.bind((HOST, 0))
         port = s.getsockname()[1]
@@ -77,7 +78,8 @@ def server(url: str):
         "--port",
         str(port),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
     base = f"http://{HOST}:{port}"
     try:
         for _ in range(240):
@@ -160,10 +162,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--only", choices=["flood", "fresh"], default=None)
+    parser.add_argument(
+        "--no-address-throttle",
+        action="store_true",
+        help="Raise the per-address limit out of reach, as if each flooder came from an address of its own.",
+    )
     args = parser.parse_args()
+    env = {"OPENIMR_LOGIN_MAX_ADDRESS_FAILURES": "1000000000"} if args.no_address_throttle else {}
     for backend in args.backends.split(","):
         if args.only in (None, "flood"):
-            with database(backend) as url, server(url) as base:
+            with database(backend) as url, server(url, env) as base:
                 print(f"{backend} flood ({args.flooders} clients): {flood(base, args.flooders, args.reads)}")
         if args.only in (None, "fresh"):
             with database(backend) as url, server(url) as base:

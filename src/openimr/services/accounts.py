@@ -58,9 +58,10 @@ class SignInSettings:
       last failure; it doubles with each further failure, up to the maximum.
     - ``OPENIMR_TOKEN_DAYS`` (30): how long a new API token is valid.
     - ``OPENIMR_SESSION_HOURS`` (12): how long a browser sign-in lasts.
-    - ``OPENIMR_LOGIN_CONCURRENCY`` (2): password checks (argon2: about 50 ms of CPU and 64 MiB
-      each) one server worker runs at once; a sign-in over the bound is refused at once with 429
-      and ``Retry-After: 1``, before it touches the database.
+    - ``OPENIMR_LOGIN_CONCURRENCY`` (half the CPUs, at least 1): sign-ins one server worker
+      checks at once (argon2 takes about 50 ms of CPU and 64 MiB each, so a flood at the bound
+      still leaves CPUs to everyone else); one over the bound is refused at once with 429 and
+      ``Retry-After: 1``, before it touches the database.
     - ``OPENIMR_HTTPS`` (0): 1 when the app is served over HTTPS (say, behind a TLS-terminating
       proxy): cookies are marked ``Secure`` and ``Strict-Transport-Security`` is sent. A request
       that arrived as ``https`` gets both anyway (the scheme and the client address come from
@@ -78,7 +79,7 @@ class SignInSettings:
     max_delay_s: float = 900
     token_days: float = 30
     session_hours: float = 12
-    concurrency: int = 2
+    concurrency: int = max(1, (os.cpu_count() or 2) // 2)
     https: bool = False
     clock: Callable[[], dt.datetime] = utc_now
 
