@@ -17,7 +17,10 @@ PAS = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
 REVIEW_ACTION = PAS + "extension-reviewAction"
 REVIEW_ACTION_CODE = PAS + "extension-reviewActionCode"
 X12_306 = "https://codesystem.x12.org/005010/306"
-# X12 306 (Action Code) -> the UR outcome IMR knows; any other code is refused.
+# X12 306 (HCR01 Action Code, the value set PAS binds reviewActionCode to) -> the UR outcome IMR
+# knows; any other code (C cancelled, CT contact payer, NA no action) is refused. The codes' names
+# (A1 certified in total, A2 certified partial, A3 not certified, A4 pended, A6 modified) are from
+# a secondary source (signaledi.com/pa-resources/x12-278/hcr-action-codes), not the licensed TR3.
 UR_OUTCOMES = {"A1": "approved", "A2": "modified", "A3": "denied", "A4": "delayed", "A6": "modified"}
 CODE_SYSTEMS = {  # a coding system -> how an item's text names it
     "http://www.ama-assn.org/go/cpt": "CPT",
