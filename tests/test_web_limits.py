@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from openimr.core.letters.parse import Parsed
 from openimr.services.render import render
 from openimr.store.schema import AuditRow
 from openimr.web.app import BodyLimits, create_app
@@ -142,15 +143,15 @@ def test_malformed_limits_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_letters_are_parsed_off_the_event_loop(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     threads = []
 
-    def parse_file(path: Path):
+    def read_bytes(data: bytes, name: str) -> Parsed:
         try:
             asyncio.get_running_loop()
             threads.append("event loop")
         except RuntimeError:
             threads.append("worker")
-        return examples_letter()
+        return Parsed(examples_letter(), "hash")
 
-    monkeypatch.setattr("openimr.web.api.parse_file", parse_file)
+    monkeypatch.setattr("openimr.web.api.read_bytes", read_bytes)
     letter = render(examples_letter(), "txt").encode()
     answer = api.call("analyst", "POST", "/api/letters/parse", files={"file": ("l.txt", letter)})
     assert answer.status_code == 200 and threads == ["worker"]
