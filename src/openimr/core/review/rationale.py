@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from openimr.core.models import Decision
+from openimr.core.review.analysis import OPERATION_CRITERION
 from openimr.core.review.assessment import Recommended, against
 from openimr.core.review.criteria import Criterion
 from openimr.core.review.governing import NON_MTUS, Governing
@@ -30,7 +31,7 @@ def _quoted(c: Criterion) -> str:
 
 def sentence(c: Criterion) -> str:
     """One evaluated criterion's result as a sentence of plain words."""
-    if c.kind in ("limit", "recommendation"):
+    if c.kind in ("limit", "recommendation") or c.criterion == OPERATION_CRITERION:
         detail = c.detail.rstrip(".")
         return f"{detail[0].upper()}{detail[1:]}."
     if c.role == "contraindication":
