@@ -308,6 +308,13 @@ def test_a_bad_bundle_stores_nothing(api: Api) -> None:
     assert len(api.cases("coordinator")) == before
 
 
+def test_what_the_app_refuses_before_fhir_is_json(api: Api) -> None:
+    big = submit(api, "coordinator", b" " * (2**20 + 1))  # over the JSON body limit: refused unread
+    assert big.status_code == 413 and big.json()["error"] == "too_large"
+    control = api.call("coordinator", "GET", "/fhir/ClaimResponse", params={"request": "Claim/\x00"})
+    assert control.status_code == 400 and control.headers["content-type"].startswith("application/json")
+
+
 @pytest.mark.parametrize(
     ("who", "status"), [("admin", 201), ("coordinator", 201), ("lac-01", 403), ("analyst", 403), (None, 401)]
 )

@@ -38,7 +38,7 @@ CSP = (
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/fhir/"))  # /fhir: a machine's errors too
 
 
 def _error(request: Request, status: int, code: str, message: str, detail: list | None = None) -> Response:
