@@ -118,6 +118,8 @@ def _serve() -> None:
             kind, answer = _PROBLEM, str(exc)
         except MemoryError:
             kind, answer = _PROBLEM, _too_much_memory()
+        except Exception as exc:  # anything else the reader raises ends this file, not the worker
+            kind, answer = _PROBLEM, f"unreadable PDF ({type(exc).__name__}: {exc})"
         signal.setitimer(signal.ITIMER_REAL, 0)
         del data
         payload = answer.encode("utf-8", errors="surrogatepass")
