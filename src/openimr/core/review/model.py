@@ -285,6 +285,11 @@ class FamilyModel(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
+def _undecided(item: ItemInput) -> bool:
+    """Whether the criteria (as the inputs carry them) decide nothing: where a reason is predicted."""
+    return not (item.features.get("assessed_upheld") or item.features.get("assessed_overturned"))
+
+
 def _category(item: ItemInput) -> str:
     return next((k.split("=", 1)[1] for k in item.reason_features if k.startswith("category=")), "other")
 
@@ -353,8 +358,9 @@ REASON_CANDIDATES: tuple[dict, ...] = (
 
 class ReasonModel(BaseEstimator):
     """The Upheld reason of an item whose criteria decide nothing, chosen among
-    :data:`REASON_CANDIDATES` by letter-grouped cross-validated accuracy on the training rows with
-    the one-standard-error rule (``chosen_``, ``cv_results_``), refitted on every row."""
+    :data:`REASON_CANDIDATES` by letter-grouped cross-validated accuracy on the held-out rows the
+    criteria do not decide (where it is used), with the one-standard-error rule (``chosen_``,
+    ``cv_results_``), refitted on every row."""
 
     def __init__(self, folds: int = 5, random_state: int | None = 0) -> None:
         self.folds = folds
@@ -380,8 +386,9 @@ class ReasonModel(BaseEstimator):
                 accuracy = []
                 for train, test in splits:
                     model = self._make(params).fit([items[i] for i in train], [reasons[i] for i in train])
-                    got = model.predict([items[i] for i in test])
-                    accuracy.append(np.mean([g == reasons[i] for g, i in zip(got, test, strict=True)]))
+                    scored = [i for i in test if _undecided(items[i])] or list(test)
+                    got = model.predict([items[i] for i in scored])
+                    accuracy.append(np.mean([g == reasons[i] for g, i in zip(got, scored, strict=True)]))
                 results.append(
                     {
                         "params": params,
