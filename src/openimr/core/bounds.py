@@ -59,7 +59,9 @@ def line(max_length: int, min_length: int = 0) -> Any:
     return text(max_length, min_length, LINE)
 
 
-Day = Annotated[dt.date, Field(ge=FIRST_DATE, le=LAST_DATE)]
+Day = Annotated[
+    dt.date, Field(ge=FIRST_DATE, le=LAST_DATE, description=f"A date from {FIRST_DATE} to {LAST_DATE}.")
+]
 Age = Annotated[int, Field(ge=0, le=MAX_AGE)]
 
 
