@@ -232,6 +232,9 @@ def test_generated_criteria_decide_consistently(
             assert done.basis == "guideline" and first.recommendation == Decision.OVERTURNED
         if done.decisive is not None and done.recommendation is not None:
             assert (done.decisive.code in UPHELD) == (done.recommendation == Decision.UPHELD)
+        if done.decisive is not None and done.decisive.code == ReasonCode.CRITERIA_MET:
+            named = [c for c in crit if f"{c.rule_id} / {c.criterion}" == done.decisive.criterion]
+            assert any(c.status == "met" and c.role != "contraindication" for c in named)
         text = draft_rationale(done, Governing(NON_MTUS, None, "", None), p)
         assert conclusion(text) == (done.recommendation if done.basis == "guideline" else None), text
         label = done.decisive.label if done.decisive else None

@@ -159,7 +159,9 @@ def assess(a: ItemAnalysis) -> Assessment:
     if _any_of_fails(criteria):
         first = min(group, key=lambda c: _ORDER[reason_of(c)])
         return Assessment("guideline", Decision.UPHELD, _reason(reason_of(first), first), hints)
-    required = [c for c in criteria if c.role not in ("supporting", "any_of")]
+    # Overturned only where a criterion the request must meet is met (an absent contraindication
+    # alone checks nothing).
+    required = [c for c in criteria if c.role not in ("supporting", "any_of", "contraindication")]
     if required and all(_satisfied(c) for c in criteria):
         operation = next((c for c in criteria if c.criterion == OPERATION_CRITERION), None)
         code = ReasonCode.ASSOCIATED_WITH_CERTIFIED if operation else ReasonCode.CRITERIA_MET
