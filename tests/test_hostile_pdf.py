@@ -161,6 +161,7 @@ def test_web_parses_run_in_a_bounded_number_of_threads(
         return read(data, name)
 
     monkeypatch.setattr(web_api, "read_bytes", slow_read)
+    monkeypatch.setattr(web_api, "PARSE_QUEUE", 100)  # all of them wait (the next test refuses)
     files = {"file": ("junk.txt", b"hello")}
     web.token("analyst")
     with ThreadPoolExecutor(12) as pool:
@@ -169,3 +170,35 @@ def test_web_parses_run_in_a_bounded_number_of_threads(
         )
     assert [a.status_code for a in answers] == [422] * 12
     assert most[0] == pdf.WORKERS
+
+
+def test_a_parse_past_the_queue_is_refused_at_once_with_retry_after(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openimr.web import api as web_api
+
+    web: Api = request.getfixturevalue("api")
+    web.token("analyst")
+    monkeypatch.setattr(web_api, "PDF_READERS", 1)
+    monkeypatch.setattr(web_api, "PARSE_QUEUE", 0)
+    reading, release = threading.Event(), threading.Event()
+    read = web_api.read_bytes
+
+    def held(data: bytes, name: str):
+        reading.set()
+        release.wait(30)
+        return read(data, name)
+
+    monkeypatch.setattr(web_api, "read_bytes", held)
+    files = {"file": ("junk.txt", b"hello")}
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(web.call, "analyst", "POST", "/api/letters/parse", files=files)
+        assert reading.wait(30)
+        refused = web.call("analyst", "POST", "/api/letters/parse", files=files)
+        release.set()
+        assert first.result().status_code == 422
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert refused.json()["error"] == "busy"

@@ -466,6 +466,10 @@ def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
 # The letter corpus ----------------------------------------------------------------------------
 
 
+PARSE_QUEUE = 4 * PDF_READERS  # parse requests that may wait for a reader
+PARSE_RETRY_S = 5
+
+
 @router.post("/letters/parse", response_model=Letter, tags=["corpus"], responses=_errors(413))
 async def parse_letter(
     request: Request,
@@ -477,12 +481,20 @@ async def parse_letter(
 
     Parsing runs in one of at most as many threads as there are PDF readers (a request waiting
     for one holds no thread), and a PDF is read by a worker process bounded in time, memory, pages
-    and characters, so a flood of hostile files holds up no other request.
+    and characters, so a flood of hostile files holds up no other request. With every reader busy
+    and :data:`PARSE_QUEUE` requests waiting, another is refused at once: 503 with Retry-After.
     """
     state = request.app.state
     if getattr(state, "parsers", None) is None:
         state.parsers = anyio.CapacityLimiter(PDF_READERS)
-    return await anyio.to_thread.run_sync(_parse_upload, who, cases, file, limiter=state.parsers)
+    parsers: anyio.CapacityLimiter = state.parsers
+    if not parsers.available_tokens and parsers.statistics().tasks_waiting >= PARSE_QUEUE:
+        return JSONResponse(
+            {"error": "busy", "message": "every letter reader is busy: try again shortly", "detail": None},
+            status_code=503,
+            headers={"Retry-After": str(PARSE_RETRY_S)},
+        )
+    return await anyio.to_thread.run_sync(_parse_upload, who, cases, file, limiter=parsers)
 
 
 def _parse_upload(who: Principal, cases: CaseService, file: UploadFile) -> Letter:
