@@ -209,7 +209,7 @@ def test_a_perioperative_service_follows_its_disputed_operation() -> None:
         if operation.recommendation == "Upheld":
             assert service.recommendation == "Upheld"
             assert service.decisive_reason and service.decisive_reason.code == "associated_with_denied"
-            assert "the operation this service is for" in (service.draft_rationale or "")
+            assert "the operation this service is for" in (service.draft_rationale or "").lower()
         assert any("disputed operation" in r for r in service.reasons)
     others = naproxen.criteria + operation.criteria
     assert not [c for c in others if c.criterion == "operation_needed"]
