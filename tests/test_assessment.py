@@ -286,3 +286,20 @@ def test_generated_cases_keep_every_promise(sentences: list[str], items: list[st
         disputed_items=[DisputedItem(item=i) for i in items],
     )
     check_case(case)
+
+
+def test_without_encoded_criteria_in_force_the_draft_lists_what_to_check_and_finds_nothing() -> None:
+    case = Case(
+        case_number="CM99-0000012",
+        clinical_summary="She complains of numbness in the left leg. Utilization review denied the MRI.",
+        ur_denial_date="2026-03-02",
+        disputed_items=[DisputedItem(item="MRI of the lumbar spine without contrast")],
+    )
+    (item,) = check_case(case)
+    assert item.basis == "statistical" and item.recommendation == Decision.UPHELD
+    draft = item.draft_rationale or ""
+    assert (
+        "red flags or objective neurologic deficits (asked by an encoded MTUS rule of another date)" in draft
+    )
+    assert "states no guideline finding" in draft and "medically necessary" not in draft
+    assert "numbness" not in draft  # a complaint is no finding, and no criterion carries it

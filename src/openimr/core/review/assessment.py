@@ -18,10 +18,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from openimr.core.guidelines.rules import load_rules
+from openimr.core.guidelines.rules import Tier, load_rules
 from openimr.core.models import Decision, ReasonCode
 from openimr.core.review.analysis import OPERATION_CRITERION, ItemAnalysis, support_score
 from openimr.core.review.criteria import Criterion
+from openimr.core.review.governing import candidate_rules
 
 Basis = Literal["guideline", "statistical", "none"]
 _ORDER = {code: rank for rank, code in enumerate(ReasonCode)}
@@ -258,12 +259,26 @@ def _final(a: ItemAnalysis, p: float, upheld_reason: ReasonCode, policy: Policy)
 def _to_check(a: ItemAnalysis, hints: tuple[str, ...]) -> tuple[str, ...]:
     """What the reviewer must check where the criteria decide nothing: the hints of the criteria
     against the request, then each criterion the engine could not assess."""
-    unread = (
+    unread = [
         f"{c.label} (the engine does not read it)"
         for c in a.criteria
         if c.status == "not_assessed" and c.role not in ("supporting",) and c.criterion != OPERATION_CRITERION
+    ]
+    return tuple(dict.fromkeys([*hints, *unread])) or _asked_before(a)
+
+
+def _asked_before(a: ItemAnalysis, most: int = 4) -> tuple[str, ...]:
+    """Where no criterion in force is encoded for the request: the conditions that encoded MTUS
+    rules of other dates ask of this kind of request, as a checklist (never as a finding)."""
+    rules = [r for r in candidate_rules(a.request, a.item.item or "", None) if r.tier is Tier.MTUS]
+    vocabulary = load_rules().conditions
+    labels = dict.fromkeys(
+        vocabulary[c.id].label
+        for r in rules
+        for c in r.conditions
+        if c.role.value in ("required", "for_continuation", "any_of") and c.id in vocabulary
     )
-    return tuple(dict.fromkeys([*hints, *unread]))
+    return tuple(f"{label} (asked by an encoded MTUS rule of another date)" for label in list(labels)[:most])
 
 
 def _following(
