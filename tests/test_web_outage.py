@@ -103,7 +103,9 @@ def test_a_connection_the_server_closed_is_replaced_not_a_500(app: FastAPI, clie
     assert answers == [200] * (POOL_SIZE + 2)
 
 
-def test_while_the_database_is_away_requests_get_503_with_retry_after(app: FastAPI, client: TestClient) -> None:
+def test_while_the_database_is_away_requests_get_503_with_retry_after(
+    app: FastAPI, client: TestClient
+) -> None:
     headers = bearer(client)
     engine = app.state.store.engine
 
