@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
 from openimr.core.numbers import WORDS
+from openimr.core.yamlfile import package_yaml
 
 NUMBER = rf"\d{{1,3}}|{WORDS}"
 
@@ -18,8 +16,7 @@ NUMBER = rf"\d{{1,3}}|{WORDS}"
 @cache
 def load(name: str) -> dict[str, Any]:
     """The rule file ``targets/<name>.yaml``."""
-    text = resources.files("openimr.core.facts").joinpath("targets", f"{name}.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return package_yaml("openimr.core.facts", f"targets/{name}.yaml")
 
 
 def bounded(pattern: str) -> str:

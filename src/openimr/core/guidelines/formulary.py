@@ -18,11 +18,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from openimr.core.guidelines.rules import yaml_error_line
 from openimr.core.requests.drug import read as read_drug
+from openimr.core.yamlfile import YAMLError, load_yaml, yaml_error_line
 
 FORMULARY_FILE = "formulary.yaml"
 FORMULARY_START = dt.date(2018, 1, 1)
@@ -192,9 +191,9 @@ class DrugStatus(BaseModel):
 def parse_formulary(text: str, origin: str = FORMULARY_FILE) -> Formulary:
     """Parse and validate a formulary file; raise FormularyFileError naming the file and the entry."""
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = load_yaml(text)
         formulary = Formulary.model_validate(data)
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise FormularyFileError(yaml_error_line(origin, exc)) from exc
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -37,8 +37,8 @@ from openimr.core.guidelines.rules import (
     _Model,
     check_references,
     load_packaged,
-    yaml_error_line,
 )
+from openimr.core.yamlfile import YAMLError, compose_yaml, load_yaml, yaml_error_line
 
 PACKS_ENV = "OPENIMR_PACKS"
 DEFAULT_PACKS_DIR = "openimr-packs"
@@ -140,11 +140,11 @@ def parse_pack(text: str, origin: str) -> Pack:
     """Parse and validate a pack; PackError lists each problem with its line. Aliases that expand
     past MAX_PACK_NODES nodes (a "billion laughs" file) are refused before anything reads them."""
     try:
-        root = yaml.compose(text)
+        root = compose_yaml(text)
         if _expanded(root, {}) > MAX_PACK_NODES:
             raise PackError(f"{origin}: more than {MAX_PACK_NODES:,} values once its aliases are expanded")
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data: Any = load_yaml(text)
+    except YAMLError as exc:
         raise PackError(yaml_error_line(origin, exc)) from exc
     if not isinstance(data, dict):
         raise PackError(f"{origin}: line 1: expected a mapping with 'pack' and 'rules'")

@@ -16,11 +16,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from openimr.core.models import ReasonCode
 from openimr.core.requests.model import Category
+from openimr.core.yamlfile import YAMLError, load_yaml, yaml_error_line
 
 RULES_FILE = "mtus.yaml"
 
@@ -393,19 +393,11 @@ def check_references(ruleset: RuleSet, origin: str) -> None:
             raise RuleFileError(f"{where}: a limit kind appears twice")
 
 
-def yaml_error_line(origin: str, exc: yaml.YAMLError) -> str:
-    """A YAML syntax error as one line: file, line, column and what is wrong."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-    what = getattr(exc, "problem", None) or " ".join(str(exc).split())
-    return f"{origin}: not valid YAML{where}: {what}"
-
-
 def parse_rules(text: str, origin: str = RULES_FILE) -> RuleSet:
     """Parse and validate a rules file; raise RuleFileError naming the file and the rule at fault."""
     try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data: Any = load_yaml(text)
+    except YAMLError as exc:
         raise RuleFileError(yaml_error_line(origin, exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleFileError(f"{origin}: expected a mapping with a 'rules' list")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
+from openimr.core.yamlfile import package_yaml
 
 
 @cache
 def load(name: str) -> dict[str, Any]:
     """The parsed ``process/data/<name>.yaml``."""
-    text = resources.files("openimr.core.process").joinpath("data", f"{name}.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return package_yaml("openimr.core.process", f"data/{name}.yaml")

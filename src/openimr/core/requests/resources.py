@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
-import yaml
-
 from openimr.core.numbers import to_int
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from openimr.core.yamlfile import package_yaml
 
 
 @cache
 def data(name: str) -> dict[str, Any]:
     """The parsed ``data/<name>.yaml`` file."""
-    text = (
-        files("openimr.core.requests").joinpath("data").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    )
-    return yaml.load(text, Loader=_Loader)
+    return package_yaml("openimr.core.requests", f"data/{name}.yaml")
 
 
 @cache

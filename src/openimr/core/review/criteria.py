@@ -15,16 +15,15 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from openimr.core.facts.models import Fact, Facts
 from openimr.core.guidelines.rules import Condition, Limit, LimitKind, Recommendation, Role, Rule, load_rules
 from openimr.core.requests import Request
 from openimr.core.requests.quantities import hours_per_week, injections_named, levels_named, period_weeks
+from openimr.core.yamlfile import package_yaml
 
 Status = Literal["met", "unmet", "not_documented", "not_assessed"]
 VISIT_CATEGORIES = frozenset(
@@ -126,8 +125,7 @@ class Criterion(BaseModel):
 
 @cache
 def _condition_queries() -> dict[str, list[dict[str, str]]]:
-    text = resources.files("openimr.core.review").joinpath("data/criteria.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return package_yaml("openimr.core.review", "data/criteria.yaml")
 
 
 def _matching(facts: Facts, query: dict[str, str]) -> list[Fact]:

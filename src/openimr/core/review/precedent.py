@@ -14,13 +14,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 from typing import Protocol
 
-import yaml
 from pydantic import BaseModel, Field
 
 from openimr.core.models import Decision, ReasonCode
+from openimr.core.yamlfile import package_yaml
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _CONCLUDING = re.compile(r"\b(?:however|in this case)\b", re.I)
@@ -71,8 +70,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 @cache
 def _patterns() -> dict[str, list[tuple[ReasonCode, list[re.Pattern]]]]:
-    text = resources.files("openimr.core.review").joinpath("data/stated_reasons.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    data = package_yaml("openimr.core.review", "data/stated_reasons.yaml")
     return {
         side: [
             (ReasonCode(code), [re.compile(p, re.I) for p in patterns]) for code, patterns in codes.items()
