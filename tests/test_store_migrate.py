@@ -19,16 +19,24 @@ from store_pg import pg_schema_url
 
 # Runs migrate(URL) in a child; with KILL_AT > 0 it sends itself SIGKILL right after its
 # KILL_AT-th SQL statement, so a parent can stop an upgrade at every step. It prints the number of
-# statements it ran. With WAIT it says "ready" once imported and waits for a line on stdin.
+# statements it ran. With WAIT it says "ready" once imported and waits for a line on stdin. With
+# TRACE it prints each statement's number and whether the upgrade's transaction has begun, so a
+# parent that kills it knows how far it got, and takes 5 ms a statement in that transaction (a slow
+# disk) so that a kill at a random moment can land in it.
 CHILD = """
-import os, signal, sys
+import os, signal, sys, time
 from sqlalchemy import Engine, event
 from openimr.store.db import migrate
 url, kill_at, wait = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "wait"
-count = 0
-def step(*_args):
-    global count
+trace = sys.argv[4:] == ["trace"]
+count, begun = 0, False
+def step(_conn, _cursor, statement, *_args):
+    global count, begun
     count += 1
+    if trace:
+        begun = begun or statement.startswith("BEGIN")
+        print(count, "upgrading" if begun else "checking", flush=True)
+        time.sleep(0.005 if begun else 0)
     if count == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
 event.listen(Engine, "after_cursor_execute", step)
@@ -40,8 +48,16 @@ print(count, flush=True)
 """
 
 
-def child(url: str, kill_at: int = 0, wait: bool = False) -> subprocess.Popen[str]:
-    args = [sys.executable, "-c", CHILD, url, str(kill_at), "wait" if wait else "go"]
+def child(url: str, kill_at: int = 0, wait: bool = False, trace: bool = False) -> subprocess.Popen[str]:
+    args = [
+        sys.executable,
+        "-c",
+        CHILD,
+        url,
+        str(kill_at),
+        "wait" if wait else "go",
+        *(["trace"] if trace else []),
+    ]
     return subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -113,23 +129,37 @@ def test_kill_at_every_stage_of_a_first_upgrade_leaves_a_usable_store(tmp_path: 
 
 def test_kill_at_random_moments_of_a_first_upgrade_leaves_a_usable_store(tmp_path: Path) -> None:
     reference = fresh_sqlite(tmp_path, "reference")
-    proc = child(reference, wait=True)
+    proc = child(reference, wait=True, trace=True)
     release([proc])
     started = time.monotonic()
+    assert proc.stdout is not None
+    steps = [(time.monotonic() - started, line.split()) for line in proc.stdout]  # then the total
     assert finish(proc)[0] == 0
     span = time.monotonic() - started
+    total = int(steps[-1][1][0])
+    upgrade = (min(at for at, words in steps if words[1:] == ["upgrading"]), steps[-2][0])
     expected = schema(reference)
     rng = random.Random(20240611)
-    for k in range(5):
+    # Five kills at random moments; then, until one has landed mid-upgrade (in its transaction, before
+    # its last statement, as the child's trace shows), more at random moments of the reference's
+    # upgrade, at most 30 kills in all.
+    midway: list[int] = []
+    for k in range(30):
+        if k >= 5 and midway:
+            break
         url = fresh_sqlite(tmp_path, f"r{k}")
-        proc = child(url, wait=True)
+        proc = child(url, wait=True, trace=True)
         release([proc])
-        time.sleep(rng.uniform(0, span))
+        time.sleep(rng.uniform(0, span) if k < 5 else rng.uniform(*upgrade))
         proc.send_signal(signal.SIGKILL)
-        finish(proc)
+        killed, ran, _err = finish(proc)
+        last = ran.splitlines()[-1].split() if ran.strip() else []
+        if killed == -signal.SIGKILL and last[1:] == ["upgrading"] and int(last[0]) < total:
+            midway.append(int(last[0]))
         code, _out, err = finish(child(url))
         assert code == 0, err
         assert schema(url) == expected
+    assert midway, f"no kill landed during the upgrade's {total} statements"
 
 
 def migrate_together(url: str, count: int) -> list[tuple[int, str, str]]:
