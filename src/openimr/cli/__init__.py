@@ -121,12 +121,6 @@ PIPED_WIDTH = 100
 _BULLET = re.compile(r"\s*([-*•]|\d+[.)])\s")
 
 
-def summary(name: str) -> str:
-    """The one-paragraph summary ``openimr --help`` lists for *name*."""
-    entry = COMMANDS[name]
-    return entry[2] if len(entry) > 2 else first_paragraph(load_command(name))
-
-
 def first_paragraph(command: Any) -> str:
     """What a listing shows for *command*: its short help, else its help's first paragraph."""
     return command.short_help or flowed(command.help or "").split("\n\n")[0]
@@ -196,55 +190,46 @@ def _range_words(low: float | None, high: float | None) -> str | None:
 
 
 class HumanArgument(TyperArgument):
-    """An argument shown as ``PATHS...`` with a human value type, never a Python one."""
+    """An argument shown by its human value name.
+
+    The one place help reaches past typer's settings: since typer 0.27 an argument's type column
+    shows its Python type (``<str>``) whatever its metavar, and the usage line puts a required
+    argument in braces (``{name}``), and no setting changes either.
+    """
 
     human_type: str | None = None
 
     def display_type_rich(self, ctx: typer.Context) -> str | None:
         return _wrap_choices(self.human_type) if self.human_type else None
 
-    def _usage_display_name(self) -> str:
-        return self.display_name_raw if self.required else f"[{self.display_name_raw}]"
-
-    def _get_number_range_help_str(self) -> str | None:
-        return None
-
-
-class HumanOption(TyperOption):
-    """An option shown with a human value name (none for a flag) and its range in words."""
-
-    human_type: str | None = None
-
-    def display_type_rich(self, ctx: typer.Context) -> str | None:
-        return _wrap_choices(self.human_type) if self.human_type else None
-
-    def _get_number_range_help_str(self) -> str | None:
-        return None
+    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        return [self.metavar if self.required else f"[{self.metavar}]"]
 
 
 def humanize(params: Iterable[Any]) -> None:
-    """Give typer's parameters in *params* human metavars and their ranges in words."""
+    """Name the values of typer's parameters in *params* for people, with their ranges in words.
+
+    An option gets its name through its ``metavar`` (none for a flag or a count) and its range
+    through its ``help``; typer's own ``x>=1`` is then not shown (typer checks the range against
+    the declaration, not against these attributes).
+    """
     for param in params:
-        if isinstance(param, HumanArgument | HumanOption):
-            continue
-        if isinstance(param, TyperArgument):
+        if isinstance(param, TyperArgument) and not isinstance(param, HumanArgument):
             shown = param.metavar or param.name.upper()
             param.metavar = f"{shown}..." if param.nargs != 1 else shown
             param.__class__ = HumanArgument
             kind = _type_name(param.type_descriptor.annotation, param)
             param.human_type = None if kind == "TEXT" else kind
-        elif isinstance(param, TyperOption):
-            param.__class__ = HumanOption
-            if param.metavar is not None:
-                param.human_type = param.metavar
-            elif not (param.is_flag or param.count):
-                param.human_type = _type_name(param.type_descriptor.annotation, param)
-        else:
+        elif isinstance(param, TyperOption) and param.metavar is None:
+            flag = param.is_flag or param.count
+            param.metavar = "" if flag else _wrap_choices(_type_name(param.type_descriptor.annotation, param))
+        elif not isinstance(param, TyperArgument | TyperOption):
             continue
         words = _range_words(param.min, param.max)
         if words and words not in (param.help or "") and not (param.count and param.max is None):
             text = (param.help or "").rstrip().removesuffix(".")
             param.help = f"{text} ({words})." if text else f"{words.capitalize()}."
+        param.min = param.max = None
 
 
 class HelpContext(typer.Context):
@@ -264,9 +249,9 @@ def prepare(command: Any) -> None:
     """Make *command* and everything under it show human help (see :class:`HelpContext`)."""
     command.context_class = HelpContext
     command.help = flowed(command.help) if command.help else command.help
-    humanize(command.params)
+    ctx = HelpContext(command)
+    humanize(command.get_params(ctx))
     if isinstance(command, TyperGroup):
-        ctx = HelpContext(command)
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is not None:
@@ -304,7 +289,7 @@ class LazyGroup(TyperGroup):
         if cmd_name not in COMMANDS:
             return None
         if self.listing:
-            return TyperCommand(cmd_name, help=summary(cmd_name))
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
         return load_command(cmd_name)
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
