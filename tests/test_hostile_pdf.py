@@ -21,7 +21,7 @@ from openimr.core.letters import pdf
 from openimr.core.letters.errors import LetterError
 from openimr.core.letters.extract import read_text
 from openimr.core.letters.parse import read_paths
-from test_web_api import Api, api, demo_db  # noqa: F401  (fixtures)
+from test_web_api import Api, api  # noqa: F401  (fixtures)
 
 OPENIMR = Path(sys.executable).with_name("openimr")
 HANG = 120  # seconds: only a guard against a hang, far past what any of these takes

@@ -28,9 +28,8 @@ from openimr.store.db import Store
 from openimr.store.schema import AuditRow
 from openimr.web.app import create_app
 from test_fhir import CLAIM, DOCUMENT, MTUS, actions, example, raw
-from test_web_api import Api, demo_db
+from test_web_api import Api
 
-__all__ = ["demo_db"]  # the shared fixture
 WHO = operator("metrics-test")
 
 

@@ -21,7 +21,7 @@ from openimr.core.models import Letter
 from openimr.store.db import make_engine, migrate, session_factory
 from openimr.store.ingest import file_hash
 from openimr.store.schema import IssueRow, LetterRow, letter_key
-from test_web_api import Api, api, demo_db  # noqa: F401  (fixtures)
+from test_web_api import Api, api  # noqa: F401  (fixtures)
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from helpers import csrf_token
 from openimr.core.guidelines import load_rules
 from openimr.core.process import assignment
 from openimr.core.process.roster import License
@@ -20,9 +21,7 @@ from openimr.services import demo_corpus
 from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, ReviewerRow, UserRow
 from openimr.web.app import create_app
-from test_web_api import demo_db
 
-__all__ = ["demo_db"]
 TODAY = dt.date.today()
 
 
@@ -32,14 +31,14 @@ class Person:
     def __init__(self, app, username: str) -> None:
         self.client = TestClient(app)
         page = self.client.get("/login")
-        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        token = csrf_token(page.text)
         answer = self.client.post(
             "/login",
             data={"username": username, "password": demo.PASSWORD, "csrf_token": token},
             follow_redirects=False,
         )
         assert answer.status_code == 303, answer.text
-        self.csrf = self.client.get("/worklist").text.split('name="csrf_token" value="')[1].split('"')[0]
+        self.csrf = csrf_token(self.client.get("/worklist").text)
 
     def get(self, path: str, **kwargs):
         return self.client.get(path, **kwargs)

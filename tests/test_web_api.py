@@ -16,9 +16,9 @@ from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 
 import openimr.store.schema as web_tables
+from helpers import csrf_token, load_demo
 from openimr.services import demo as examples
 from openimr.services import web_demo as demo
-from openimr.services.cases import CaseService
 from openimr.services.render import render
 from openimr.store.db import Store
 from openimr.store.schema import Base
@@ -42,22 +42,6 @@ SEED_CASE = {
     "disputed_items": [{"item": "Acupuncture 2 x week for 3 weeks", "category": "acupuncture"}],
 }
 MTUS = "Decision based on MTUS Acupuncture Medical Treatment Guidelines, 8 CCR 9792.24.1."
-
-
-def load_demo(url: str) -> None:
-    store = Store.open(url)
-    try:
-        demo.load(CaseService(store), TODAY, corpus=False)  # no letters: the tests add their own
-    finally:
-        store.close()
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with the web demo loaded (copied for each test that uses it)."""
-    path = tmp_path_factory.mktemp("web") / "demo.db"
-    load_demo(f"sqlite:///{path}")
-    return path
 
 
 class Api:
@@ -402,7 +386,7 @@ def test_sessions_are_httponly_samesite_and_forms_need_their_csrf_token(api: Api
     client = api.client
     form = client.get("/login")
     assert "script-src 'self' 'nonce-" in form.headers["content-security-policy"]
-    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(form.text)
     forged = client.post("/login", data={"username": "coordinator", "password": "demo", "csrf_token": "x"})
     assert forged.status_code == 403
     signed = client.post(
@@ -414,7 +398,7 @@ def test_sessions_are_httponly_samesite_and_forms_need_their_csrf_token(api: Api
     assert "openimr_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     page = client.get("/dashboard")
     assert page.status_code == 200 and "Coordinator dashboard" in page.text
-    session_csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    session_csrf = csrf_token(page.text)
     assert client.post("/cases/assign", data={"csrf_token": "stolen"}).status_code == 403
     assert (
         client.post("/cases/assign", data={"csrf_token": session_csrf}, follow_redirects=False).status_code

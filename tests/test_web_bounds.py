@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import String, select
 
+from helpers import csrf_token, load_demo
 from openimr.core import bounds
 from openimr.core.case import Application, Party
 from openimr.core.process.roster import ReviewerIn
@@ -23,9 +24,8 @@ from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, CaseRow, DocumentRow, PartyRow, ReviewerRow, TokenRow, UserRow
 from openimr.web.app import create_app
 from store_pg import pg_schema_url
-from test_web_api import SEED_CASE, demo_db, load_demo
+from test_web_api import SEED_CASE
 
-__all__ = ["demo_db"]  # the shared fixture
 ROSTER = {
     "code": "rev-new",
     "name": "Dr. Lee Park",
@@ -193,10 +193,10 @@ def multipart(name: str, csrf: str, doc_type: str | None = None) -> tuple[bytes,
 def test_the_pages_upload_takes_only_plain_file_names(app: FastAPI) -> None:
     with TestClient(app) as browser:
         page = browser.get("/login")
-        csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        csrf = csrf_token(page.text)
         form = {"username": "coordinator", "password": demo.PASSWORD, "csrf_token": csrf}
         assert browser.post("/login", data=form, follow_redirects=False).status_code == 303
-        csrf = browser.get("/dashboard").text.split('name="csrf_token" value="')[1].split('"')[0]
+        csrf = csrf_token(browser.get("/dashboard").text)
         with app.state.store.transaction() as s:
             number = s.scalars(select(CaseRow.case_number).order_by(CaseRow.id)).first()
             before = len(s.scalars(select(DocumentRow.id)).all())

@@ -19,11 +19,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from helpers import csrf_token
 from openimr.services import web_demo as demo
 from openimr.web.app import create_app, proxy_options
-from test_web_api import demo_db
 
-__all__ = ["demo_db"]  # the shared fixture
 PAYLOAD = "Your session expired: call 555-0100 with your password"
 
 
@@ -39,10 +38,10 @@ def app(demo_db: Path, tmp_path: Path) -> Iterator[FastAPI]:
 def signed_in(app: FastAPI, username: str) -> tuple[TestClient, str]:
     client = TestClient(app)
     page = client.get("/login")
-    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(page.text)
     form = {"username": username, "password": demo.PASSWORD, "csrf_token": csrf}
     assert client.post("/login", data=form, follow_redirects=False).status_code == 303
-    csrf = client.get("/dashboard").text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(client.get("/dashboard").text)
     return client, csrf
 
 

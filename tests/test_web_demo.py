@@ -14,9 +14,8 @@ from openimr.services.cases import CaseService
 from openimr.store.db import Store
 from openimr.store.schema import LetterRow
 from test_web_admin import Person, app, cases_of
-from test_web_api import demo_db
 
-__all__ = ["app", "demo_db"]  # the shared fixtures
+__all__ = ["app"]  # the shared fixture
 
 
 def test_the_demo_corpus_is_thirty_marked_letters_stored_once(app) -> None:

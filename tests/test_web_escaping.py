@@ -10,12 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from jinja2 import nodes
 
+from helpers import csrf_token
 from openimr.core.bounds import SPECIALTY
 from openimr.services.render import render
 from openimr.web import pages
-from test_web_api import MTUS, SEED_CASE, Api, api, demo_db, examples_letter
+from test_web_api import MTUS, SEED_CASE, Api, api, examples_letter
 
-__all__ = ["api", "demo_db"]  # the shared fixtures
+__all__ = ["api"]  # the shared fixture
 # No "/" in it: a file name keeps only what follows its last slash.
 PAYLOAD = (
     '<script>alert(7)<img src=x onerror=alert(8)><meta http-equiv="refresh" content="0;url=evil.example">'
@@ -32,13 +33,13 @@ def assert_escaped(body: str, where: str, shown: bool = True) -> None:
 def sign_in(client: TestClient, username: str) -> str:
     """Sign the client in through the form; the session's CSRF token."""
     form = client.get("/login")
-    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(form.text)
     signed = client.post(
         "/login", data={"username": username, "password": "demo", "csrf_token": csrf}, follow_redirects=False
     )
     assert signed.status_code == 303
     page = client.get("/worklist")
-    return page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    return csrf_token(page.text)
 
 
 def test_no_template_marks_text_safe() -> None:
@@ -61,7 +62,7 @@ def test_the_sign_in_target_stays_on_this_site(api: Api) -> None:
     for target in ("//evil.example/x", "http://evil.example/", "/\\evil.example", "javascript:alert(1)"):
         form = api.client.get("/login", params={"next": target})
         assert 'name="next" value="/"' in form.text, target
-        csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        csrf = csrf_token(form.text)
         data = {"username": "coordinator", "password": "demo", "csrf_token": csrf, "next": target}
         signed = api.client.post("/login", data=data, follow_redirects=False)
         assert signed.headers["location"] == "/", target

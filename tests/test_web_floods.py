@@ -16,14 +16,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from helpers import load_demo
 from openimr.services import accounts as auth
 from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, UserRow
 from openimr.web.app import create_app
 from store_pg import pg_schema_url
-from test_web_api import demo_db, load_demo
 
-__all__ = ["demo_db"]  # the shared fixture
 WAIT_S = 20  # how long a test waits for a thread before it calls the server stuck
 
 

@@ -18,13 +18,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from helpers import csrf_token
 from openimr.core.letters.parse import Parsed
 from openimr.services.render import render
 from openimr.store.schema import AuditRow
 from openimr.web.app import BodyLimits, create_app
-from test_web_api import Api, demo_db, examples_letter, first
+from test_web_api import Api, examples_letter, first
 
-__all__ = ["demo_db"]  # the shared fixture
 LIMIT = 4096  # OPENIMR_MAX_BODY_BYTES in these tests; JSON bodies get OPENIMR_MAX_JSON_BYTES = 1024
 TOO_LARGE = {
     "error": "too_large",
@@ -210,7 +210,7 @@ def test_an_unexpected_error_is_json_on_the_api_and_a_page_elsewhere(
     }
     api.client.cookies.clear()
     form = api.client.get("/login")
-    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(form.text)
     api.client.post("/login", data={"username": "coordinator", "password": "demo", "csrf_token": csrf})
     page = api.client.get("/worklist")
     assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")

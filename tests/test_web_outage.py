@@ -16,13 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from helpers import load_demo
 from openimr.services import web_demo as demo
 from openimr.store.db import POOL_SIZE
 from openimr.web.app import create_app
 from store_pg import pg_schema_url
-from test_web_api import demo_db, load_demo
 
-__all__ = ["demo_db"]  # the shared fixture
 THREADS = 40  # anyio's worker threads, which run the app's plain-def routes
 
 

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from helpers import csrf_token
 from openimr.core.process.workflow import TERMINAL
 from openimr.services.audit import CSV_COLUMNS, fold, write_csv
 from openimr.services.cases import BUSY, operator
@@ -22,9 +23,9 @@ from openimr.services.schemas import AuditOut
 from openimr.services.stats import By, Group, chart
 from openimr.store.schema import CaseRow
 from openimr.web import pages
-from test_web_stats import client, demo_db, sign_in
+from test_web_stats import client, sign_in
 
-__all__ = ["client", "demo_db"]  # the shared fixtures
+__all__ = ["client"]  # the shared fixture
 ROW = re.compile(r'<tr class="[^"]*">\s*<th scope="row"><a href="/cases/([^"]+)">.*?</tr>', re.S)
 STAFF = ("coordinator", "admin")
 
@@ -176,7 +177,7 @@ def _case_with_a_letter(client: TestClient) -> str:
 
 
 def _upload(client: TestClient, number: str, name: str) -> None:
-    csrf = client.get("/worklist").text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(client.get("/worklist").text)
     answer = client.post(
         f"/cases/{number}/documents",
         data={"csrf_token": csrf, "doc_type": "medical_records"},

@@ -14,14 +14,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from helpers import csrf_token
 from openimr.core.process.reasons import WITHHELD
 from openimr.store.schema import AssignmentRow, CaseRow
 from openimr.web import api as api_routes
 from openimr.web import pages as page_routes
 from openimr.web.app import create_app
-from test_web_api import Api, demo_db
+from test_web_api import Api
 
-__all__ = ["demo_db"]  # the shared fixture
 REVIEWER = "lac-01"
 ROUTES = [
     r.path
@@ -45,7 +45,7 @@ def signed_in(app: FastAPI, username: str) -> TestClient:
     """A client with *username*'s session cookie (the API takes it for reads, the pages need it)."""
     client = TestClient(app)
     form = client.get("/login")
-    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(form.text)
     signed = client.post(
         "/login", data={"username": username, "password": "demo", "csrf_token": csrf}, follow_redirects=False
     )

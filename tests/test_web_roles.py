@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from helpers import csrf_token
 from openimr.services.demo import REVIEWERS
 from openimr.services.render import render
 from openimr.web.app import create_app
-from test_web_api import MTUS, SEED_CASE, Api, demo_db, examples_letter
+from test_web_api import MTUS, SEED_CASE, Api, examples_letter
 
-__all__ = ["demo_db"]  # the shared fixture
 ROLES = ("admin", "coordinator", "lac-01", "analyst", None)
 STAFF = {"admin", "coordinator"}
 EVERYONE = {"admin", "coordinator", "lac-01", "analyst"}
@@ -165,7 +165,7 @@ def test_role_action_matrix(role: str | None, role_api: Api, matrix_db: dict) ->
 def test_pages_by_role(role: str, page: str, allowed: bool, role_api: Api) -> None:
     client = role_api.client
     form = client.get("/login")
-    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(form.text)
     signed = client.post(
         "/login", data={"username": role, "password": "demo", "csrf_token": csrf}, follow_redirects=False
     )

@@ -22,9 +22,8 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from openimr.web.app import create_app
-from test_web_api import Api, demo_db
+from test_web_api import Api
 
-__all__ = ["demo_db"]  # the shared fixture
 RUNS = {  # (who, generation mode, examples per operation)
     "admin-valid": ("admin", GenerationMode.POSITIVE, 3),
     "coordinator-valid": ("coordinator", GenerationMode.POSITIVE, 3),

@@ -7,9 +7,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from test_web_stats import client, demo_db, sign_in
+from test_web_stats import client, sign_in
 
-__all__ = ["client", "demo_db"]  # the shared fixtures
+__all__ = ["client"]  # the shared fixture
 
 
 @pytest.mark.parametrize("username", ["analyst", "coordinator", "lac-01"])

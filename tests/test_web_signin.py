@@ -17,14 +17,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
+from helpers import csrf_token
 from openimr.services import web_demo as demo
 from openimr.services.accounts import SignInSettings, hash_password
 from openimr.store.db import alembic_config, make_engine, migrate
 from openimr.store.schema import AuditRow, Base, SignInFailureRow, TokenRow, UserRow
 from openimr.web.app import create_app
-from test_web_api import demo_db
 
-__all__ = ["demo_db"]  # the shared fixture
 RIGHT = {"username": "coordinator", "password": demo.PASSWORD}
 WRONG = {"username": "coordinator", "password": "not the password"}
 WEB_TABLES = {"web_users", "web_tokens", "web_sessions", "web_sign_in_failures"}
@@ -80,7 +79,7 @@ def token(client: TestClient, username: str = "coordinator", name: str = "api") 
 
 def form_login(client: TestClient, username: str, password: str):
     page = client.get("/login")
-    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(page.text)
     return client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": csrf},
@@ -250,7 +249,7 @@ def test_a_signed_in_page_revokes_a_token_with_its_csrf_token(client: TestClient
     api_token = token(client)
     assert form_login(client, **RIGHT).status_code == 303
     page = client.get("/dashboard")
-    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(page.text)
     token_id = client.get("/api/tokens").json()[0]["id"]
     assert client.delete(f"/api/tokens/{token_id}").status_code == 403
     assert client.delete(f"/api/tokens/{token_id}", headers={"X-CSRF-Token": csrf}).status_code == 204

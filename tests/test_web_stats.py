@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from helpers import csrf_token
 from openimr.core.models import Issue
 from openimr.store.db import make_engine
 from openimr.store.ingest import store_letter
 from openimr.web.app import create_app
-from test_web_api import demo_db, examples_letter
-
-__all__ = ["demo_db"]  # the shared fixture
+from test_web_api import examples_letter
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def client(demo_db: Path, tmp_path: Path):
 
 def sign_in(client: TestClient, username: str) -> None:
     form = client.get("/login")
-    csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    csrf = csrf_token(form.text)
     answer = client.post("/login", data={"username": username, "password": "demo", "csrf_token": csrf})
     assert answer.status_code == 200
 

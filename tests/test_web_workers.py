@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers import csrf_token
 from openimr.services import web_demo as demo
 
 OPENIMR = str(Path(sys.executable).with_name("openimr"))
@@ -84,10 +85,9 @@ def sign_in(base: str) -> dict[str, str]:
     """The cookies of a coordinator signed in through the form (its CSRF token included)."""
     with httpx.Client(base_url=base) as client:
         form = client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-        assert csrf, "the sign-in form has no CSRF token"
         answer = client.post(
-            "/login", data={"username": "coordinator", "password": demo.PASSWORD, "csrf_token": csrf[1]}
+            "/login",
+            data={"username": "coordinator", "password": demo.PASSWORD, "csrf_token": csrf_token(form.text)},
         )
         assert answer.status_code == 303, answer.text[:500]
         return dict(client.cookies)

@@ -1,0 +1,28 @@
+"""Helpers the web tests share: the demo loaded into a store, and a page's CSRF token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def load_demo(url: str) -> None:
+    """Load the web demo's accounts and cases, without letters (the tests add their own), into *url*."""
+    from openimr.services import web_demo as demo
+    from openimr.services.cases import CaseService
+    from openimr.store.db import Store
+
+    store = Store.open(url)
+    try:
+        demo.load(CaseService(store), dt.date.today(), corpus=False)
+    finally:
+        store.close()
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in *html*."""
+    found = CSRF.search(html)
+    assert found, "the page has no CSRF token"
+    return found[1]
