@@ -320,7 +320,7 @@ def test_unique_corpus_has_texts_of_its_own(tmp_path: Path, gold: list[Letter]) 
 
 
 def test_cli_schema_check_reads_the_migration_files(tmp_path: Path) -> None:
-    from openimr.cli.corpus import _at_head
+    from openimr.services.database import at_head as _at_head
     from openimr.store.db import Store, head_revisions
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"

@@ -2,7 +2,8 @@
 
 - ``core`` imports nothing of OpenIMR above it and no framework (SQLAlchemy, FastAPI, Typer, ...);
 - ``store`` imports only ``core``; ``services`` only ``core`` and ``store``;
-- the adapters reach the store only through ``store.db`` (opening a ``Store``), never its tables;
+- the adapters never import the store nor open a transaction: the services own both;
+- the services import no web or terminal framework (starlette, FastAPI, rich, Typer);
 - Typer and click only in ``cli``; no import cycle between packages; no ``assert`` as a guard.
 """
 
@@ -19,11 +20,11 @@ ALLOWED = {
     "core": {"core"},
     "store": {"core", "store"},
     "services": {"core", "store", "services"},
-    "web": {"core", "store", "services", "web"},
-    "cli": {"core", "store", "services", "web", "cli"},
+    "web": {"core", "services", "web"},
+    "cli": {"core", "services", "web", "cli"},
 }
-# What the adapters may use of the store: opening it.
-ADAPTER_STORE = {"openimr.store.db"}
+# What only the adapters may import (the web and terminal frameworks).
+ADAPTER_FRAMEWORKS = {"starlette", "fastapi", "rich", "typer", "click", "uvicorn"}
 
 
 def _imports() -> list[tuple[str, Path, int, str]]:
@@ -82,11 +83,35 @@ def test_typer_and_click_only_in_the_command_line() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_adapters_never_reach_store_internals() -> None:
+def test_adapters_never_import_the_store() -> None:
     wrong = [
         f"{_where(path, line)} imports {module}"
         for package, path, line, module in IMPORTS
-        if package in {"cli", "web"} and module.startswith("openimr.store") and module not in ADAPTER_STORE
+        if package in {"cli", "web"} and module.startswith("openimr.store")
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_adapters_never_open_a_transaction() -> None:
+    """No ``.transaction()``, ``.begin()`` or ``.session()`` call in cli/ or web/: each operation of a
+    service owns its transaction."""
+    wrong = [
+        _where(path, node.lineno)
+        for package in ("cli", "web")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"transaction", "begin", "session"}
+    ]
+    assert not wrong, wrong
+
+
+def test_services_import_no_web_or_terminal_framework() -> None:
+    wrong = [
+        f"{_where(path, line)} imports {module}"
+        for package, path, line, module in IMPORTS
+        if package == "services" and module.split(".")[0] in ADAPTER_FRAMEWORKS
     ]
     assert not wrong, "\n".join(wrong)
 

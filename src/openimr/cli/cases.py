@@ -46,28 +46,27 @@ def _service(db: str | None, actor: str | None = None) -> Iterator[tuple[CaseSer
     actor, with their failures turned into one-line errors and exit codes."""
     from pydantic import ValidationError
 
-    from openimr.core.errors import ImmutableError
-    from openimr.core.process.workflow import TransitionError
-    from openimr.services.cases import CaseService, ConflictError, ProcessError, operator
-    from openimr.store.db import Store
+    from openimr.core.errors import OpenIMRError
+    from openimr.services.access import operator
+    from openimr.services.app import OpenIMR
 
     try:
-        store = Store.open(db)
+        app = OpenIMR.open(db)
     except Exception as exc:
         typer.echo(f"error: cannot open the database: {exc}", err=True)
         raise typer.Exit(1) from exc
     try:
-        yield CaseService(store), operator(actor)
+        yield app.cases, operator(actor)
     except BrokenPipeError:
         raise  # stdout's reader went away: pipe_safe ends the command quietly
-    except ConflictError as exc:
-        typer.echo(f"conflict: {exc}", err=True)
-        raise typer.Exit(EXIT_CONFLICT) from exc
-    except (ProcessError, TransitionError, ImmutableError, ValidationError, OSError, ValueError) as exc:
+    except OpenIMRError as exc:  # the class says how it exits
+        typer.echo(f"{'conflict' if exc.exit_code == EXIT_CONFLICT else 'error'}: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    except (ValidationError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
-        store.close()
+        app.close()
 
 
 def _today(value: dt.datetime | None) -> dt.date:
@@ -456,11 +455,11 @@ def demo(
 ) -> None:
     """Load example reviewers and cases and carry each through the whole IMR process."""
     from openimr.services import demo as examples
-    from openimr.store.db import default_db_url
+    from openimr.services.database import url_of
 
     with _service(db, "openimr-demo") as (cases, who):
         paths = examples.run(cases, who, out, dt.date.today())
-        typer.echo(f"database: {db or default_db_url()}")
+        typer.echo(f"database: {url_of(db)}")
         for case in cases.list_cases(who, dt.date.today()).items:
             typer.echo(
                 f"{case.case_number}: {case.status}" + (f" ({case.reviewer})" if case.reviewer else "")

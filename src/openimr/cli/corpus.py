@@ -8,7 +8,6 @@ ingested so far.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -24,50 +23,17 @@ from openimr.services.options import By, ExportFormat, Mode
 
 if TYPE_CHECKING:
     from openimr.services.corpus.search import Hit
-    from openimr.store.db import Store
+    from openimr.services.database import Store
 
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")]
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of results.")]
 
 
-_REVISION = re.compile(r"^(down_)?revision\b[^=\n]*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
-
-
-def _at_head(store: Store) -> bool:
-    """Whether the store's schema is the newest, read from ``alembic_version`` and the migration
-    files without importing Alembic (a third of a search's time). Anything unusual (a revision not
-    written as one quoted string, no version table) says no, and the store is upgraded as usual."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from openimr.store.db import MIGRATIONS
-
-    files = list((MIGRATIONS / "versions").glob("*.py"))
-    revisions, parents = set(), set()
-    for path in files:
-        for down, revision in _REVISION.findall(path.read_text(encoding="utf-8")):
-            (parents if down else revisions).add(revision)
-    if len(revisions) != len(files):
-        return False
-    try:
-        with store.engine.connect() as conn:
-            current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
-    except SQLAlchemyError:
-        return False
-    return bool(current) and current == revisions - parents
-
-
 def _open(db: str | None, embed: bool = False) -> Store:
-    """The store at *db*, upgraded, its corpus index synced (with embeddings when *embed*)."""
-    from openimr.services.corpus.index import sync_index
-    from openimr.store.db import Store, default_db_url
+    """The store at *db*, upgraded when behind, its corpus index synced (with embeddings when *embed*)."""
+    from openimr.services.database import open_corpus
 
-    store = Store(db or default_db_url())
-    if not _at_head(store):
-        store.close()
-        store = Store.open(db)
-    sync_index(store.engine, embed=embed)
-    return store
+    return open_corpus(db, embed)
 
 
 class HitFormat(StrEnum):
@@ -183,9 +149,9 @@ def similar(
     """
     from openimr.services.corpus.search import Hit
     from openimr.services.corpus.similar import SimilarIndex
-    from openimr.store.db import Store
+    from openimr.services.database import open_store
 
-    with Store.open(db) as store:
+    with open_store(db) as store:
         matches = SimilarIndex.from_db(store.engine).similar(item, limit, exclude_letter)
     hits = [
         Hit(
@@ -226,7 +192,8 @@ def stats(
     """Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, JSON,
     CSV or chart. By specialty an issue counts under each of its reviewer's specialties; the title
     and the overall figures count it once."""
-    from openimr.services.stats import breakdown, chart, print_table, write_csv, write_json
+    from openimr.cli.tables import print_table
+    from openimr.services.stats import breakdown, chart, write_csv, write_json
 
     binary = fmt in (StatsFormat.png, StatsFormat.svg)
     if binary and output is None and sys.stdout.isatty():

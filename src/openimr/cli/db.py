@@ -27,20 +27,6 @@ def _failed(url: str, exc: SQLAlchemyError) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _shown(db: str | None) -> str:
-    """The database's URL as it is printed: its password hidden."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from openimr.store.db import default_db_url
-
-    url = db or default_db_url()
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except SQLAlchemyError:
-        return url
-
-
 @app.command()
 def upgrade(db: DbOption = None) -> None:
     """Bring the database's schema to the newest revision (creating it in a new database).
@@ -50,14 +36,11 @@ def upgrade(db: DbOption = None) -> None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from openimr.store.db import Store, current_revisions, migrate
+    from openimr.services import database
 
-    shown = _shown(db)
+    shown = database.shown(db)
     try:
-        with Store(db) as store:
-            before = current_revisions(store.engine)
-            migrate(store.url)
-            after = current_revisions(store.engine)
+        before, after = database.upgrade(db)
     except SQLAlchemyError as exc:
         raise _failed(shown, exc) from None
     if before == after:
@@ -71,16 +54,15 @@ def current(db: DbOption = None) -> None:
     """Print the database's schema revision, and whether it is the newest (exit status 1 if not)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from openimr.store.db import Store, current_revisions, head_revisions
+    from openimr.services import database
 
-    shown = _shown(db)
+    shown = database.shown(db)
     try:
-        with Store(db) as store:
-            revisions = current_revisions(store.engine)
+        revisions, head = database.revisions(db)
     except SQLAlchemyError as exc:
         raise _failed(shown, exc) from None
-    at_head = revisions == head_revisions()
-    state = "(head)" if at_head else f"(behind {_revision(head_revisions())}: run openimr db upgrade)"
+    at_head = revisions == head
+    state = "(head)" if at_head else f"(behind {_revision(head)}: run openimr db upgrade)"
     typer.echo(f"{shown}: {_revision(revisions)} {state}")
     if not at_head:
         raise typer.Exit(1)

@@ -43,25 +43,26 @@ def metrics_command(
     """The year's determinations as CMS-0057-F has payers report prior authorization: upheld and
     overturned per item and per case, the share decided within the statutory time, and the mean
     and median days from complete records to decision, for all cases and by priority."""
-    from openimr.services.cases import CaseService, operator
-    from openimr.services.metrics import chart, metrics, print_table, write_csv, write_json
-    from openimr.store.db import Store
+    from openimr.cli.tables import print_metrics
+    from openimr.services.access import operator
+    from openimr.services.app import OpenIMR
+    from openimr.services.metrics import chart, metrics, write_csv, write_json
 
     binary = fmt in (MetricsFormat.png, MetricsFormat.svg)
     if binary and output is None and sys.stdout.isatty():
         typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
         raise typer.Exit(2)
     try:
-        store = Store.open(db)
+        app = OpenIMR.open(db)
     except Exception as exc:
         typer.echo(f"error: cannot open the database: {exc}", err=True)
         raise typer.Exit(1) from exc
     try:
-        report = metrics(CaseService(store), operator(), year)
+        report = metrics(app.cases, operator(), year)
     finally:
-        store.close()
+        app.close()
     if fmt is MetricsFormat.table:
-        print_table(report, console())
+        print_metrics(report, console())
     elif binary:
         target = output if output else sys.stdout.buffer
         chart(report, target, fmt.value)

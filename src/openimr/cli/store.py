@@ -52,7 +52,7 @@ def ingest(
 
     from openimr.core.letters.extract import scan_paths
     from openimr.services.corpus.ingest import ingest as ingest_letters
-    from openimr.store.db import Store
+    from openimr.services.database import open_store
 
     err = Console(stderr=True)
 
@@ -84,7 +84,7 @@ def ingest(
         bar.advance(task)
 
     try:
-        with Store.open(db) as store, bar:
+        with open_store(db) as store, bar:
             task = bar.add_task("Ingesting", total=len(inputs.files))
             report = ingest_letters(inputs.files, store, engine, address, jobs, advance)
     except OperationalError as exc:  # a full disk, a database gone: every next letter would fail too
@@ -104,10 +104,11 @@ def stats(db: DbOption = None) -> None:
     """Letters, issues and Upheld/Overturned rates by guideline family, reviewer specialty and
     decision year at once: the overview of ``openimr stats --by ...`` (which adds intervals, JSON,
     CSV and charts)."""
-    from openimr.services.stats import compute_stats, print_stats
-    from openimr.store.db import Store
+    from openimr.cli.tables import print_stats
+    from openimr.services.database import open_store
+    from openimr.services.stats import compute_stats
 
-    with Store.open(db) as store, store.engine.connect() as conn:
+    with open_store(db) as store, store.engine.connect() as conn:
         result = compute_stats(conn)
     print_stats(result, console())
 

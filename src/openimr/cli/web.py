@@ -24,22 +24,22 @@ def serve(
     import uvicorn
 
     from openimr.services import web_demo as demo_data
-    from openimr.services.cases import CaseService
-    from openimr.store.db import Store, default_db_url
+    from openimr.services.app import OpenIMR
+    from openimr.services.database import url_of
     from openimr.web.app import create_app, proxy_options
     from openimr.web.protocol import NoDelayH11Protocol
 
-    url = db or default_db_url()
+    url = url_of(db)
     try:
         proxies = proxy_options()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if demo:
-        store = Store.open(url)
+        application = OpenIMR.open(url)
         try:
-            loaded = demo_data.load(CaseService(store), dt.date.today())
+            loaded = demo_data.load(application.cases, dt.date.today())
         finally:
-            store.close()
+            application.close()
         typer.echo("demo cases loaded" if loaded else "the database has cases already: demo cases not loaded")
         typer.echo(f"demo accounts (password '{demo_data.PASSWORD}'):")
         for username, role, code in demo_data.accounts():

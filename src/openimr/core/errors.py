@@ -1,6 +1,17 @@
-"""The error every file-reading step raises: it names the file and the problem on one line."""
+"""OpenIMR's errors: the root every refusal derives from, and the one every file-reading step
+raises (it names the file and the problem on one line)."""
 
 from __future__ import annotations
+
+
+class OpenIMRError(Exception):
+    """An operation refused, for a reason its message gives. Each class carries how every adapter
+    answers it: its HTTP *status* and error *code* (the web) and its *exit_code* (the command line).
+    """
+
+    status: int = 422
+    code: str = "invalid"
+    exit_code: int = 1
 
 
 class FileProblem(Exception):
@@ -15,5 +26,7 @@ class FileProblem(Exception):
         return f"{self.file}: {self.problem}"
 
 
-class ImmutableError(RuntimeError):
+class ImmutableError(OpenIMRError, RuntimeError):
     """An attempt to change an issued letter or the audit log."""
+
+    status, code = 409, "immutable"

@@ -24,10 +24,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
-from starlette.requests import HTTPConnection
 
 from openimr.core.roles import Principal, Role
-from openimr.services.cases import record_audit
+from openimr.services.access import ProcessError, Taken, record_audit
 from openimr.store.db import Store
 from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow, utc_now
 
@@ -115,23 +114,6 @@ _ENV: dict[str, tuple[str, type[int] | type[float]]] = {
 }
 
 
-def settings(conn: HTTPConnection) -> SignInSettings:
-    """The app's sign-in settings (read from the environment the first time)."""
-    state = conn.app.state
-    if getattr(state, "sign_in", None) is None:
-        state.sign_in = SignInSettings.from_env()
-    return state.sign_in
-
-
-def secure(conn: HTTPConnection) -> bool:
-    """Whether the request is served over HTTPS: cookies get ``Secure`` and answers HSTS."""
-    return settings(conn).https or conn.url.scheme == "https"
-
-
-def client_address(conn: HTTPConnection) -> str:
-    return conn.client.host if conn.client else "unknown"
-
-
 def aware(moment: dt.datetime) -> dt.datetime:
     """*moment* marked as UTC when it has no zone (SQLite hands timestamps back without one)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
@@ -162,11 +144,11 @@ def create_user(
 ) -> UserRow:
     """A new account; a reviewer account needs the roster code of the reviewer it acts as."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise ProcessError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if (role == Role.REVIEWER) != bool(reviewer_code):
-        raise ValueError("a reviewer account needs a reviewer code, and only a reviewer account has one")
+        raise ProcessError("a reviewer account needs a reviewer code, and only a reviewer account has one")
     if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
-        raise ValueError(f"the username {username!r} is taken")
+        raise Taken(f"the username {username!r} is taken")
     user = UserRow(
         username=username, role=role, password_hash=hash_password(password), reviewer_code=reviewer_code
     )
@@ -182,12 +164,12 @@ def users(s: Session) -> list[UserRow]:
 
 def set_active(s: Session, who: Principal, user_id: int, active: bool) -> UserRow:
     """Enable or disable the account *user_id* (never *who*'s own); disabling ends its sessions and
-    revokes its API tokens for good (enabling it again revives none). A ValueError says why not."""
+    revokes its API tokens for good (enabling it again revives none). A ProcessError says why not."""
     user = s.get(UserRow, user_id)
     if user is None:
-        raise ValueError(f"no account {user_id}")
+        raise ProcessError(f"no account {user_id}")
     if user.id == who.id:
-        raise ValueError("you cannot disable the account you are signed in with")
+        raise ProcessError("you cannot disable the account you are signed in with")
     if user.active != active:
         what = "enable" if active else "disable"
         record_audit(
@@ -233,17 +215,6 @@ class Gate:
         self._slots.release()
 
 
-def gate(conn: HTTPConnection) -> Gate:
-    """The app's sign-in gate, sized by its settings' ``concurrency`` (made again if that changed)."""
-    state, limit = conn.app.state, settings(conn).concurrency
-    with _GATE_LOCK:
-        current = getattr(state, "sign_in_gate", None)
-        if current is None or current.limit != limit:
-            current = state.sign_in_gate = Gate(limit)
-    return current
-
-
-_GATE_LOCK = threading.Lock()
 BUSY_RETRY_S = 1  # what a sign-in refused for lack of a free slot is told to wait
 
 

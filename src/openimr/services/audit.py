@@ -1,7 +1,7 @@
 """The audit log as people read it: reads folded, changes field by field, and a CSV export.
 
-The rows come from :meth:`openimr.services.cases.CaseService.audit_log`, which checks who may read
-them; nothing here reads the store.
+:meth:`AuditLog.audit_log` reads the rows, checking who may read them (and auditing that read);
+the rest works on rows already read.
 """
 
 from __future__ import annotations
@@ -12,8 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from sqlalchemy import select
+
+from openimr.core.roles import Action, Principal
+from openimr.services import schemas as out
+from openimr.services.access import Gate, count_rows
 from openimr.services.csvout import CsvWriter
 from openimr.services.schemas import AuditOut
+from openimr.store.schema import AuditRow
 
 READ = "read"
 CSV_COLUMNS = ("id", "at", "actor", "case_number", "entity", "key", "action", "before", "after")
@@ -88,3 +94,48 @@ def write_csv(rows: Iterable[AuditOut], out: TextIO) -> None:
         at = r.at.astimezone(dt.UTC) if r.at.tzinfo else r.at
         values = (r.id, at.isoformat(), r.actor, r.case_number or "", r.entity, r.key, r.action)
         writer.row([*values, text(r.before), text(r.after)])
+
+
+class AuditLog(Gate):
+    """The audit log, read by those who may."""
+
+    def audit_log(
+        self,
+        who: Principal,
+        number: str | None,
+        limit: int | None = None,
+        offset: int = 0,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> out.AuditPage:
+        """Every read and change of the case (None: of the whole site), oldest first, only those by
+        *actor* and of *action* if given; this read too is audited."""
+        with self._tx() as s:
+            if number is None:
+                self.require(who, Action.READ_AUDIT, None, "audit")
+                self._read(s, who, None, "audit", "all")
+                query = select(AuditRow)
+            else:
+                self._open(s, who, number, Action.READ_AUDIT, "audit")
+                query = select(AuditRow).where(AuditRow.case_number == number)
+            if actor:
+                query = query.where(AuditRow.actor == actor)
+            if action:
+                query = query.where(AuditRow.action == action)
+            total = count_rows(s, query)
+            rows = s.scalars(query.order_by(AuditRow.id).limit(limit).offset(offset))
+            items = [
+                out.AuditOut(
+                    id=r.id,
+                    at=r.at,
+                    actor=r.actor,
+                    case_number=r.case_number,
+                    entity=r.entity,
+                    key=r.entity_key,
+                    action=r.action,
+                    before=r.before,
+                    after=r.after,
+                )
+                for r in rows
+            ]
+        return out.AuditPage(items=items, total=total, limit=total if limit is None else limit, offset=offset)

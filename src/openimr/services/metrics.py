@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
 from openimr.core.roles import Action, Principal, Role
-from openimr.services.cases import CaseService, Operator, record_audit
+from openimr.services.access import Operator, record_audit
+from openimr.services.cases import CaseService
 from openimr.services.csvout import CsvWriter
 from openimr.store.schema import AssignmentRow, CaseRow, IssuedLetterRow, ReviewerRow
 
@@ -178,30 +177,11 @@ def write_csv(report: Report, out: TextIO) -> None:
     CsvWriter(out, COLUMNS).records(report.rows())
 
 
-def _show(value: Any, percent: bool = False) -> str:
+def show(value: Any, percent: bool = False) -> str:
+    """A measure in words: a dash when there is none, a share as a percentage."""
     if value is None:
         return "–"
     return f"{100 * value:.1f}%" if percent else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def print_table(report: Report, console: Console) -> None:
-    table = Table(title=f"IMR determinations {report.year} (CMS-0057-F style measures)")
-    for name in ("Priority", "Cases", "Upheld / partly / overturned", "Items", "Items overturned",
-                 "On time", "Mean days", "Median days"):  # fmt: skip
-        table.add_column(name, justify="left" if name == "Priority" else "right")
-    for r in report.rows():
-        table.add_row(
-            r["priority"],
-            str(r["cases"]),
-            f"{r['cases_upheld']} / {r['cases_partly_overturned']} / {r['cases_overturned']}",
-            str(r["items"]),
-            f"{r['items_overturned']} ({_show(r['item_overturn_rate'], True)})",
-            f"{r['within_statutory_time']}/{r['timed_cases']}"
-            f" ({_show(r['within_statutory_time_share'], True)})",
-            _show(r["mean_days_records_to_decision"]),
-            _show(r["median_days_records_to_decision"]),
-        )
-    console.print(table)
 
 
 def chart(report: Report, out: Path | BinaryIO, fmt: str = "png") -> None:
@@ -232,7 +212,7 @@ def chart(report: Report, out: Path | BinaryIO, fmt: str = "png") -> None:
     for x, r in zip(xs, rows, strict=True):
         median = r["median_days_records_to_decision"]
         if r["cases"]:
-            right.text(x, 2, f"median {_show(median)} d", ha="center", color="white", fontsize=8)
+            right.text(x, 2, f"median {show(median)} d", ha="center", color="white", fontsize=8)
         else:
             right.text(x, 2, "no determinations", ha="center", color="#495057", fontsize=8)
     fig.tight_layout()

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
@@ -198,26 +195,6 @@ def write_json(result: Breakdown, out: TextIO) -> None:
     out.write("\n")
 
 
-def print_table(result: Breakdown, console: Console) -> None:
-    """A table of the groups with percentages and intervals, titled with what it counts."""
-    table = Table(title=result.title, title_justify="left")
-    table.add_column(result.by.value)
-    for column in ("Letters", "Issues", "Upheld", "Overturned", "Overturned %", "95% CI"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for group in result.groups:
-        low, high = group.interval
-        table.add_row(
-            group.name,
-            str(group.letters),
-            str(group.issues),
-            str(group.upheld),
-            str(group.overturned),
-            f"{100 * group.overturn_rate:.1f}%",
-            f"{100 * low:.1f}–{100 * high:.1f}%",
-        )
-    console.print(table)
-
-
 def chart(
     groups: list[Group],
     by: By,
@@ -291,33 +268,3 @@ def compute_stats(db: Connection | Session) -> Stats:
     """The overview of every stored issue (the corpus index is not needed)."""
     family, specialty, year = (breakdown(db, by) for by in (By.family, By.specialty, By.year))
     return Stats(family.overall, family.groups, specialty.groups, year.groups)
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "–"
-
-
-def _overview(title: str, label: str, groups: Iterable[Group], overall: Group) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column(label)
-    for column in ("Letters", "Issues", "Upheld", "Overturned", "Upheld %", "Overturned %"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for group in groups:
-        table.add_row(*_overview_cells(group))
-    table.add_section()
-    table.add_row(*_overview_cells(overall))
-    return table
-
-
-def _overview_cells(g: Group) -> tuple[str, ...]:
-    counts = (g.letters, g.issues, g.upheld, g.overturned)
-    return (g.name, *map(str, counts), _percent(g.upheld, g.issues), _percent(g.overturned, g.issues))
-
-
-def print_stats(stats: Stats, console: Console) -> None:
-    """Print the three breakdowns as tables, each ending with the totals (each issue once)."""
-    family = "By guideline family (review organization)"
-    console.print(_overview(family, "Guideline family", stats.by_family, stats.total))
-    specialty = f"By reviewer specialty ({SEVERAL_SPECIALTIES})"
-    console.print(_overview(specialty, "Specialty", stats.by_specialty, stats.total))
-    console.print(_overview("By decision year", "Year", stats.by_year, stats.total))

@@ -27,11 +27,12 @@ from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
-from openimr.services.cases import CaseService, Forbidden, NotFound
+from openimr.services.cases import CaseService, Forbidden
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.ingest import ingest_uploads
 from openimr.services.corpus.search import Filters, search_store
-from openimr.web.errors import Taken, TooLarge, Unauthenticated, Unreadable
+from openimr.web import connection as conn
+from openimr.web.errors import TooLarge, Unauthenticated, Unreadable
 
 MAX_UPLOAD = 20 * 1024 * 1024
 MAX_INT = 2**31 - 1  # what every database's INTEGER holds
@@ -56,16 +57,15 @@ def principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None, cases: CaseService
 ) -> Principal:
     """The account of the request's Bearer token, else of its session cookie (CSRF-checked)."""
+    users = request.app.state.users
     if credentials is not None:
-        with cases.store.transaction() as s:
-            who = auth.from_token(s, credentials.credentials)
+        who = users.by_token(credentials.credentials)
         if who is None:
             raise Unauthenticated("the API token is not valid (expired, revoked, or its account disabled)")
         return who
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
-        with cases.store.transaction() as s:
-            who = auth.from_session(s, cookie)
+        who = users.by_session(cookie)
         if who is not None:
             if request.method not in SAFE_METHODS and not auth.same(
                 request.headers.get("x-csrf-token"), who.csrf
@@ -179,16 +179,13 @@ def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.Token
     the client's address, every attempt is refused with 429 for a while, growing with each failure;
     so is one that finds ``OPENIMR_LOGIN_CONCURRENCY`` sign-ins checking a password already.
     """
-    cfg = auth.settings(request)
-    attempt = auth.sign_in(
-        cases.store,
+    attempt = request.app.state.users.sign_in(
         body.username,
         body.password,
-        auth.client_address(request),
-        cfg,
-        "api",
-        lambda s, user: auth.issue_token(s, user, body.name, cfg),
-        auth.gate(request),
+        conn.client_address(request),
+        conn.settings(request),
+        conn.gate(request),
+        token_name=body.name,
     )
     if attempt.retry_after:
         return JSONResponse(
@@ -202,30 +199,15 @@ def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.Token
 
 
 @router.get("/tokens", response_model=list[out.TokenInfo], tags=["accounts"])
-def list_tokens(who: Who, cases: Cases) -> list[out.TokenInfo]:
+def list_tokens(request: Request, who: Who) -> list[out.TokenInfo]:
     """Your API tokens that are not revoked (expired ones too), oldest first."""
-    with cases.store.transaction() as s:
-        return [
-            out.TokenInfo(
-                id=t.id,
-                name=t.name,
-                created=auth.aware(t.created_at),
-                expires=auth.aware(t.expires_at),
-                last_used=t.last_used_at and auth.aware(t.last_used_at),
-            )
-            for t in auth.tokens_of(s, who.id)
-        ]
+    return request.app.state.users.tokens(who)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response, tags=["accounts"])
-def revoke_token(
-    token_id: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, who: Who, cases: Cases
-) -> Response:
+def revoke_token(token_id: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, who: Who) -> Response:
     """Revoke one of your API tokens: from now on it answers 401."""
-    with cases.store.transaction() as s:
-        revoked = auth.revoke_token(s, who, token_id, auth.settings(request).clock())
-    if not revoked:
-        raise NotFound(f"you have no token {token_id}")
+    request.app.state.users.revoke_token(who, token_id, conn.settings(request).clock())
     return Response(status_code=204)
 
 
@@ -236,15 +218,9 @@ def me(who: Who) -> out.UserOut:
 
 
 @router.post("/users", response_model=out.UserOut, status_code=201, tags=["accounts"])
-def create_user(body: out.UserIn, who: Who, cases: Cases) -> out.UserOut:
-    """Create an account (admin only)."""
-    cases.require(who, Action.MANAGE_USERS)
-    with cases.store.transaction() as s:
-        try:
-            user = auth.create_user(s, body.username, body.password, body.role, body.reviewer_code)
-        except ValueError as exc:
-            raise Taken(str(exc)) from exc
-        return out.UserOut(username=user.username, role=user.role, reviewer_code=user.reviewer_code)
+def create_user(body: out.UserIn, request: Request, who: Who) -> out.UserOut:
+    """Create an account (admin only): 409 when the username is taken, 422 for any other problem."""
+    return request.app.state.users.create(who, body.username, body.password, body.role, body.reviewer_code)
 
 
 # Cases ----------------------------------------------------------------------------------------

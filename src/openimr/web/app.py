@@ -23,9 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import openimr
 from openimr.services import accounts as auth
-from openimr.services.cases import CaseService
-from openimr.store.db import Store, warm
+from openimr.services.app import OpenIMR
 from openimr.web import admin, api, fhir, metrics, pages
+from openimr.web import connection as conn
 from openimr.web.errors import STATUS, classify
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +56,7 @@ def _harden(request: Request, response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    if auth.secure(request):  # OPENIMR_HTTPS=1, or the request came over https
+    if conn.secure(request):  # OPENIMR_HTTPS=1, or the request came over https
         response.headers.setdefault("Strict-Transport-Security", auth.HSTS)
     if response.headers.get("content-type", "").startswith("text/html") and not request.url.path.startswith(
         ("/docs", "/redoc")
@@ -188,9 +188,11 @@ def create_app(url: str | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer TOKEN` (POST /api/tokens)."
         ),
     )
-    app.state.store = Store.open(url)
-    warm(app.state.store.engine)  # the pool's connections open before the first request needs them
-    app.state.cases = CaseService(app.state.store)
+    app.state.openimr = OpenIMR.open(url)
+    app.state.openimr.warm()  # the pool's connections open before the first request needs them
+    app.state.store = app.state.openimr.store
+    app.state.cases = app.state.openimr.cases
+    app.state.users = app.state.openimr.users
     # Read once at start-up: a malformed setting stops the server here, not at every request.
     app.state.sign_in = auth.SignInSettings.from_env()
 

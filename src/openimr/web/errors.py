@@ -1,47 +1,43 @@
-"""Errors and how they answer: a status code, and JSON (the API) or a page (the rest)."""
+"""Errors and how they answer: a status code, and JSON (the API) or a page (the rest).
+
+OpenIMR's own errors (:class:`~openimr.core.errors.OpenIMRError` and its subclasses) carry their
+status and error code; the web adds the errors of a request itself, and pydantic's.
+"""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
-from openimr.core.errors import ImmutableError
-from openimr.core.process.workflow import TransitionError
-from openimr.services.cases import ConflictError, Forbidden, NotFound, ProcessError, Unavailable
+from openimr.core.errors import OpenIMRError
+from openimr.services.access import Taken
+
+__all__ = ["STATUS", "Taken", "TooLarge", "Unauthenticated", "Unreadable", "classify"]
 
 
-class Unauthenticated(Exception):
+class Unauthenticated(OpenIMRError):
     """No valid token or session."""
 
-
-class Taken(Exception):
-    """A name that must be unique is in use."""
+    status, code = 401, "unauthenticated"
 
 
-class TooLarge(Exception):
+class TooLarge(OpenIMRError):
     """An upload over the size limit."""
 
+    status, code = 413, "too_large"
 
-class Unreadable(Exception):
+
+class Unreadable(OpenIMRError):
     """An uploaded file that cannot be read as what it should be."""
 
+    status, code = 422, "unreadable"
 
-# The first class in an exception's MRO found here gives its status and error code.
-STATUS: dict[type[BaseException], tuple[int, str]] = {
-    Unauthenticated: (401, "unauthenticated"),
-    Forbidden: (403, "forbidden"),
-    NotFound: (404, "not_found"),
-    ConflictError: (409, "conflict"),
-    TransitionError: (409, "invalid_transition"),
-    ImmutableError: (409, "immutable"),
-    Taken: (409, "conflict"),
-    TooLarge: (413, "too_large"),
-    Unreadable: (422, "unreadable"),
-    ValidationError: (422, "invalid"),
-    Unavailable: (503, "unavailable"),
-    ProcessError: (422, "invalid"),
-}
+
+# The exception classes the app answers itself (each handled with its subclasses).
+STATUS: tuple[type[BaseException], ...] = (OpenIMRError, ValidationError)
 
 
 def classify(exc: BaseException) -> tuple[int, str]:
-    """(status, code) for an exception of a class in :data:`STATUS` (or a subclass)."""
-    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+    """(status, code) of OpenIMR's own error (what its class carries) or pydantic's (422)."""
+    if isinstance(exc, OpenIMRError):
+        return exc.status, exc.code
+    return 422, "invalid"

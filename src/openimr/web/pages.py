@@ -53,6 +53,7 @@ from openimr.services.corpus.search import Filters, past_decision, search_store
 from openimr.services.guidelines import families_in_force, in_force
 from openimr.services.schemas import AuditOut, CaseCreated, CaseOut, CasePage, DecisionIn
 from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
+from openimr.web import connection as conn
 from openimr.web.api import MAX_UPLOAD, file_name, read_upload, signs_in_first
 from openimr.web.api import decide as decide_item
 from openimr.web.errors import TooLarge, Unauthenticated
@@ -137,8 +138,7 @@ def session(request: Request) -> Principal:
     """The account of the session cookie; without one, the error handler sends the browser to sign in."""
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if cookie:
-        with service(request).store.transaction() as s:
-            who = auth.from_session(s, cookie)
+        who = request.app.state.users.by_session(cookie)
         if who is not None:
             return who
     raise Unauthenticated("sign in first")
@@ -245,7 +245,7 @@ def _login_page(request: Request, next: str, error: str | None, code: int = 200)
     token = secrets.token_urlsafe(32)
     response = render(request, "login.html.j2", None, code, next=next, csrf=token, error=error)
     response.set_cookie(
-        auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=auth.secure(request)
+        auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=conn.secure(request)
     )
     return response
 
@@ -261,16 +261,9 @@ def login(
 ) -> Response:
     if not auth.same(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE)):
         raise Forbidden("the sign-in form is out of date: reload the page and try again")
-    cfg = auth.settings(request)
-    attempt = auth.sign_in(
-        cases.store,
-        username,
-        password,
-        auth.client_address(request),
-        cfg,
-        "form",
-        lambda s, user: auth.open_session(s, user, cfg),
-        auth.gate(request),
+    cfg = conn.settings(request)
+    attempt = request.app.state.users.sign_in(
+        username, password, conn.client_address(request), cfg, conn.gate(request)
     )
     cookie = attempt.result
     if attempt.retry_after:
@@ -288,7 +281,7 @@ def login(
         max_age=int(cfg.session_hours * 3600),
         httponly=True,
         samesite="lax",
-        secure=auth.secure(request),
+        secure=conn.secure(request),
     )
     response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
     return response
@@ -296,10 +289,9 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, who: Poster, cases: Cases) -> Response:
-    with cases.store.transaction() as s:
-        auth.close_session(s, request.cookies.get(auth.SESSION_COOKIE, ""))
+    request.app.state.users.sign_out(request.cookies.get(auth.SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(auth.SESSION_COOKIE, httponly=True, samesite="lax", secure=auth.secure(request))
+    response.delete_cookie(auth.SESSION_COOKIE, httponly=True, samesite="lax", secure=conn.secure(request))
     return response
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from openimr.core.errors import OpenIMRError
+
 
 class Status(StrEnum):
     RECEIVED = "received"
@@ -37,8 +39,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
-class TransitionError(ValueError):
+class TransitionError(OpenIMRError, ValueError):
     """A move the state machine does not allow."""
+
+    status, code = 409, "invalid_transition"
 
 
 def check(current: Status | str, target: Status | str) -> Status:

@@ -1,0 +1,81 @@
+"""The database itself, as the command line manages it: where it is (its URL, password hidden when
+shown), its schema revision against the newest, bringing it up to date, and opening it for the
+corpus (upgraded only when it is behind, its search index synced)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from openimr.store.db import MIGRATIONS, Store, current_revisions, default_db_url, head_revisions, migrate
+
+__all__ = ["Store", "at_head", "open_corpus", "open_store", "revisions", "shown", "upgrade", "url_of"]
+
+_REVISION = re.compile(r"^(down_)?revision\b[^=\n]*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+
+
+def url_of(db: str | None) -> str:
+    """The database URL: *db*, else $OPENIMR_DB, else ./openimr.db."""
+    return db or default_db_url()
+
+
+def shown(db: str | None) -> str:
+    """The database's URL as it is printed: its password hidden."""
+    url = url_of(db)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return url
+
+
+def open_store(db: str | None) -> Store:
+    """The store at *db*, upgraded to the newest schema first."""
+    return Store.open(db)
+
+
+def upgrade(db: str | None) -> tuple[set[str], set[str]]:
+    """Bring the schema at *db* to the newest; its revisions (before, after)."""
+    with Store(db) as store:
+        before = current_revisions(store.engine)
+        migrate(store.url)
+        return before, current_revisions(store.engine)
+
+
+def revisions(db: str | None) -> tuple[set[str], set[str]]:
+    """The schema revisions at *db*, and the newest."""
+    with Store(db) as store:
+        return current_revisions(store.engine), head_revisions()
+
+
+def at_head(store: Store) -> bool:
+    """Whether the store's schema is the newest, read from ``alembic_version`` and the migration
+    files without importing Alembic (a third of a search's time). Anything unusual (a revision not
+    written as one quoted string, no version table) says no, and the store is upgraded as usual."""
+    files = list((MIGRATIONS / "versions").glob("*.py"))
+    revisions, parents = set(), set()
+    for path in files:
+        for down, revision in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (parents if down else revisions).add(revision)
+    if len(revisions) != len(files):
+        return False
+    try:
+        with store.engine.connect() as conn:
+            current = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except SQLAlchemyError:
+        return False
+    return bool(current) and current == revisions - parents
+
+
+def open_corpus(db: str | None, embed: bool = False) -> Store:
+    """The store at *db*, upgraded, its corpus index synced (with embeddings when *embed*)."""
+    from openimr.services.corpus.index import sync_index
+
+    store = Store(url_of(db))
+    if not at_head(store):
+        store.close()
+        store = Store.open(db)
+    sync_index(store.engine, embed=embed)
+    return store

@@ -1,0 +1,95 @@
+"""Accounts as operations: who a token or a session cookie is, signing in and out, API tokens, and
+the managing of accounts, each in its own transaction and audited (the mechanics are in
+:mod:`openimr.services.accounts`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from openimr.core.roles import Action, Principal
+from openimr.services import accounts as auth
+from openimr.services import schemas as out
+from openimr.services.access import Gate, NotFound
+
+
+class Users(Gate):
+    """Accounts, sign-ins and API tokens."""
+
+    def by_token(self, token: str) -> Principal | None:
+        """The account of a live API token, or None."""
+        with self._tx() as s:
+            return auth.from_token(s, token)
+
+    def by_session(self, cookie: str) -> Principal | None:
+        """The account of a live sign-in session, or None."""
+        with self._tx() as s:
+            return auth.from_session(s, cookie)
+
+    def sign_in(
+        self,
+        username: str,
+        password: str,
+        address: str,
+        cfg: auth.SignInSettings,
+        slots: auth.Gate | None,
+        token_name: str | None = None,
+    ) -> auth.Attempt:
+        """Check a password (throttled, audited): its result is a new API token named *token_name*,
+        or without one a new sign-in session's cookie value."""
+        if token_name is None:
+            then = lambda s, user: auth.open_session(s, user, cfg)  # noqa: E731
+            via = "form"
+        else:
+            then = lambda s, user: auth.issue_token(s, user, token_name, cfg)  # noqa: E731
+            via = "api"
+        return auth.sign_in(self.store, username, password, address, cfg, via, then, slots)
+
+    def sign_out(self, cookie: str) -> None:
+        """End the session of *cookie* (none: nothing happens)."""
+        with self._tx() as s:
+            auth.close_session(s, cookie)
+
+    def tokens(self, who: Principal) -> list[out.TokenInfo]:
+        """*who*'s API tokens that are not revoked (expired ones too), oldest first."""
+        with self._tx() as s:
+            return [
+                out.TokenInfo(
+                    id=t.id,
+                    name=t.name,
+                    created=auth.aware(t.created_at),
+                    expires=auth.aware(t.expires_at),
+                    last_used=t.last_used_at and auth.aware(t.last_used_at),
+                )
+                for t in auth.tokens_of(s, who.id)
+            ]
+
+    def revoke_token(self, who: Principal, token_id: int, now: dt.datetime) -> None:
+        """Revoke one of *who*'s API tokens (audited); :class:`NotFound` when they have no such one."""
+        with self._tx() as s:
+            revoked = auth.revoke_token(s, who, token_id, now)
+        if not revoked:
+            raise NotFound(f"you have no token {token_id}")
+
+    def accounts(self, who: Principal) -> list[tuple[int, str, str, str | None, bool]]:
+        """(id, username, role, reviewer code, active) of every account, by username (admins only)."""
+        self.require(who, Action.MANAGE_USERS)
+        with self._tx() as s:
+            return [(u.id, u.username, u.role, u.reviewer_code, u.active) for u in auth.users(s)]
+
+    def create(
+        self, who: Principal, username: str, password: str, role: str, reviewer_code: str | None
+    ) -> out.UserOut:
+        """A new account (admins only), audited; a name in use is :class:`Taken` (409), any other
+        problem a :class:`ProcessError` (422)."""
+        self.require(who, Action.MANAGE_USERS)
+        with self._tx() as s:
+            user = auth.create_user(s, username, password, role, reviewer_code)
+            after = {"role": role, "reviewer_code": reviewer_code}
+            self._audit(s, who, None, "user", username, "create", None, after)
+            return out.UserOut(username=user.username, role=user.role, reviewer_code=user.reviewer_code)
+
+    def set_active(self, who: Principal, user_id: int, active: bool) -> str:
+        """Enable or disable an account (admins only; never one's own), audited; its username."""
+        self.require(who, Action.MANAGE_USERS)
+        with self._tx() as s:
+            return auth.set_active(s, who, user_id, active).username
