@@ -129,7 +129,7 @@ def test_an_unknown_sort_or_filter_is_refused(client: TestClient) -> None:
 def test_the_list_is_paged_with_links_that_keep_the_filters(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pages, "CASES_PER_PAGE", 4)
+    monkeypatch.setattr("openimr.web.dashboard.CASES_PER_PAGE", 4)
     sign_in(client, "coordinator")
     numbers = sorted(c.case_number for c in everyone(client))
     seen: list[str] = []
@@ -223,7 +223,7 @@ def test_the_audit_log_is_filtered_by_case_user_and_action(client: TestClient) -
 def test_the_site_wide_log_is_newest_first_and_paged(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pages, "ENTRIES_PER_PAGE", 5)
+    monkeypatch.setattr("openimr.web.auditlog.ENTRIES_PER_PAGE", 5)
     sign_in(client, "admin")
     page = client.get("/audit", params={"action": "transition"}).text
     assert 'href="/audit?action=transition&amp;page=2" rel="next"' in page
