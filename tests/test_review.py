@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from openimr.cli import app
-from openimr.core.case import Application, Case, CaseError, DisputedItem, case_from_letter, load_case
+from openimr.cli.review import read_case
+from openimr.core.case import Application, Case, CaseError, DisputedItem, case_from_letter
 from openimr.core.models import Letter
 from openimr.core.review.analysis import support_score
 from openimr.core.review.criteria import Criterion, Evidence
@@ -136,7 +137,19 @@ def test_a_case_of_the_wrong_shape_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text("[1, 2]")
     with pytest.raises(CaseError, match="must be a JSON object"):
-        load_case(path)
+        read_case(path)
+
+
+def test_a_file_that_is_not_a_case_is_refused(tmp_path: Path) -> None:
+    foreign, letter = tmp_path / "foreign.json", tmp_path / "letter.json"
+    foreign.write_text('{"foo": 1}')
+    letter.write_text(
+        json.dumps({"case_number": "CM99-0000009", "issues": [{"item": "x", "decision": "Upheld"}]})
+    )
+    result = CliRunner().invoke(app, ["review", str(foreign), str(letter)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"{foreign}: not a case: a case lists its disputed items under 'disputed_items'" in result.stderr
+    assert f"{letter}: a letter record, not a case" in result.stderr
 
 
 def test_one_case_model_with_the_application_as_its_strict_form() -> None:

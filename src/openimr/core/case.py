@@ -11,8 +11,6 @@ refused. ``ur_denial_date`` (the letters' and ``case.schema.json``'s name) is re
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -145,6 +143,9 @@ def case_from_json(data: object, file: str) -> Case:
     """Validate decoded JSON as a case; missing optional fields become null."""
     if not isinstance(data, dict):
         raise CaseError(file, "a case must be a JSON object")
+    if not data.get("disputed_items"):
+        what = "a letter record, not a case" if "issues" in data else "not a case"
+        raise CaseError(file, f"{what}: a case lists its disputed items under 'disputed_items'")
     data = {**data, "clinical_summary": data.get("clinical_summary") or ""}
     try:
         return Case.model_validate(data)
@@ -152,21 +153,6 @@ def case_from_json(data: object, file: str) -> Case:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise CaseError(file, f"invalid case: {where}: {first['msg']}") from None
-
-
-def load_case(path: Path) -> Case:
-    """Read one case file; ``CaseError`` for unreadable files, invalid JSON or a wrong shape."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseError(str(path), f"cannot read file ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseError(
-            str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    return case_from_json(data, str(path))
 
 
 def case_from_letter(record: dict) -> Case:
