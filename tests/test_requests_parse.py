@@ -212,3 +212,10 @@ def test_cli_table_and_stdin() -> None:
 
 def test_cli_needs_items() -> None:
     assert CliRunner().invoke(app, ["parse"]).exit_code != 0
+
+
+def test_cli_a_file_that_cannot_be_read_is_one_line(tmp_path) -> None:
+    missing = tmp_path / "missing.txt"
+    result = CliRunner().invoke(app, ["parse", "--file", str(missing)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"error: {missing}: cannot read it (No such file or directory)"

@@ -29,8 +29,13 @@ class ParseFormat(StrEnum):
 
 
 def _items(texts: list[str] | None, file: Path | None) -> list[str]:
+    """The items to parse: the arguments, or the lines of *file* (one clear line if it cannot be read)."""
     if file is not None:
-        raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace")
+        try:
+            raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            typer.echo(f"error: {file}: cannot read it ({exc.strerror or exc})", err=True)
+            raise typer.Exit(1) from None
         return raw.splitlines()
     return list(texts or [])
 
