@@ -244,10 +244,12 @@ def _final(a: ItemAnalysis, p: float, upheld_reason: ReasonCode, policy: Policy)
     )
     if certified is not None:
         # A service for an operation the application does not dispute (certified, or done), with
-        # nothing in its own criteria against it: its need follows from the operation.
-        return Recommended(
-            a, "guideline", Decision.OVERTURNED, _reason(ReasonCode.ASSOCIATED_WITH_CERTIFIED, certified), ()
-        )
+        # nothing in its own criteria against it: its need follows from the operation, under the
+        # same policy as criteria met (never Overturned for an item more likely upheld).
+        if policy.criteria_overturn == "stand" or p >= policy.cut:
+            reason = _reason(ReasonCode.ASSOCIATED_WITH_CERTIFIED, certified)
+            return Recommended(a, "guideline", Decision.OVERTURNED, reason, ())
+        return Recommended(a, "none", None, None, _to_check(a, assessment.hints))
     if p >= policy.cut:
         return Recommended(
             a, "statistical", Decision.OVERTURNED, DecisiveReason(code=ReasonCode.OTHER_OVERTURNED), ()
