@@ -303,8 +303,9 @@ def test_issuing_and_changing_a_decision_serialize_on_the_case(db_url: str) -> N
     service.import_reviewers(TESTER, demo.REVIEWERS)
     example = demo.examples(TODAY)[0].case
 
-    def change(number: str, results: dict, start: threading.Barrier) -> None:
+    def change(number: str, results: dict, start: threading.Barrier, lag: float) -> None:
         start.wait()
+        time.sleep(lag)
         try:
             service.decide(operator("reviewer"), number, 1, "Overturned", MTUS, "Within the trial.", None, 1)
             results["decide"] = "ok"
@@ -313,7 +314,7 @@ def test_issuing_and_changing_a_decision_serialize_on_the_case(db_url: str) -> N
 
     def issue(number: str, results: dict, start: threading.Barrier, lag: float) -> None:
         start.wait()
-        time.sleep(lag)  # staggered, so that each side gets there first in some rounds
+        time.sleep(lag)
         try:
             service.issue(operator("coordinator"), number, TODAY)
             results["issue"] = "ok"
@@ -329,9 +330,12 @@ def test_issuing_and_changing_a_decision_serialize_on_the_case(db_url: str) -> N
         service.decide(TESTER, number, 1, "Upheld", MTUS, "Twelve visits exceed the supported trial.")
         results: dict[str, str] = {}
         start = threading.Barrier(2)
+        # Staggered, so that each side gets there first in some rounds however fast the machine is:
+        # one side or the other waits 0 to 100 ms, by turns.
+        lag = round_ // 2 % 6 * 0.02
         threads = [
-            threading.Thread(target=change, args=(number, results, start)),
-            threading.Thread(target=issue, args=(number, results, start, round_ % 8 / 500)),
+            threading.Thread(target=change, args=(number, results, start, lag if round_ % 2 else 0)),
+            threading.Thread(target=issue, args=(number, results, start, 0 if round_ % 2 else lag)),
         ]
         for t in threads:
             t.start()

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from openimr.web.app import create_app
 from test_web_api import Api
@@ -41,6 +41,23 @@ def app(demo_db: Path, tmp_path_factory: pytest.TempPathFactory):
     app.state.store.close()
 
 
+def _conformance(operation, mode: GenerationMode, examples: int, headers: dict, excluded: list):
+    """A Hypothesis test calling *operation* with generated requests and validating each answer."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,  # the same requests on every run, so a failure reproduces
+    )
+    def conforms(case) -> None:
+        case.call_and_validate(headers=headers, excluded_checks=excluded)
+
+    return conforms
+
+
 @pytest.mark.parametrize("run", RUNS)
 def test_every_operation_conforms_to_the_schema(app, run: str) -> None:
     who, mode, examples = RUNS[run]
@@ -57,16 +74,16 @@ def test_every_operation_conforms_to_the_schema(app, run: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     failures = []
     for operation in operations:
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        def conforms(case) -> None:
-            case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+        excluded = [positive_data_acceptance]
+        if any("multipart" in body.media_type for body in operation.body or ()):
+            # On the wire a multipart part is bytes: a file the schema calls a binary string, turned
+            # into an object, goes out as a part holding that object's JSON text, which is a file like
+            # any other. The server reads each file's content and says what is wrong with it (that is
+            # checked by the endpoints' own tests); "invalid by the schema" cannot be seen there.
+            excluded.append(negative_data_rejection)
 
         try:
-            conforms()
+            _conformance(operation, mode, examples, headers, excluded)()
         except Unsatisfiable:  # no request of this mode exists (an operation without parameters)
             continue
         except Exception as exc:  # every operation is tried; the failures are reported together
