@@ -19,6 +19,8 @@ from pydantic import Field
 CASE_NUMBER = 16
 PARTY_ROLE = 32
 PARTY_NAME = 200
+ADDRESS = 500  # a party's postal address, lines separated by newlines
+CLAIM_NUMBER = 40
 SPECIALTY = 80
 REVIEWER_CODE = 40
 REVIEWER_NAME = 200

@@ -45,6 +45,7 @@ class Party(_Strict):
     role: PartyRole
     name: b.line(b.PARTY_NAME, 1)
     specialty: b.line(b.SPECIALTY) | None = None
+    address: b.text(b.ADDRESS) | None = None
 
 
 class UrItem(_Strict):
@@ -71,12 +72,14 @@ class DisputedItem(BaseModel):
     original_request: b.text(b.ITEM_TEXT) | None = None
     authorized: b.text(b.ITEM_TEXT) | None = None
     claims_administrator_guideline: b.text(b.ITEM_TEXT) | None = None
+    ur_outcome: UrOutcome | None = None
     category: b.line(b.CATEGORY) | None = None
 
 
 class CaseClaimant(Claimant):
     """The injured worker as a case states them: an age a person can have."""
 
+    name: b.line(b.PARTY_NAME) | None = None
     age: b.Age | None = None
 
 
@@ -89,6 +92,7 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     case_number: b.line(b.CASE_NUMBER) | None = None
+    claim_number: b.line(b.CLAIM_NUMBER) | None = None
     priority: Priority | None = None
     formulary_dispute: bool = False
     application_received: b.Day | None = None
