@@ -123,10 +123,10 @@ def test_acupuncture_goes_to_an_acupuncturist_and_each_exclusion_is_explained() 
     assert "conflict of interest: affiliated with the claims administrator" in hidden
     assert "no affiliation with the claims administrator, the requesting provider" in hidden
     assert not any("Acme" in r or "Ortiz" in r for r in hidden)
-    assert "not more than 5" in outcome.others["lac-new"]
-    assert "under 24" in outcome.others["lac-part-time"]
+    assert "years of active practice, where more than 5 are required" in outcome.others["lac-new"]
+    assert "only 20 clinical hours a week, where at least 24 are required" in outcome.others["lac-part-time"]
     assert "no licence in good standing" in outcome.others["lac-suspended"]
-    assert "not qualified: acupuncture goes to Licensed Acupuncturist" in outcome.others["ortho"]
+    assert "not qualified: acupuncture is decided by Licensed Acupuncturist" in outcome.others["ortho"]
 
 
 def test_drugs_go_to_a_physician_of_a_similar_specialty() -> None:

@@ -103,22 +103,24 @@ def qualifying_specialties(service: str, condition_specialty: str | None) -> tup
     """The specialties that may decide *service*, and the rule in words."""
     spec = load("specialties")
     rule = spec["services"].get(service) or spec["services"]["default"]
+    what = service.replace("_", " ")
     if "specialties" in rule:
         names = set(rule["specialties"])
-        return names, f"{service} goes to {' or '.join(sorted(names))}"
+        return names, f"{what} is decided by {' or '.join(sorted(names))}"
     profession = set(spec["professions"][rule["same_or_similar"]])
     also = set(rule.get("also", []))
+    alternatives = "".join(f" or {name}" for name in sorted(also))
     if condition_specialty is None:
-        rule_text = f"{service} goes to a {rule['same_or_similar']} (condition specialty unknown)"
-        return profession | also, rule_text
+        unknown = "(condition specialty unknown)"
+        return profession | also, f"{what} is decided by a {rule['same_or_similar']}{alternatives} {unknown}"
     key = specialty_key(condition_specialty)
     similar = {condition_specialty} | {n for n in profession if specialty_key(n) == key}
     for group in spec["similar"].values():
         if key in {specialty_key(n) for n in group}:
             similar |= set(group)
     return (similar & profession) | also, (
-        f"{service} goes to a {rule['same_or_similar']} of the same or a similar specialty as "
-        f"{condition_specialty}"
+        f"{what} is decided by a {rule['same_or_similar']} of the same or a similar specialty as "
+        f"{condition_specialty}{alternatives}"
     )
 
 
@@ -143,6 +145,15 @@ def exclusions(reviewer: Candidate, need: Need, on: dt.date) -> list[Reason]:
     conflicts = sorted((p for p in need.parties if norm(p.name) in ties), key=lambda p: p.name)
     if conflicts:
         out.append(Reason("conflict", {"parties": _parties(conflicts)}))
+    return out
+
+
+def why_not(reviewer: Candidate, need: Need, on: dt.date) -> list[Reason]:
+    """Why *reviewer* may not take *need* now (empty when they may): :func:`exclusions`, or no free
+    capacity (their open cases counted)."""
+    out = exclusions(reviewer, need, on)
+    if not out and reviewer.open_cases >= reviewer.capacity:
+        out.append(Reason("full", {"load": reviewer.open_cases, "capacity": reviewer.capacity}))
     return out
 
 

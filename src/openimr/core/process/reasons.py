@@ -27,20 +27,21 @@ SENTENCES = {
     "ur_approved_all": "the UR decision approved all it reviewed: nothing is disputed",
     "item_not_in_decision": "'{item}' is not an item of the UR decision",
     "item_outcome": "'{item}' was {outcome} by the UR decision",
-    # assignment: why the chosen reviewer, why not each other
+    # assignment: why the chosen reviewer, why not each other ({load}: open cases, this one included
+    # for the reviewer chosen; for the others, as the batch leaves them)
     "practice": "{years:.1f} years of active practice, {hours:g} clinical hours a week",
     "licensed": "licence in good standing: {licences}",
     "qualified": "{rule}: holds {held}",
     "unaffiliated": "no affiliation with {parties}",
-    "cheapest": "lowest-cost choice for the batch: workload {load}/{capacity} after it, case due {due}",
+    "cheapest": "least loaded choice: {load} of {capacity} open cases with this one, case due {due}",
     "nobody": "no qualified, unconflicted reviewer had capacity left",
-    "inexperienced": "{years:.1f} years of active practice, not more than {minimum}",
-    "part_time": "{hours:g} clinical hours a week, under {minimum}",
+    "inexperienced": "only {years:.1f} years of active practice, where more than {minimum} are required",
+    "part_time": "only {hours:g} clinical hours a week, where at least {minimum} are required",
     "unlicensed": "no licence in good standing",
     "unqualified": "not qualified: {rule}",
     "conflict": "conflict of interest: affiliated with {parties}",
-    "full": "qualified, but at capacity ({load}/{capacity} after this batch)",
-    "costlier": "qualified, but costlier for the batch (workload {load}/{capacity} after it)",
+    "full": "at capacity: {load} of {capacity} open cases",
+    "costlier": "qualifies too, with {load} of {capacity} open cases; another reviewer had more room",
 }
 # What a reader who may not see private facts gets for a reason stored as a sentence.
 WITHHELD = "not shown: recorded before reasons were kept as facts"
