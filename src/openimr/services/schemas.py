@@ -275,6 +275,43 @@ class UserOut(_Out):
     reviewer_code: str | None
 
 
+class PasswordChangeIn(BaseModel):
+    """Your own new password: the current one proves it is you."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: b.text(b.PASSWORD, 1)
+    new_password: b.text(b.PASSWORD, 8)
+    name: b.line(b.TOKEN_NAME) = "api"
+
+
+class PasswordResetIn(BaseModel):
+    """A temporary password an administrator sets for someone else's account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: b.text(b.PASSWORD, 8)
+
+
+class ReassignIn(BaseModel):
+    """Who takes an assigned case instead: a reviewer code, or null for the best other qualified one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: b.line(b.REVIEWER_CODE, 1) | None = None
+
+
+class CandidateOut(_Out):
+    """A reviewer an assigned case might go to: whether they may take it now, and if not, why."""
+
+    code: str
+    name: str
+    qualifies: bool
+    open_cases: int
+    capacity: int
+    why_not: list[str]
+
+
 class RosterEntry(ReviewerIn):
     """A reviewer on the roster; capacity (open cases at once) is bounded, as assignment plans each slot."""
 
