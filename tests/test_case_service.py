@@ -75,4 +75,4 @@ def test_a_case_past_assignment_without_a_reviewer_is_refused_not_trusted(cases:
     with cases.store.transaction() as s:
         s.execute(update(CaseRow).where(CaseRow.case_number == number).values(status="in_review"))
     with pytest.raises(ProcessError, match="has no reviewer assigned"):
-        cases.decide(TESTER, number, 1, "Upheld", "Decision based on MTUS.", "Reasons.")
+        cases.decide(TESTER, number, 1, "Upheld", "Decision based on MTUS.", "For our reasons.")

@@ -111,7 +111,7 @@ def test_racing_decisions_one_wins_the_other_conflicts_and_both_are_audited(db_u
     assert actions == [(winner, "decide"), (loser, "decide_conflict")]
     assert _status(first, number) == "decided"
     # With the version it now has, the loser may replace the decision.
-    assert second.decide(reviewer_b, number, 1, "Overturned", MTUS, "Reconsidered.", None, 1).version == 2
+    assert second.decide(reviewer_b, number, 1, "Overturned", MTUS, "Seen it again.", None, 1).version == 2
     store.close()
 
 
@@ -134,7 +134,7 @@ def test_an_issued_letter_cannot_be_changed(process: CaseService, db_url: str) -
     again, created = process.issue(TESTER, number, TODAY + dt.timedelta(days=3))
     assert not created and again == letter
     with pytest.raises(TransitionError):
-        process.decide(TESTER, number, 1, "Overturned", MTUS, "Too late.", None, 1)
+        process.decide(TESTER, number, 1, "Overturned", MTUS, "Too late to change.", None, 1)
     with process.store.sessions() as s:
         row = s.scalar(select(IssuedLetterRow))
         row.record = {**row.record, "issues": []}
@@ -183,13 +183,14 @@ def test_a_crash_between_decision_and_letter_leaves_a_consistent_state(db_url: s
 
 def test_deciding_needs_a_guideline_and_a_rationale_and_a_level_outside_mtus(process: CaseService) -> None:
     number = _assigned_seed_case(process)
-    with pytest.raises(Exception, match="guideline basis and its rationale"):
+    with pytest.raises(Exception, match="rationale: a decision needs its rationale"):
         process.decide(TESTER, number, 1, "Upheld", MTUS, " ")
     with pytest.raises(Exception, match="evidence level"):
-        process.decide(TESTER, number, 1, "Upheld", "Decision based on ODG, Acupuncture.", "Reasons.")
+        process.decide(TESTER, number, 1, "Upheld", "Decision based on ODG, Acupuncture.", "For our reasons.")
     with pytest.raises(TransitionError):
         process.issue(TESTER, number, TODAY)
-    assert process.decide(TESTER, number, 1, "Upheld", "Decision based on ODG.", "Reasons.", "B").version == 1
+    odg = "Decision based on ODG."
+    assert process.decide(TESTER, number, 1, "Upheld", odg, "For our reasons.", "B").version == 1
 
 
 def test_intake_and_roster_import_are_idempotent(process: CaseService) -> None:
@@ -243,11 +244,11 @@ def test_cli_end_to_end(db_url: str, tmp_path: Path) -> None:
         "--guideline",
         MTUS,
         "--rationale",
-        "R.",
+        "Beyond the trial.",
     )
     clash = runner.invoke(
         app, ["cases", "decide", number, "--item", "1", "--decision", "Overturned", "--guideline", MTUS,
-              "--rationale", "R.", "--db", db_url],
+              "--rationale", "Within the trial.", "--db", db_url],
     )  # fmt: skip
     assert clash.exit_code == 3 and "conflict" in clash.output
     out = tmp_path / "letter.txt"
@@ -307,7 +308,7 @@ def test_issuing_and_changing_a_decision_serialize_on_the_case(db_url: str) -> N
         start.wait()
         time.sleep(lag)
         try:
-            service.decide(operator("reviewer"), number, 1, "Overturned", MTUS, "Within the trial.", None, 1)
+            service.decide(operator("reviewer"), number, 1, "Overturned", MTUS, "In the trial.", None, 1)
             results["decide"] = "ok"
         except (ConflictError, TransitionError) as exc:
             results["decide"] = str(exc)

@@ -34,6 +34,23 @@ class _LostRace(Exception):
 
 
 DECISION_FIELDS = ("decision", "guideline", "evidence_level", "rationale")
+# A rationale is printed in the letter as the reason for the decision: at least one sentence of
+# its own, never a bare "No." or "Denied.".
+MIN_RATIONALE_WORDS = 3
+_WORD = re.compile(r"[^\W\d_]{2,}|\d+")
+
+
+def check_rationale(rationale: str) -> None:
+    """Refuse a rationale shorter than a sentence (fewer than :data:`MIN_RATIONALE_WORDS` words)."""
+    if not rationale.strip():
+        raise ProcessError("rationale: a decision needs its rationale, the reasons the letter prints")
+    words = len(_WORD.findall(rationale))
+    if words < MIN_RATIONALE_WORDS:
+        raise ProcessError(
+            f"rationale: {rationale.strip()[:40]!r} is shorter than a sentence: the letter prints it as"
+            f" the reason for the decision, so write at least one full sentence"
+            f" ({MIN_RATIONALE_WORDS} words or more)"
+        )
 
 
 def evidence_level(guideline: str, level: str | None) -> EvidenceLevel:
@@ -82,8 +99,9 @@ class Decisions(Gate):
             verdict = Decision(decision)
         except ValueError:
             raise ProcessError(f"decision must be Upheld or Overturned, not {decision!r}") from None
-        if not guideline.strip() or not rationale.strip():
-            raise ProcessError("a decision needs its guideline basis and its rationale")
+        if not guideline.strip():
+            raise ProcessError("guideline: a decision needs its guideline basis")
+        check_rationale(rationale)
         attempt = {
             "decision": verdict,
             "guideline": guideline,
