@@ -41,6 +41,10 @@ def test_upgrade_creates_the_schema_at_head_and_a_second_run_changes_nothing(tmp
 def test_current_says_whether_the_store_is_at_head(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     runner = CliRunner()
+    missing = runner.invoke(app, ["db", "current", "--db", url])
+    assert missing.exit_code == 1 and "no such database" in missing.stderr
+    assert list(tmp_path.iterdir()) == []  # reading creates no store
+    (tmp_path / "store.db").touch()  # an empty file is an SQLite database without a schema
     behind = runner.invoke(app, ["db", "current", "--db", url])
     assert behind.exit_code == 1 and "run openimr db upgrade" in behind.stdout
     runner.invoke(app, ["db", "upgrade", "--db", url])
@@ -82,6 +86,8 @@ def test_each_command_upgrades_the_store_once_at_start_up(
     monkeypatch.setattr(store_db, "migrate", counted)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     files = [str(p) for p in sorted(letters_dir.iterdir())[:2]] if args[-1] == "ingest" else []
+    if not files:  # a reader opens an existing store only: here one with no schema yet
+        (tmp_path / "store.db").touch()
     result = CliRunner().invoke(app, [*args, *files, "--db", url])
     assert result.exit_code == 0, result.output
     assert calls == [url]

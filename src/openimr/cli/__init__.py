@@ -23,6 +23,8 @@ from typing import Any, get_args, get_origin
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from openimr.core.errors import FileProblem, OpenIMRError
+
 # name -> (module, attribute, summary): a Typer sub-app or a command function, and the first
 # paragraph of its help, which ``openimr --help`` lists without importing the module.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -273,6 +275,21 @@ def load_command(name: str) -> Any:
     return command
 
 
+def one_line(exc: Exception) -> str | None:
+    """*exc* as one line for people, if it is a refusal or a problem with a file or the database:
+    an OpenIMRError, a file that cannot be read or written (``FILE: why``), a database URL that is
+    wrong or a database that cannot be reached; None for anything else (a bug, shown as one)."""
+    if isinstance(exc, OpenIMRError | FileProblem):
+        return str(exc)
+    if isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+        return f"{exc.filename}: {why}" if exc.filename is not None else why
+    database = sys.modules.get("sqlalchemy.exc")
+    if database is not None and isinstance(exc, database.SQLAlchemyError):
+        return "the database: " + " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return None
+
+
 class LazyGroup(TyperGroup):
     """A command group that imports each command's module on first use.
 
@@ -291,6 +308,20 @@ class LazyGroup(TyperGroup):
         if self.listing:
             return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
         return load_command(cmd_name)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        """Run the command; what a command leaves unanswered becomes one ``error:`` line, not a
+        traceback (see :func:`one_line`)."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # stdout's reader went away: pipe_safe, or click itself, ends quietly
+        except Exception as exc:
+            line = one_line(exc)
+            if line is None:
+                raise
+            typer.echo(f"error: {line}", err=True)
+            raise typer.Exit(getattr(exc, "exit_code", 1)) from None
 
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
         self.listing = True

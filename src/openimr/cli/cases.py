@@ -41,17 +41,22 @@ EXIT_CONFLICT = 3
 
 
 @contextmanager
-def _service(db: str | None, actor: str | None = None) -> Iterator[tuple[CaseService, Principal]]:
-    """The case service on the store at *db* (opened once, upgraded first) and the command line's
-    actor, with their failures turned into one-line errors and exit codes."""
+def _service(
+    db: str | None, actor: str | None = None, create: bool = False
+) -> Iterator[tuple[CaseService, Principal]]:
+    """The case service on the store at *db* (opened once, upgraded first; created only when
+    *create*, else NoStore) and the command line's actor, with their failures turned into one-line
+    errors and exit codes."""
     from pydantic import ValidationError
 
     from openimr.core.errors import OpenIMRError
     from openimr.services.access import operator
     from openimr.services.app import OpenIMR
+    from openimr.services.database import existing
 
+    url = db if create else existing(db)
     try:
-        app = OpenIMR.open(db)
+        app = OpenIMR.open(url)
     except Exception as exc:
         typer.echo(f"error: cannot open the database: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -149,7 +154,7 @@ def import_reviewers(
     is 1.
     """
     roster = _read_roster(file)
-    with _service(db, actor) as (cases, who):
+    with _service(db, actor, create=True) as (cases, who):
         counts = cases.import_reviewers(who, roster)
         typer.echo(", ".join(f"{n} {what}" for what, n in counts.model_dump().items()))
 
@@ -240,7 +245,7 @@ def create(
     """Take in a case: eligibility, due date, and records requested (or closed as ineligible)."""
     from openimr.core.case import Application
 
-    with _service(db, actor) as (cases, who):
+    with _service(db, actor, create=True) as (cases, who):
         case = Application.model_validate_json(file.read_bytes())
         contents = {doc.path: (file.parent / doc.path).read_bytes() for doc in case.documents}
         done = cases.create_case(who, case, contents)
@@ -263,7 +268,7 @@ def import_bundle(
     from openimr.core.fhir.outcome import FhirError
     from openimr.services.fhir import submit
 
-    with _service(db, actor) as (cases, who):
+    with _service(db, actor, create=True) as (cases, who):
         try:
             done = submit(cases, who, file.read_bytes(), _today(today))
         except FhirError as exc:
@@ -457,7 +462,7 @@ def demo(
     from openimr.services import demo as examples
     from openimr.services.database import url_of
 
-    with _service(db, "openimr-demo") as (cases, who):
+    with _service(db, "openimr-demo", create=True) as (cases, who):
         paths = examples.run(cases, who, out, dt.date.today())
         typer.echo(f"database: {url_of(db)}")
         for case in cases.list_cases(who, dt.date.today()).items:

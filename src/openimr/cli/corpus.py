@@ -151,7 +151,7 @@ def similar(
     from openimr.services.corpus.similar import SimilarIndex
     from openimr.services.database import open_store
 
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         matches = SimilarIndex.from_db(store.engine).similar(item, limit, exclude_letter)
     hits = [
         Hit(

@@ -46,14 +46,16 @@ def metrics_command(
     from openimr.cli.tables import print_metrics
     from openimr.services.access import operator
     from openimr.services.app import OpenIMR
+    from openimr.services.database import existing
     from openimr.services.metrics import chart, metrics, write_csv, write_json
 
     binary = fmt in (MetricsFormat.png, MetricsFormat.svg)
     if binary and output is None and sys.stdout.isatty():
         typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
         raise typer.Exit(2)
+    url = existing(db)
     try:
-        app = OpenIMR.open(db)
+        app = OpenIMR.open(url)
     except Exception as exc:
         typer.echo(f"error: cannot open the database: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -108,7 +108,7 @@ def stats(db: DbOption = None) -> None:
     from openimr.services.database import open_store
     from openimr.services.stats import compute_stats
 
-    with open_store(db) as store, store.engine.connect() as conn:
+    with open_store(db, create=False) as store, store.engine.connect() as conn:
         result = compute_stats(conn)
     print_stats(result, console())
 

@@ -1,25 +1,40 @@
 """The database itself, as the command line manages it: where it is (its URL, password hidden when
 shown), its schema revision against the newest, bringing it up to date, and opening it for the
-corpus (upgraded only when it is behind, its search index synced)."""
+corpus (upgraded only when it is behind, its search index synced). What only reads a store opens an
+existing one (:func:`existing`): a SQLite file that is not there is refused, not created."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from openimr.store.db import MIGRATIONS, Store, current_revisions, default_db_url, head_revisions, migrate
+from openimr.core.errors import OpenIMRError
+from openimr.services.settings import db_url
+from openimr.store.db import MIGRATIONS, Store, current_revisions, head_revisions, migrate
 
-__all__ = ["Store", "at_head", "open_corpus", "open_store", "revisions", "shown", "upgrade", "url_of"]
+__all__ = [
+    "NoStore",
+    "Store",
+    "at_head",
+    "existing",
+    "open_corpus",
+    "open_store",
+    "revisions",
+    "shown",
+    "upgrade",
+    "url_of",
+]
 
 _REVISION = re.compile(r"^(down_)?revision\b[^=\n]*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
 
 
 def url_of(db: str | None) -> str:
-    """The database URL: *db*, else $OPENIMR_DB, else ./openimr.db."""
-    return db or default_db_url()
+    """The database URL: *db*, else $OPENIMR_DB, else ./openimr.db (see :mod:`.settings`)."""
+    return db_url(db)
 
 
 def shown(db: str | None) -> str:
@@ -31,22 +46,47 @@ def shown(db: str | None) -> str:
         return url
 
 
-def open_store(db: str | None) -> Store:
-    """The store at *db*, upgraded to the newest schema first."""
-    return Store.open(db)
+class NoStore(OpenIMRError, LookupError):
+    """A command that only reads named a database that does not exist (and created none)."""
+
+    status, code = 404, "no_store"
+
+
+def existing(db: str | None) -> str:
+    """The URL of *db*, when it may name a store that exists: NoStore, creating nothing, for a SQLite
+    file that is not there (a database server's store is found, or not, when connected to)."""
+    url = url_of(db)
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError:
+        return url  # opening it says what is wrong with it
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_file():
+            raise NoStore(
+                f"{path}: no such database, and none was created (name one with --db or $OPENIMR_DB,"
+                " or create it: openimr db upgrade)"
+            )
+    return url
+
+
+def open_store(db: str | None, create: bool = True) -> Store:
+    """The store at *db*, upgraded to the newest schema first; NoStore if it does not exist and
+    not *create*."""
+    return Store.open(url_of(db) if create else existing(db))
 
 
 def upgrade(db: str | None) -> tuple[set[str], set[str]]:
     """Bring the schema at *db* to the newest; its revisions (before, after)."""
-    with Store(db) as store:
+    with Store(url_of(db)) as store:
         before = current_revisions(store.engine)
         migrate(store.url)
         return before, current_revisions(store.engine)
 
 
 def revisions(db: str | None) -> tuple[set[str], set[str]]:
-    """The schema revisions at *db*, and the newest."""
-    with Store(db) as store:
+    """The schema revisions at *db*, and the newest (NoStore where there is no store)."""
+    with Store(existing(db)) as store:
         return current_revisions(store.engine), head_revisions()
 
 
@@ -70,12 +110,13 @@ def at_head(store: Store) -> bool:
 
 
 def open_corpus(db: str | None, embed: bool = False) -> Store:
-    """The store at *db*, upgraded, its corpus index synced (with embeddings when *embed*)."""
+    """The store at *db*, upgraded, its corpus index synced (with embeddings when *embed*); NoStore,
+    creating nothing, where there is no store."""
     from openimr.services.corpus.index import sync_index
 
-    store = Store(url_of(db))
+    store = Store(existing(db))
     if not at_head(store):
         store.close()
-        store = Store.open(db)
+        store = Store.open(url_of(db))
     sync_index(store.engine, embed=embed)
     return store
