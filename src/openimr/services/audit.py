@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from openimr.core.labels import logged
+from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services import schemas as out
 from openimr.services.access import Gate, count_rows
@@ -22,6 +24,7 @@ from openimr.services.schemas import AuditOut
 from openimr.store.schema import AuditRow
 
 READ = "read"
+WITHDRAW = "withdraw"  # the action Cases.withdraw logs, with the reason
 CSV_COLUMNS = ("id", "at", "actor", "case_number", "entity", "key", "action", "before", "after")
 
 
@@ -34,7 +37,7 @@ def text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Change:
-    """One field of a logged change: its value before and after ("" where it had none)."""
+    """One field of a logged change: its value before and after in words ("" where it had none)."""
 
     field: str
     before: str
@@ -57,7 +60,16 @@ class Entry:
             return []
         before, after = self.first.before or {}, self.first.after or {}
         fields = list(dict.fromkeys([*before, *after]))
-        return [Change(f, text(before.get(f)), text(after.get(f))) for f in fields]
+        return [Change(f, logged(before.get(f), f), logged(after.get(f), f)) for f in fields]
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """Who withdrew a case, when, and why (None: the reason is not shown to this reader)."""
+
+    by: str
+    at: dt.datetime
+    reason: str | None
 
 
 def _folds(entry: Entry, row: AuditOut) -> bool:
@@ -139,3 +151,18 @@ class AuditLog(Gate):
                 for r in rows
             ]
         return out.AuditPage(items=items, total=total, limit=total if limit is None else limit, offset=offset)
+
+    def withdrawal(self, who: Principal, number: str) -> Withdrawal | None:
+        """Who withdrew the case, when and why, from its audit log (None while it is not withdrawn).
+        The reason is free text: only a reader of claimant details gets it. The case page's
+        read is audited already; this part of it is not audited again."""
+        with self._tx() as s:
+            case = self._open(s, who, number, Action.READ_CASE, read=None)
+            if case.status != Status.WITHDRAWN:
+                return None
+            query = select(AuditRow).where(AuditRow.case_number == number, AuditRow.action == WITHDRAW)
+            row = s.scalars(query.order_by(AuditRow.id.desc()).limit(1)).first()
+            if row is None:
+                return None
+            reason = (row.after or {}).get("reason") if who.can(Action.SEE_CLAIMANT) else None
+            return Withdrawal(row.actor, row.at, reason)

@@ -17,8 +17,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
+from openimr.core.labels import label, logged
 from openimr.core.models import ReasonCode
-from openimr.core.process.workflow import Status
+from openimr.core.process.workflow import TERMINAL, Status
 from openimr.core.review.engine import Review
 from openimr.core.roles import Principal, Role
 from openimr.services import accounts as auth
@@ -33,6 +34,10 @@ from openimr.web.errors import Unauthenticated
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True)
 )
+# People's words for stored codes, on every page: ``{{ case.status | label("status") }}``,
+# ``{{ value | logged(field) }}`` (see :mod:`openimr.core.labels`).
+templates.env.filters.update(label=label, logged=logged)
+templates.env.globals["CLOSED"] = TERMINAL  # statuses with no deadline running
 STATUS_ORDER = list(Status)
 # The engine's typed review in plain words (REASONS.md codes, criterion statuses, the basis).
 BASIS_WORDS = {

@@ -41,6 +41,7 @@ DASHBOARD_TITLES = {
     Role.ANALYST: "Analyst overview",
 }
 ListQuery = Annotated[CaseQuery, Depends(case_query)]
+WAITING_SHOWN = 20  # cases named under "Awaiting a reviewer"; the rest behind a link to the filtered list
 
 
 def _case_page(
@@ -84,6 +85,13 @@ def dashboard(request: Request, who: Who, cases: Cases, f: ListQuery) -> Respons
     today = dt.date.today()
     tally = cases.tally(who, today)
     page = _case_page(cases, who, today, f)
+    can_assign = who.can(Action.ASSIGN)
+    waiting = tally.statuses[Status.RECORDS_REQUESTED]
+    waiting_cases = (
+        cases.list_cases(who, today, Status.RECORDS_REQUESTED, limit=WAITING_SHOWN).items
+        if can_assign and waiting
+        else []
+    )
     return render(
         request,
         "dashboard.html.j2",
@@ -92,8 +100,9 @@ def dashboard(request: Request, who: Who, cases: Cases, f: ListQuery) -> Respons
         title=DASHBOARD_TITLES[who.role],
         counts=[(s, tally.statuses[s]) for s in STATUS_ORDER if tally.statuses[s]],
         standing=tally.standings,
-        waiting=tally.statuses[Status.RECORDS_REQUESTED],
-        can_assign=who.can(Action.ASSIGN),
+        waiting=waiting,
+        waiting_cases=waiting_cases,
+        can_assign=can_assign,
         **_list_context(page, f, "/dashboard", tally),
     )
 

@@ -1,0 +1,74 @@
+"""People's words for stored codes: every status and category has a label with no underscore, an
+unknown code still reads as words, and logged values read as text instead of JSON."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from openimr.core import labels
+from openimr.core.labels import label, logged, words
+from openimr.core.process.workflow import Status
+from openimr.core.requests.model import Category
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_every_status_has_its_own_label(status: Status) -> None:
+    text = label(status, "status")
+    assert status.value in labels.STATUSES and "_" not in text and text[0].isupper()
+
+
+def test_status_labels_read_as_people_say_them() -> None:
+    assert label("records_requested", "status") == "Records requested"
+    assert label(Status.LETTER_ISSUED, "status") == "Letter issued"
+
+
+@pytest.mark.parametrize("category", typing.get_args(Category))
+def test_every_request_category_reads_without_underscores(category: str) -> None:
+    text = label(category, "category")
+    assert "_" not in text and text[0].isupper()
+
+
+def test_abbreviations_stay_in_capitals_and_unknown_codes_still_read() -> None:
+    assert label("dme", "category") == "Durable medical equipment"
+    assert label("nsaid", "drug_class") == "NSAID"
+    assert label("ur_decision_date", "field") == "UR decision date"
+    assert label("some_new_code", "action") == "Some new code"
+    assert words("") == "" and words("_") == "_"
+    assert label(None, "status") == ""
+
+
+def test_a_logged_mapping_reads_field_by_field() -> None:
+    assert logged({"age": 38, "sex": "male"}) == "Age: 38; Sex: male"
+    assert logged({"age": 38, "sex": None}) == "Age: 38"  # nothing said of what was not given
+
+
+def test_logged_values_of_every_kind_read_as_text() -> None:
+    assert logged(None) == ""
+    assert logged(True) == "yes" and logged(False) == "no"
+    assert logged(17.516769336071185) == "17.52" and logged(32.0) == "32"
+    assert logged(["Licensed Acupuncturist", "Chiropractor"]) == "Licensed Acupuncturist, Chiropractor"
+    assert logged("records_requested", "status") == "Records requested"
+    assert logged("physical_therapy", "category") == "Physical therapy"
+    assert logged("a_file_name.txt", "name") == "a_file_name.txt"  # free text is left as written
+
+
+def test_nested_values_keep_their_parts_together() -> None:
+    items = [
+        {"item": "Acupuncture x6", "outcome": "denied"},
+        {"item": "Norco 10/325 #60", "outcome": "modified"},
+    ]
+    assert (
+        logged(items)
+        == "(1) Item: Acupuncture x6; Outcome: denied (2) Item: Norco 10/325 #60; Outcome: modified"
+    )
+    why = {"code": "practice", "facts": {"years": 17.5, "hours": 32.0}}
+    assert logged(why) == "Code: practice; Facts: (Years: 17.5; Hours: 32)"
+    assert "{" not in logged({"claimant": {"age": 38}, "ur_items": items})
+
+
+def test_hostile_text_is_left_to_the_template_to_escape() -> None:
+    # The labels return plain text; autoescaping templates escape it (no Markup is made here).
+    assert logged({"name": "<script>"}) == "Name: <script>"
+    assert type(logged({"name": "<b>"})) is str
