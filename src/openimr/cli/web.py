@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from typing import Annotated
 
 import typer
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to *host*:*port*, as uvicorn binds one; one error line and exit 1 where it
+    cannot be (the port in use, an address not of this machine), before anything is announced."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        typer.echo(f"error: cannot listen on {host} port {port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)  # the workers serve it too
+    return sock
 
 
 def serve(
@@ -14,14 +31,19 @@ def serve(
         str | None, typer.Option("--db", help="Database URL (default: $OPENIMR_DB or ./openimr.db).")
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo cases (into an empty database) and demo accounts.")
     ] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the web workbench and the HTTP API (OpenAPI at /openapi.json)."""
+    """Serve the web workbench and the HTTP API (OpenAPI at /openapi.json).
+
+    The port is taken first: when it cannot be (in use, or the address is not this machine's),
+    one error line says so and the exit status is 1; the URL is printed once it is taken.
+    """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from openimr.services import web_demo as demo_data
     from openimr.services.app import OpenIMR
@@ -34,6 +56,7 @@ def serve(
         proxies = proxy_options()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    sock = listen(host, port)
     if demo:
         application = OpenIMR.open(url)
         try:
@@ -44,20 +67,32 @@ def serve(
         typer.echo(f"demo accounts (password '{demo_data.PASSWORD}'):")
         for username, role, code in demo_data.accounts():
             typer.echo(f"  {username:<12} {role}" + (f" ({code})" if code else ""))
-    typer.echo(f"database: {url}")
-    typer.echo(f"open http://{host}:{port}/ (API: http://{host}:{port}/api, schema: /openapi.json)")
     if workers > 1:
         os.environ["OPENIMR_DB"] = url
-        uvicorn.run(
-            "openimr.web.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            http=NoDelayH11Protocol,
-            **proxies,
-        )
+        target = "openimr.web.app:create_app"
     else:
-        app = create_app(url)
-        uvicorn.run(app, host=host, port=port, log_level="warning", http=NoDelayH11Protocol, **proxies)
+        target = create_app(url)
+    config = uvicorn.Config(
+        target,
+        factory=workers > 1,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        http=NoDelayH11Protocol,
+        **proxies,
+    )
+    typer.echo(f"database: {url}")
+    typer.echo(f"open http://{host}:{port}/ (API: http://{host}:{port}/api, schema: /openapi.json)")
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:  # the application failed to start: uvicorn said why
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
