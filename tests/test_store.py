@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from openimr.cli.tables import print_stats
 from openimr.core.families import guideline_family
 from openimr.core.models import Letter
+from openimr.services.settings import db_url as default_db_url
 from openimr.services.stats import compute_stats
-from openimr.store.db import alembic_config, default_db_url, make_engine, migrate, session_factory
+from openimr.store.db import alembic_config, make_engine, migrate, session_factory
 from openimr.store.ingest import store_letter
 from openimr.store.schema import Base, IssueRow, LetterRow, SpecialtyRow
 

@@ -1,8 +1,8 @@
 """``openimr guidelines ...`` (the encoded MTUS rules) and ``openimr formulary DRUG`` (the MTUS Drug List).
 
 ``--rules FILE`` (or ``$OPENIMR_RULES``) points the guideline commands at another rules file, a
-draft to check before it replaces the packaged ``mtus.yaml``; the review itself always uses the
-packaged file.
+draft to check before it replaces the packaged ``mtus.yaml``; ``openimr review --rules FILE``
+reviews with it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import typer
 
 from openimr.cli.output import console, pipe_safe
 from openimr.cli.store import DbOption
+from openimr.services.options import RULES_ENV
 
 if TYPE_CHECKING:
     from openimr.core.guidelines.rules import Rule, RuleSet
@@ -27,7 +28,6 @@ app = typer.Typer(
     " quotes decisions make.",
     no_args_is_help=True,
 )
-RULES_ENV = "OPENIMR_RULES"
 
 
 class Format(StrEnum):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openimr.cli.output import console, pipe_safe, status
+from openimr.services.options import RULES_ENV
 
 if TYPE_CHECKING:
     from openimr.core.case import Case
@@ -124,6 +125,17 @@ def review_command(
     db: Annotated[
         str | None, typer.Option("--db", help="Letter store whose past decisions to show as similar (a URL).")
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            envvar=RULES_ENV,
+            metavar="FILE",
+            help="A rules file to review with instead of the packaged MTUS rules"
+            " (default: $OPENIMR_RULES, if set).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Recommend Upheld or Overturned for each disputed item, with the governing guideline,
     the criteria met or missed, a calibrated p_overturn and a draft rationale.
@@ -132,13 +144,18 @@ def review_command(
     reviewed, and the exit status is 1 at the end.
     """
     from openimr.core.case import CaseError
-    from openimr.services.review import review  # scikit-learn loads only when reviewing
+    from openimr.services.app import OpenIMR  # scikit-learn loads only when reviewing
+    from openimr.services.settings import Settings
 
+    settings = Settings.from_env(db=db).model_copy(update={"rules": rules})
+    application = OpenIMR(settings)
     failed = 0
     reviews: list[dict] = []
     for path in cases:
         try:
-            result = review(read_case(path), str(model) if model else None, db)
+            result = application.review(
+                read_case(path), str(model) if model else None, similar=db is not None
+            )
         except CaseError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)

@@ -13,10 +13,9 @@ import datetime as dt
 import hashlib
 import hmac
 import math
-import os
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from openimr.core.roles import Principal, Role
 from openimr.services.access import ProcessError, Taken, record_audit
+from openimr.services.settings import SignInSettings
 from openimr.store.db import Store
 from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow, utc_now
 
@@ -39,79 +39,6 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)  # how stale a token's last use may ge
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so an unknown name costs as long as a bad password.
 _DUMMY_HASH = _hasher.hash("no such account")
-
-
-@dataclass(frozen=True)
-class SignInSettings:
-    """How sign-ins are throttled, how long tokens and sessions last, and whether to insist on HTTPS.
-
-    :meth:`from_env` reads each from the environment (defaults in brackets):
-
-    - ``OPENIMR_LOGIN_MAX_FAILURES`` (5): failed sign-ins to one account within the window before
-      it is throttled; a successful sign-in clears the account's count.
-    - ``OPENIMR_LOGIN_MAX_ADDRESS_FAILURES`` (20): the same for one client address, whatever the
-      usernames tried (failures against an account that has since signed in no longer count).
-    - ``OPENIMR_LOGIN_WINDOW_S`` (3600): how long a failure counts, in seconds.
-    - ``OPENIMR_LOGIN_DELAY_S`` (1) and ``OPENIMR_LOGIN_MAX_DELAY_S`` (900): once throttled, every
-      attempt (even with the right password) is refused until this delay has passed since the
-      last failure; it doubles with each further failure, up to the maximum.
-    - ``OPENIMR_TOKEN_DAYS`` (30): how long a new API token is valid.
-    - ``OPENIMR_SESSION_HOURS`` (12): how long a browser sign-in lasts.
-    - ``OPENIMR_LOGIN_CONCURRENCY`` (half the CPUs, at least 1): sign-ins one server worker
-      checks at once (argon2 takes about 50 ms of CPU and 64 MiB each, so a flood at the bound
-      still leaves CPUs to everyone else); one over the bound is refused at once with 429 and
-      ``Retry-After: 1``, before it touches the database.
-    - ``OPENIMR_HTTPS`` (0): 1 when the app is served over HTTPS (say, behind a TLS-terminating
-      proxy): cookies are marked ``Secure`` and ``Strict-Transport-Security`` is sent. A request
-      that arrived as ``https`` gets both anyway (the scheme and the client address come from
-      ``X-Forwarded-Proto`` and ``X-Forwarded-For`` only from the proxies listed in
-      ``OPENIMR_TRUSTED_PROXIES``: see :func:`openimr.web.app.proxy_options`).
-
-    The app reads them once, at start-up, into ``app.state.sign_in``; set that attribute to use
-    other values. *clock* dates failures, new tokens and new sessions (tests pass their own).
-    """
-
-    max_failures: int = 5
-    max_address_failures: int = 20
-    window_s: float = 3600
-    delay_s: float = 1
-    max_delay_s: float = 900
-    token_days: float = 30
-    session_hours: float = 12
-    concurrency: int = max(1, (os.cpu_count() or 2) // 2)
-    https: bool = False
-    clock: Callable[[], dt.datetime] = utc_now
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
-        """The settings from ``OPENIMR_*`` variables; a malformed one is a ValueError naming it."""
-        values: dict[str, object] = {}
-        for field, (variable, kind) in _ENV.items():
-            if variable in env:
-                raw = env[variable]
-                try:
-                    value = kind(raw)
-                except ValueError:
-                    value = 0
-                if not 0 < value < math.inf:
-                    raise ValueError(f"{variable} must be a positive {kind.__name__}, not {raw!r}")
-                values[field] = value
-        https = env.get("OPENIMR_HTTPS", "0").strip().lower()
-        if https not in {"", "0", "1", "false", "true", "no", "yes"}:
-            raise ValueError(f"OPENIMR_HTTPS must be 1 or 0, not {https!r}")
-        return cls(**values, https=https in {"1", "true", "yes"})
-
-
-_ENV: dict[str, tuple[str, type[int] | type[float]]] = {
-    "max_failures": ("OPENIMR_LOGIN_MAX_FAILURES", int),
-    "max_address_failures": ("OPENIMR_LOGIN_MAX_ADDRESS_FAILURES", int),
-    "window_s": ("OPENIMR_LOGIN_WINDOW_S", float),
-    "delay_s": ("OPENIMR_LOGIN_DELAY_S", float),
-    "max_delay_s": ("OPENIMR_LOGIN_MAX_DELAY_S", float),
-    "token_days": ("OPENIMR_TOKEN_DAYS", float),
-    "session_hours": ("OPENIMR_SESSION_HOURS", float),
-    "concurrency": ("OPENIMR_LOGIN_CONCURRENCY", int),
-}
 
 
 def aware(moment: dt.datetime) -> dt.datetime:

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openimr.core import bounds
-from openimr.core.case import Application
+from openimr.core.case import Application, Case, CaseClaimant, DisputedItem
+from openimr.core.guidelines.packs import rules_in_force
+from openimr.core.guidelines.rules import RuleSet, load_rules
 from openimr.core.process import deadlines, eligibility, support
-from openimr.core.process.support import decision_support
 from openimr.core.process.workflow import Status
 from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal, Role
@@ -49,6 +50,7 @@ from openimr.services.decisions import Decisions
 from openimr.services.documents import Documents, store_document
 from openimr.services.letters import Letters
 from openimr.services.views import OPEN, Lens, standing
+from openimr.store.db import Store
 from openimr.store.schema import (
     AssignmentRow,
     CaseRow,
@@ -56,6 +58,9 @@ from openimr.store.schema import (
     PartyRow,
     ReviewerRow,
 )
+
+if TYPE_CHECKING:
+    from openimr.services.review import Engine
 
 UNAVAILABLE = "decision support unavailable: no review engine is installed"
 
@@ -76,26 +81,35 @@ __all__ = [
 ]
 
 
-def case_document(case: CaseRow) -> dict[str, Any]:
-    """The case as ``case.schema.json`` (what decision support reads)."""
-    return {
-        "case_number": case.case_number,
-        "priority": case.priority,
-        "application_received": case.application_received.isoformat(),
-        "date_of_injury": case.date_of_injury.isoformat() if case.date_of_injury else None,
-        "ur_denial_date": case.ur_decision_date.isoformat(),
-        "claimant": {"age": case.claimant_age, "sex": case.claimant_sex},
-        "clinical_summary": case.clinical_summary,
-        "disputed_items": [
-            {
-                "item": i.item,
-                "claims_administrator_guideline": i.claims_administrator_guideline,
-                "original_request": i.original_request,
-                "authorized": i.authorized,
-            }
+def typed_case(case: CaseRow) -> Case:
+    """The stored case as decision support reads it."""
+    return Case(
+        case_number=case.case_number,
+        priority=case.priority,
+        application_received=case.application_received,
+        date_of_injury=case.date_of_injury,
+        ur_decision_date=case.ur_decision_date,
+        claimant=CaseClaimant(age=case.claimant_age, sex=case.claimant_sex),
+        clinical_summary=case.clinical_summary,
+        disputed_items=[
+            DisputedItem(
+                item=i.item,
+                claims_administrator_guideline=i.claims_administrator_guideline,
+                original_request=i.original_request,
+                authorized=i.authorized,
+            )
             for i in case.items
         ],
-    }
+    )
+
+
+def review_engine() -> Engine | None:
+    """The review engine, or None where its libraries (scikit-learn, joblib) are not installed."""
+    try:
+        from openimr.services.review import run
+    except ImportError:
+        return None
+    return run
 
 
 @dataclass(frozen=True)
@@ -348,21 +362,23 @@ class Cases(Gate):
 
     def recommendations(self, who: Principal, number: str) -> Review:
         """Decision support's review of the case (review.schema.json), typed; audited once it answers.
-        A plugin that fails, or answers with a review that is not one, is :class:`Unavailable`."""
+        An engine that fails, or answers with a review that is not one, is :class:`Unavailable`."""
         with self._tx() as s:
-            document = case_document(self._open(s, who, number, Action.READ_RECOMMENDATIONS, read=None))
-        typed = self._review(number, document)
+            case = typed_case(self._open(s, who, number, Action.READ_RECOMMENDATIONS, read=None))
+        typed = self._review(number, case)
         with self._tx() as s:
             self._read(s, who, number, "recommendations", number)
         return typed
 
-    def _review(self, number: str, document: dict[str, Any]) -> Review:
-        review = decision_support()
-        if review is None:
+    def _review(self, number: str, case: Case) -> Review:
+        """The engine's review of *case* with this service's rules in force."""
+        engine = review_engine()
+        if engine is None:
             raise Unavailable(UNAVAILABLE)
         try:
-            result = review(document, store=self.store.url)
-        except Exception as exc:  # a plugin's failure is reported, never a server error
+            with rules_in_force(self.rules()):
+                result = engine(case, self.store)
+        except Exception as exc:  # the engine's failure is reported, never a server error
             raise Unavailable(f"decision support failed on case {number}: {exc}") from exc
         try:
             return Review.model_validate(result)
@@ -381,13 +397,13 @@ class Cases(Gate):
         with self._tx() as s:
             row = self._open(s, who, number, Action.READ_CASE)
             case = views.case_out(row, Lens.of(who), today)
-            document = case_document(row) if who.can(Action.READ_RECOMMENDATIONS) else None
+            typed = typed_case(row) if who.can(Action.READ_RECOMMENDATIONS) else None
             movable = who.can(Action.ASSIGN) and row.status in (Status.ASSIGNED, Status.IN_REVIEW)
             others = qualified_for(s, row, today) if movable else {}
         review, note = None, None
-        if document is not None:
+        if typed is not None:
             try:
-                review = self._review(number, document)
+                review = self._review(number, typed)
             except Unavailable as exc:
                 note = str(exc)
             else:
@@ -411,4 +427,9 @@ class Cases(Gate):
 
 class CaseService(Cases, Documents, Assignment, Decisions, Letters, AuditLog):
     """The IMR process on *store*: every case service in one object, each operation for the
-    account passed to it."""
+    account passed to it; decision support reviews with the rules *rules* gives (default: the
+    packaged rules and the installed criteria packs)."""
+
+    def __init__(self, store: Store, rules: Callable[[], RuleSet] = load_rules) -> None:
+        super().__init__(store)
+        self.rules = rules

@@ -22,7 +22,8 @@ from openimr.core.guidelines import packs, quotes
 from openimr.core.guidelines.packs import Pack, PackError
 from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_rules, parse_rules
 from openimr.core.review.criteria import EVALUATED_LIMITS
-from openimr.store.db import Store, default_db_url
+from openimr.services.settings import db_url
+from openimr.store.db import Store
 from openimr.store.schema import IssueRow, LetterRow
 
 
@@ -30,10 +31,12 @@ class StoreUnreadable(ValueError):
     """The store holds no letters to read; the message names it."""
 
 
-def load(path: Path | None = None) -> RuleSet:
-    """The rules of *path*, else the packaged ``mtus.yaml``; RuleFileError names a bad file."""
+def load(path: Path | None = None, packs_folder: Path | None = None) -> RuleSet:
+    """The rules of *path*, else the packaged ``mtus.yaml`` with the criteria packs installed in
+    *packs_folder* (default :func:`~openimr.core.guidelines.packs.packs_dir`); RuleFileError names
+    a bad file."""
     if path is None:
-        return load_rules()
+        return packs.with_installed(packs_folder) if packs_folder else load_rules()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -166,7 +169,7 @@ def _rationales(store: Store) -> list[tuple[str, str]]:
 def stored_rationales(url: str | None = None) -> list[tuple[str, str]]:
     """``(case number, rationale)`` of every stored issue with a rationale (the letter key when the
     letter has no case number). StoreUnreadable when *url* holds no letters table."""
-    url = url or default_db_url()
+    url = db_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
         raise StoreUnreadable(

@@ -11,7 +11,9 @@ from typing import Literal
 
 LetterFormat = Literal["txt", "html", "pdf"]
 LETTER_FORMATS: tuple[LetterFormat, ...] = ("txt", "html", "pdf")
+# The settings the command line's options also read (all of them: services/settings.py).
 ORGANIZATION_ENV = "OPENIMR_ORGANIZATION"
+RULES_ENV = "OPENIMR_RULES"
 
 
 class Mode(StrEnum):

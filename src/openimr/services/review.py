@@ -1,18 +1,21 @@
-"""The review engine over the letter store: similar past decisions in its reasons.
+"""The review engine over the letter store: the engine called with the typed case and the rules
+of the application (:attr:`openimr.services.app.OpenIMR.rules`), similar past decisions of its
+store in the reasons.
 
 The index is built once per database and rebuilt only when letters were added since (the
-corpus's own :class:`~openimr.services.corpus.similar.SimilarIndex` does the ranking). A store
-named by URL is opened once per process, as it is: reviewing only reads it.
+corpus's own :class:`~openimr.services.corpus.similar.SimilarIndex` does the ranking).
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
 from threading import Lock
 
 from sqlalchemy import func, select
 
-from openimr.core.case import Case, case_from_json
+from openimr.core.case import Case
+from openimr.core.guidelines.packs import rules_in_force
+from openimr.core.guidelines.rules import RuleSet
 from openimr.core.review.engine import Review, SimilarDecision, SimilarFinder, review_case
 from openimr.core.review.precedent import stated_reason
 from openimr.services.corpus.similar import SimilarIndex
@@ -21,12 +24,6 @@ from openimr.store.schema import LetterRow
 
 _BUILT: dict[str, tuple[int, SimilarIndex]] = {}
 _LOCK = Lock()
-
-
-@cache
-def _opened(db_url: str) -> Store:
-    """The store at *db_url*, opened once per process (without upgrading it)."""
-    return Store(db_url)
 
 
 def similar_index(store: Store) -> SimilarIndex:
@@ -73,12 +70,18 @@ def similar_finder(store: Store) -> SimilarFinder:
     return lambda item, case_number: similar_decisions(index, item, case_number)
 
 
-def review(case: Case, model_path: str | None = None, store: str | None = None) -> Review:
-    """Review *case*; with *store* (a database URL) the reasons give similar past decisions there."""
-    return review_case(case, model_path, similar_finder(_opened(store)) if store else None)
+# What decision support runs: the typed case and the store of past decisions (or None) in, the
+# typed review out; the rules are those in force (:func:`~openimr.core.guidelines.packs.rules_in_force`).
+Engine = Callable[[Case, Store | None], Review]
 
 
-def review_json(case: dict, store: str | None = None) -> dict:
-    """The ``openimr.decision_support`` entry point: a case.schema.json dict in, a review out;
-    *store* (a database URL) adds similar past decisions."""
-    return review(case_from_json(case, "<case>"), store=store).model_dump(mode="json")
+def run(case: Case, store: Store | None = None, model_path: str | None = None) -> Review:
+    """Review *case* with the rules in force; with *store* the reasons give similar past decisions
+    there (an :data:`Engine`)."""
+    return review_case(case, model_path, similar_finder(store) if store else None)
+
+
+def review(case: Case, rules: RuleSet, model_path: str | None = None, store: Store | None = None) -> Review:
+    """Review *case* with *rules*; with *store* the reasons give similar past decisions there."""
+    with rules_in_force(rules):
+        return run(case, store, model_path)

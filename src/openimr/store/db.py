@@ -1,8 +1,8 @@
 """Engines, sessions and schema upgrades for the store.
 
-The database is a URL: ``--db URL`` on the command line, else the ``OPENIMR_DB`` environment
-variable, else the SQLite file ``openimr.db`` in the working directory. SQLite connections run in
-WAL mode with foreign keys on; PostgreSQL URLs use psycopg 3 (``postgresql+psycopg://...``).
+The database is a URL, which the caller chooses (:class:`openimr.services.settings.Settings`:
+``--db URL``, ``$OPENIMR_DB``, else ``./openimr.db``). SQLite connections run in WAL mode with
+foreign keys on; PostgreSQL URLs use psycopg 3 (``postgresql+psycopg://...``).
 
 :func:`migrate` runs all pending migrations in one transaction that holds the store's migration
 lock, so a process killed mid-upgrade leaves the store as it was and concurrent upgrades take turns.
@@ -10,7 +10,6 @@ lock, so a process killed mid-upgrade leaves the store as it was and concurrent 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -24,22 +23,12 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.orm import Session, sessionmaker
 
-DB_ENV = "OPENIMR_DB"
-DEFAULT_DB_FILE = "openimr.db"
 # Connections a store's pool keeps open, and how many more it may open at a peak: together as many
 # as the web server's worker threads (anyio's 40), so that a request waits for a thread, never
 # for a connection (the defaults, 5 and 10, ran out under 50 clients on a fresh server).
 POOL_SIZE = 10
 POOL_OVERFLOW = 30
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-def default_db_url() -> str:
-    """``$OPENIMR_DB`` (a URL or a file path), else the SQLite file ``./openimr.db``."""
-    value = os.environ.get(DB_ENV) or DEFAULT_DB_FILE
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).resolve()}"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -61,14 +50,13 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for *url* (default: :func:`default_db_url`), with the SQLite pragmas set.
+def make_engine(url: str) -> Engine:
+    """An engine for *url*, with the SQLite pragmas set.
 
     Its pool holds :data:`POOL_SIZE` connections (up to :data:`POOL_OVERFLOW` more at a peak) and
     tests each one as it hands it out (``pool_pre_ping``), so a connection the server closed (a
     restart, an idle timeout) is replaced instead of failing the request that drew it.
     """
-    url = url or default_db_url()
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
     sizing = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
@@ -90,7 +78,7 @@ def warm(engine: Engine, count: int = POOL_SIZE) -> None:
             connection.close()
 
 
-def migration_engine(url: str | None = None) -> Engine:
+def migration_engine(url: str) -> Engine:
     """An engine for schema upgrades. On SQLite each transaction is real, DDL included, and starts
     with ``BEGIN IMMEDIATE``: it holds the write lock throughout, and other upgrades wait for it."""
     engine = make_engine(url)
@@ -141,15 +129,14 @@ def _at_head(url: str) -> bool:
         engine.dispose()
 
 
-def migrate(url: str | None = None) -> None:
-    """Upgrade the database at *url* (default: :func:`default_db_url`) to the newest schema.
+def migrate(url: str) -> None:
+    """Upgrade the database at *url* to the newest schema.
 
     A store already there is only read. Otherwise all pending migrations run in one transaction
     under the migration lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), which
     re-reads the revision once it holds the lock, so a concurrent upgrader that got there first
     leaves nothing to do.
     """
-    url = url or default_db_url()
     if _at_head(url):
         return
     engine = migration_engine(url)
@@ -168,8 +155,8 @@ class Store:
     ``upgrade=True``, or ``openimr db upgrade``), never a service's constructor.
     """
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_db_url()
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = make_engine(self.url)
 
     @cached_property
@@ -178,10 +165,8 @@ class Store:
         return session_factory(self.engine)
 
     @classmethod
-    def open(cls, url: str | None = None, upgrade: bool = True) -> Store:
-        """The store at *url* (default: :func:`default_db_url`), upgraded to the newest schema first
-        unless *upgrade* is false."""
-        url = url or default_db_url()
+    def open(cls, url: str, upgrade: bool = True) -> Store:
+        """The store at *url*, upgraded to the newest schema first unless *upgrade* is false."""
         if upgrade:
             migrate(url)
         return cls(url)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote_to_bytes
 
@@ -24,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import openimr
 from openimr.services import accounts as auth
 from openimr.services.app import OpenIMR
+from openimr.services.settings import BodyLimits, Settings, trusted_proxies
 from openimr.web import admin, api, fhir, metrics, pages
 from openimr.web import connection as conn
 from openimr.web.errors import STATUS, classify
@@ -65,28 +64,6 @@ def _harden(request: Request, response: Response) -> Response:
     if _is_api(request) or request.url.path != "/login":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-@dataclass(frozen=True)
-class BodyLimits:
-    """The largest request bodies taken, in bytes, read by :meth:`from_env` from
-    ``OPENIMR_MAX_BODY_BYTES`` (25 MiB) for a multipart body (uploads: each file is at most
-    :data:`~openimr.web.api.MAX_UPLOAD`) and ``OPENIMR_MAX_JSON_BYTES`` (1 MiB) for any other."""
-
-    uploads: int = 25 * 2**20
-    other: int = 2**20
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> BodyLimits:
-        """The limits from the environment; a malformed one is a ValueError naming its variable."""
-        values = {}
-        for field, variable in (("uploads", "OPENIMR_MAX_BODY_BYTES"), ("other", "OPENIMR_MAX_JSON_BYTES")):
-            if variable in env:
-                raw = env[variable].strip()
-                if not raw.isdigit() or int(raw) == 0:
-                    raise ValueError(f"{variable} must be a positive whole number of bytes, not {raw!r}")
-                values[field] = int(raw)
-        return cls(**values)
 
 
 class BodyLimit:
@@ -148,20 +125,12 @@ def _over(limit: int) -> str:
     return f"the request body is larger than the limit of {size}"
 
 
-PROXIES_ENV = "OPENIMR_TRUSTED_PROXIES"
-
-
-def proxy_options(env: Mapping[str, str] = os.environ) -> dict[str, object]:
+def proxy_options(source: Settings | Mapping[str, str] = os.environ) -> dict[str, object]:
     """uvicorn's options for proxies: ``X-Forwarded-For`` and ``-Proto`` are believed only from
-    the addresses (or networks) listed, comma-separated, in ``OPENIMR_TRUSTED_PROXIES``; by
+    the settings' trusted proxies (``OPENIMR_TRUSTED_PROXIES`` of *source*, an environment); by
     default from none, so a client cannot choose the address it is throttled and audited by."""
-    proxies = [p.strip() for p in env.get(PROXIES_ENV, "").split(",") if p.strip()]
-    for proxy in proxies:
-        try:
-            ipaddress.ip_network(proxy, strict=False)
-        except ValueError:
-            raise ValueError(f"{PROXIES_ENV} must list IP addresses or networks, not {proxy!r}") from None
-    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or ""}
+    proxies = source.trusted_proxies if isinstance(source, Settings) else trusted_proxies(source)
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": list(proxies) or ""}
 
 
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -172,13 +141,15 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     return [m for m in METHODS if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in app.routes)]
 
 
-def create_app(url: str | None = None) -> FastAPI:
-    """The OpenIMR web application on the store at *url* (default: $OPENIMR_DB or ./openimr.db).
+def create_app(settings: Settings | str | None = None) -> FastAPI:
+    """The OpenIMR web application with *settings* (default: the environment's; a string is the
+    database URL, the rest from the environment), as the command line builds it.
 
     The store is opened here, once, upgraded to the newest schema: each server worker upgrades at
     start-up (a store already there is only read), never per request. ``app.state.store`` is
-    closed by whoever ends the application.
+    closed by whoever ends the application. A malformed setting stops the server here.
     """
+    settings = Settings.of(settings)
     app = FastAPI(
         title="OpenIMR",
         version=openimr.__version__,
@@ -188,13 +159,12 @@ def create_app(url: str | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer TOKEN` (POST /api/tokens)."
         ),
     )
-    app.state.openimr = OpenIMR.open(url)
+    app.state.openimr = OpenIMR.open(settings)
     app.state.openimr.warm()  # the pool's connections open before the first request needs them
     app.state.store = app.state.openimr.store
     app.state.cases = app.state.openimr.cases
     app.state.users = app.state.openimr.users
-    # Read once at start-up: a malformed setting stops the server here, not at every request.
-    app.state.sign_in = auth.SignInSettings.from_env()
+    app.state.sign_in = settings.sign_in
 
     async def known(request: Request, exc: Exception) -> Response:
         status, code = classify(exc)
@@ -248,7 +218,7 @@ def create_app(url: str | None = None) -> FastAPI:
     for cls in (DBAPIError, DisconnectionError, PoolTimeout):
         app.add_exception_handler(cls, away)
     app.add_exception_handler(Exception, crashed)
-    app.add_middleware(BodyLimit, limits=BodyLimits.from_env())
+    app.add_middleware(BodyLimit, limits=settings.body_limits)
     app.add_middleware(PlainUrl)
 
     @app.middleware("http")

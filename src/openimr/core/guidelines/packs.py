@@ -18,6 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -198,9 +201,11 @@ def _pack_of(message: str, packs: list[tuple[Pack, str]]) -> str:
     return message
 
 
-def packs_dir() -> Path:
-    """Where installed packs live: ``$OPENIMR_PACKS``, else ``./openimr-packs``."""
-    return Path(os.environ.get(PACKS_ENV) or DEFAULT_PACKS_DIR)
+def packs_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """Where installed packs live: ``$OPENIMR_PACKS`` in *env*, else ``./openimr-packs`` (the one
+    setting the core reads itself, for :func:`~openimr.core.guidelines.rules.load_rules`; an
+    application passes its own folder, :class:`~openimr.services.settings.Settings`)."""
+    return Path(env.get(PACKS_ENV) or DEFAULT_PACKS_DIR)
 
 
 def read_pack(path: Path) -> Pack:
@@ -247,7 +252,25 @@ def _merged(signature: tuple[tuple[str, int, int], ...]) -> RuleSet:
     return merge(shipped_rules(), [(read_pack(Path(path)), path) for path, _, _ in signature])
 
 
+_IN_FORCE: ContextVar[RuleSet | None] = ContextVar("openimr_rules_in_force", default=None)
+
+
+@contextmanager
+def rules_in_force(rules: RuleSet) -> Iterator[RuleSet]:
+    """Within the block, *rules* are the rules every step reads (through
+    :func:`~openimr.core.guidelines.rules.load_rules`): an application's own, loaded once, or
+    another rules file to review with. Scoped to the running thread or task."""
+    token = _IN_FORCE.set(rules)
+    try:
+        yield rules
+    finally:
+        _IN_FORCE.reset(token)
+
+
 def with_installed(folder: Path | None = None) -> RuleSet:
-    """The shipped rules merged with every installed pack (merged once per change of the folder)."""
+    """The rules in force: those of :func:`rules_in_force`, else the shipped rules merged with
+    every installed pack in *folder* (default :func:`packs_dir`; merged once per change of it)."""
+    if folder is None and (chosen := _IN_FORCE.get()) is not None:
+        return chosen
     signature = _signature(folder or packs_dir())
     return _merged(signature) if signature else shipped_rules()

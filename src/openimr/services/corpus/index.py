@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from openimr.services.corpus import embeddings, fulltext
+from openimr.services.settings import index_root
 
 BATCH = 5000
 MAPPED_VERSION = 3
@@ -275,11 +276,11 @@ def _insert_ignoring_duplicates(dialect: str):
 
 def index_dir(engine: Engine) -> Path:
     """Where the mapped index of *engine*'s store lives: ``<file>.index`` beside a SQLite file,
-    else a folder named by the URL under ``$OPENIMR_INDEX_DIR`` (default ``~/.cache/openimr/index``)."""
+    else a folder named by the URL under :func:`~openimr.services.settings.index_root`."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         return Path(url.database).with_name(Path(url.database).name + ".index")
-    root = Path(os.environ.get("OPENIMR_INDEX_DIR") or Path.home() / ".cache" / "openimr" / "index")
+    root = index_root()
     if url.get_backend_name() == "sqlite":  # an in-memory database: this engine's own folder
         return root / f"memory-{os.getpid()}-{id(engine)}"
     key = hashlib.sha256(url.render_as_string(hide_password=True).encode("utf-8")).hexdigest()[:20]

@@ -6,8 +6,7 @@ transaction-level advisory lock for the schema. Alembic reads the current revisi
 that, so concurrent upgraders take turns and the later ones find nothing left to do; a process
 killed mid-upgrade leaves the schema as it was.
 
-Run from the command line, it uses ``sqlalchemy.url`` from the configuration, else the
-default database (``$OPENIMR_DB`` or ``./openimr.db``).
+Run from Alembic's own command line, it uses ``sqlalchemy.url`` from the configuration.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from openimr.store.schema import Base, include_object
 MIGRATION_LOCK = "openimr.store.migrate:"
 
 config = context.config
-engine = config.attributes.get("engine") or migration_engine(config.get_main_option("sqlalchemy.url"))
+engine = config.attributes.get("engine") or migration_engine(config.get_main_option("sqlalchemy.url") or "")
 
 
 def _take_migration_lock(connection: Connection) -> None:
