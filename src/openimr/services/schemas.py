@@ -245,6 +245,8 @@ class HitOut(_Out):
     category: str
     year: int | None
     score: float
+    snippet: str = ""  # the passage of the rationale or summary holding most of the query's words
+    marks: list[tuple[int, int]] = []  # the start and end in snippet of each matched word
 
 
 class TokenIn(BaseModel):

@@ -30,7 +30,7 @@ from openimr.services import schemas as out
 from openimr.services.cases import CaseService, Forbidden
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.ingest import ingest_uploads
-from openimr.services.corpus.search import Filters, search_store
+from openimr.services.corpus.search import Filters, search_page
 from openimr.web import connection as conn
 from openimr.web.errors import TooLarge, Unauthenticated, Unreadable
 
@@ -494,20 +494,43 @@ def ingest_letters(
     return out.IngestOut(stored=report.stored, unchanged=report.unchanged, errors=report.errors)
 
 
-@router.get("/search", response_model=list[out.HitOut], tags=["corpus"])
+_COUNTED = {
+    200: {
+        "headers": {
+            "X-Total-Count": {
+                "schema": {"type": "integer", "minimum": 0},
+                "description": "How many decisions match in all; page with offset and limit.",
+            }
+        }
+    }
+}
+
+
+@router.get("/search", response_model=list[out.HitOut], tags=["corpus"], responses=_COUNTED)
 def search(
     who: Who,
     cases: Cases,
-    q: Annotated[str, Query(min_length=1, max_length=500, pattern=b.TEXT, description="Words to look for.")],
+    response: Response,
+    q: Annotated[
+        str, Query(max_length=500, pattern=b.TEXT, description="Words to look for; none: the filters alone.")
+    ] = "",
     decision: Decision | None = None,
     family: Label = None,
     category: Label = None,
     body_part: Label = None,
+    drug_class: Label = None,
+    specialty: Label = None,
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=10_000, description="Hits to skip: limit times the page, from 0.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[out.HitOut]:
-    """Full-text search of the stored decisions (item, rationale, summary), best first."""
+    """Full-text search of the stored decisions (item, rationale, summary), best first, each with
+    the passage that matched (its matched words' spans in ``marks``); without words, the decisions
+    the filters keep, newest first. The X-Total-Count header says how many match in all."""
     cases.require(who, Action.SEARCH_CORPUS)
-    filters = Filters(decision=decision, family=family, category=category, body_part=body_part, year=year)
-    hits = search_store(cases.store, q, filters, limit)
-    return [out.HitOut(**vars(h)) for h in hits]
+    filters = Filters(decision, family, category, body_part, drug_class, year, specialty)
+    results = search_page(cases.store, q, filters, offset, limit)
+    response.headers["X-Total-Count"] = str(results.total)
+    return [out.HitOut(**vars(f.hit), snippet=f.snippet.text, marks=f.snippet.marks) for f in results.found]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Annotated, Literal
+from dataclasses import asdict, dataclass, replace
+from typing import Annotated, Any, Literal
 
+from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi import Query, Request
 from fastapi.responses import Response
 
 from openimr.core.guidelines import load_rules
@@ -19,7 +20,14 @@ from openimr.services.cases import (
     NotFound,
 )
 from openimr.services.corpus.index import sync_index
-from openimr.services.corpus.search import Filters, past_decision, search_store
+from openimr.services.corpus.search import (
+    EXPORT_LIMIT,
+    Filters,
+    Results,
+    past_decision,
+    search_page,
+    write_hits_csv,
+)
 from openimr.services.guidelines import in_force
 from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
 from openimr.web.base import (
@@ -31,7 +39,12 @@ from openimr.web.base import (
 )
 from openimr.web.listing import (
     Blank,
+    _link,
+    pages,
 )
+
+HITS_PER_PAGE = 25
+MAX_PAGE = 400  # 10,000 hits deep: past that, fewer words or a filter serve better
 
 
 def _breakdown(cases: CaseService, who: Principal, by: By) -> Breakdown:
@@ -75,33 +88,98 @@ def corpus_stats_chart(who: Who, cases: Cases, fmt: Literal["svg", "png"], by: B
     return Response(out.getvalue(), media_type=kind)
 
 
-@router.get("/search")
-def corpus_search(
-    request: Request,
-    who: Who,
-    cases: Cases,
+@dataclass(frozen=True)
+class SearchQuery:
+    """The search page's words, filters (the command line's) and page, as the address gives them."""
+
+    q: str = ""
+    decision: Decision | None = None
+    family: str = ""
+    category: str = ""
+    body_part: str = ""
+    drug_class: str = ""
+    specialty: str = ""
+    year: int | None = None
+    page: int = 1
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(
+            self.decision,
+            self.family or None,
+            self.category or None,
+            self.body_part or None,
+            self.drug_class or None,
+            self.year,
+            self.specialty or None,
+        )
+
+    @property
+    def filtered(self) -> bool:
+        """Whether a filter is set."""
+        return any(value is not None for value in asdict(self.filters).values())
+
+    @property
+    def asked(self) -> bool:
+        """Whether there are words or a filter: with neither, the page shows only its form."""
+        return bool(self.q) or self.filtered
+
+    def link(self, path: str, **changes: Any) -> str:
+        """The address of this search on *path* with *changes* (back to page 1 unless a page is given)."""
+        return _link(path, asdict(replace(self, **{"page": 1, **changes})), asdict(SearchQuery()))
+
+
+Words = Annotated[str, Query(max_length=200)]
+
+
+def search_query(
     q: Annotated[str, Query(max_length=500)] = "",
     decision: Annotated[Decision | None, Blank] = None,
-    family: Annotated[str, Query(max_length=200)] = "",
-    category: Annotated[str, Query(max_length=64)] = "",
+    family: Words = "",
+    category: Words = "",
+    body_part: Words = "",
+    drug_class: Words = "",
+    specialty: Words = "",
     year: Annotated[int | None, Query(ge=1900, le=2200), Blank] = None,
-) -> Response:
-    """Search past decisions with the command line's filters; each hit links to its decision."""
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> SearchQuery:
+    """The :class:`SearchQuery` of the request (a FastAPI dependency)."""
+    texts = (family, category, body_part, drug_class, specialty)
+    return SearchQuery(q.strip(), decision, *(t.strip() for t in texts), year, page)
+
+
+Asked = Annotated[SearchQuery, Depends(search_query)]
+
+
+@router.get("/search")
+def corpus_search(request: Request, who: Who, cases: Cases, f: Asked) -> Response:
+    """Search past decisions with the command line's filters, or list those the filters alone
+    keep; a page of hits with the passage that matched, the count of all, each linking to its
+    decision."""
     cases.require(who, Action.SEARCH_CORPUS)
-    filters = Filters(decision=decision, family=family or None, category=category or None, year=year)
-    hits = search_store(cases.store, q, filters, 50) if q.strip() else []
+    offset = (f.page - 1) * HITS_PER_PAGE
+    results = search_page(cases.store, f.q, f.filters, offset, HITS_PER_PAGE) if f.asked else None
     return render(
         request,
         "search.html.j2",
         who,
-        q=q,
-        hits=hits,
-        decision=decision,
+        f=f,
+        results=results,
+        pages=pages(results.total, HITS_PER_PAGE) if results else 1,
+        size=HITS_PER_PAGE,
         decisions=list(Decision),
-        family=family,
-        category=category,
-        year=year,
     )
+
+
+@router.get("/search.csv")
+def corpus_search_csv(who: Who, cases: Cases, f: Asked) -> Response:
+    """The search's hits as CSV, best first (the first :data:`EXPORT_LIMIT`), with their snippets."""
+    cases.require(who, Action.SEARCH_CORPUS)
+    out = io.StringIO()
+    write_hits_csv(
+        search_page(cases.store, f.q, f.filters, 0, EXPORT_LIMIT) if f.asked else Results(0, 0, []), out
+    )
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=attachment("search.csv"))
 
 
 @router.get("/guidelines")

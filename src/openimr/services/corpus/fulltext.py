@@ -25,9 +25,13 @@ afresh, never extended with the new store's issues above the old one's highest.
 
 from __future__ import annotations
 
+import bisect
 import os
+import re
 import shutil
 import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
@@ -40,6 +44,9 @@ BATCH = 20_000
 COMMIT = 200_000
 WRITER_HEAP = 256_000_000
 STORE_FILE = "store-id"  # in the index's folder: the id of the store it was built from
+SNIPPET_WORDS = 30  # words in a hit's snippet
+SNIPPET_BEFORE = 4  # words shown before a snippet's first match
+_TOKEN = re.compile(r"[^\W_]+")  # the simple tokenizer's tokens: runs of letters and digits
 # The index's "en_stem" analyzer (simple tokenizer, long tokens dropped, lower case, English
 # stemmer), applied to a query by hand so that its words become term queries.
 _ANALYZER = (
@@ -189,20 +196,45 @@ class FullText:
         free) and best match *query*'s words, best first: BM25 over any of them, so an issue
         holding more of them ranks higher, and block-max WAND skips what cannot reach the top *n*.
         The words are term queries, never query syntax: any text is only words."""
-        terms = list(dict.fromkeys(_ANALYZER.analyze(query)))
-        if not terms or n <= 0:
+        words = terms(query)
+        if not words or n <= 0:
             return []
-        scored = [
-            (tantivy.Occur.Should, clause)
-            for term in terms
-            for clause in (
-                tantivy.Query.term_query(self.schema, "all", term, index_option="freq"),
-                tantivy.Query.boost_query(
-                    tantivy.Query.term_query(self.schema, "item", term, index_option="freq"), ITEM_BOOST
-                ),
+        hits = self.searcher.search(self._query(words, filters), n, count=False).hits
+        return self._ids(hits)
+
+    def page(self, query: str, filters: dict[str, object], offset: int, n: int) -> tuple[list[int], int]:
+        """The ids of *n* issues from *offset* on that meet *filters* and match *query* as
+        :meth:`search` ranks them, and how many match in all. Without words (a blank *query*) the
+        issues meeting *filters* come newest first; words the index cannot hold (only punctuation)
+        match nothing. Counting visits every match, which the top alone would not."""
+        if not query.strip():
+            result = self.searcher.search(
+                self._query(None, filters), n, count=True, order_by_field="issue", offset=offset
             )
-        ]
-        query = tantivy.Query.boolean_query(scored)
+        elif words := terms(query):
+            result = self.searcher.search(self._query(words, filters), n, count=True, offset=offset)
+        else:
+            return [], 0
+        return self._ids(result.hits), int(result.count or 0)
+
+    def _query(self, words: list[str] | None, filters: dict[str, object]) -> tantivy.Query:
+        """Any of *words* (every issue when None), scored, and every filter of *filters*, unscored."""
+        if words is None:
+            query = tantivy.Query.all_query()
+        else:
+            query = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Should, clause)
+                    for term in words
+                    for clause in (
+                        tantivy.Query.term_query(self.schema, "all", term, index_option="freq"),
+                        tantivy.Query.boost_query(
+                            tantivy.Query.term_query(self.schema, "item", term, index_option="freq"),
+                            ITEM_BOOST,
+                        ),
+                    )
+                ]
+            )
         conditions = [  # scored 0: a filter keeps or drops an issue, it does not rank it
             tantivy.Query.const_score_query(
                 tantivy.Query.term_query(
@@ -215,5 +247,80 @@ class FullText:
         ]
         if conditions:
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in (query, *conditions)])
-        hits = self.searcher.search(query, n, count=False).hits
+        return query
+
+    def _ids(self, hits: list) -> list[int]:
         return self.searcher.fast_field_values("issue", [address for _, address in hits]) if hits else []
+
+
+def terms(query: str) -> list[str]:
+    """*query*'s words as the index holds them (lower case, stemmed), each once, in order."""
+    return list(dict.fromkeys(_ANALYZER.analyze(query)))
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A passage of an issue's text in parts, each with whether it is one of the query's words."""
+
+    parts: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(part for part, _ in self.parts)
+
+    @property
+    def marks(self) -> list[tuple[int, int]]:
+        """The start and end of each marked part in :attr:`text`."""
+        spans, at = [], 0
+        for part, marked in self.parts:
+            if marked:
+                spans.append((at, at + len(part)))
+            at += len(part)
+        return spans
+
+
+def snippet(texts: Sequence[str | None], words: Collection[str], size: int = SNIPPET_WORDS) -> Snippet:
+    """The passage of *size* words of *texts* (white space made single spaces) that holds the most
+    of *words* (as :func:`terms` gives them), those marked: the earliest such, starting a few words
+    before its first match; the first text's opening when none holds any. "…" stands for text left
+    out on either side. A word matches as the index matched it: the same tokens, lower case, stem."""
+    stems: dict[str, str] = {}
+
+    def stem(token: str) -> str:
+        if token not in stems:
+            analyzed = _ANALYZER.analyze(token)
+            stems[token] = analyzed[0] if analyzed else ""
+        return stems[token]
+
+    best: tuple[int, str, list[re.Match[str]], int] | None = None  # matches held, text, tokens, start
+    for raw in texts:
+        passage = " ".join((raw or "").split())
+        tokens = list(_TOKEN.finditer(passage))
+        hits = [i for i, token in enumerate(tokens) if stem(token.group()) in words]
+        start, count = 0, 0
+        for i in hits:  # a window starting just before each match: the first holding the most
+            first = max(0, i - SNIPPET_BEFORE)
+            held = bisect.bisect_left(hits, first + size) - bisect.bisect_left(hits, first)
+            if held > count:
+                start, count = first, held
+        if tokens and (best is None or count > best[0]):
+            best = (count, passage, tokens, start)
+    if best is None:
+        return Snippet()
+    _, passage, tokens, start = best
+    window = tokens[start : start + size]
+    cut = start + size < len(tokens)
+    end = window[-1].end() if cut else len(passage)
+    parts: list[tuple[str, bool]] = [("… ", False)] if start else []
+    at = window[0].start() if start else 0
+    for token in window:
+        if stem(token.group()) in words:
+            if token.start() > at:
+                parts.append((passage[at : token.start()], False))
+            parts.append((token.group(), True))
+            at = token.end()
+    if end > at:
+        parts.append((passage[at:end], False))
+    if cut:
+        parts.append((" …", False))
+    return Snippet(tuple(parts))

@@ -19,13 +19,14 @@ import threading
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
 from openimr.services.corpus import embeddings
-from openimr.services.corpus.fulltext import FullText, store_id
+from openimr.services.corpus.fulltext import FullText, Snippet, snippet, store_id, terms
+from openimr.services.csvout import CsvWriter
 from openimr.services.options import Mode
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from openimr.store.db import Store
 
 RRF_K = 60
+EXPORT_LIMIT = 10_000  # hits in a search's CSV export
+CSV_COLUMNS = ("letter", "item_number", "item", "decision", "family", "category", "year", "snippet")
 SEMANTIC_TEXTS = 16
 
 
@@ -64,9 +67,32 @@ class Hit:
     score: float
 
 
+@dataclass(frozen=True)
+class Found:
+    """A hit of a page of results, with the passage of its rationale or clinical summary that holds
+    most of the query's words, those marked."""
+
+    hit: Hit
+    snippet: Snippet
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of a full-text search: its hits from *offset* on, and how many match in all."""
+
+    total: int
+    offset: int
+    found: list[Found]
+
+
 _DETAILS = (
     "SELECT ci.id, coalesce(l.case_number, l.file), ci.position, li.item, ci.decision, ci.family,"
     " ci.category, ci.year FROM corpus_issues AS ci"
+    " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
+    " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id IN ({ids})"
+)
+_PASSAGES = (
+    "SELECT ci.id, li.rationale, l.clinical_summary FROM corpus_issues AS ci"
     " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
     " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id IN ({ids})"
 )
@@ -240,6 +266,34 @@ class Searcher:
         best = [(p, int(corpus.ids[p])) for p in sorted(positions, key=lambda p: (-fused[p], p))]
         return [_hit(details[i], fused[p]) for p, i in best if i in details][:limit]
 
+    def page(self, query: str, filters: Filters = Filters(), offset: int = 0, limit: int = 20) -> Results:
+        """The *limit* issues from *offset* on of those matching any of *query*'s words under
+        *filters*, best first, each with its snippet, and their number; without words (a blank
+        *query*), every issue meeting *filters*, newest first. Full text only: semantic similarity
+        ranks every issue, so it has no count of matches to page through."""
+        with self.engine.connect() as conn:
+            corpus = _corpus(self.engine, conn)
+            if not corpus.size:
+                return Results(0, offset, [])
+            ids, total = corpus.fulltext.page(query, asdict(filters), offset, limit)
+            details, passages = {}, {}
+            if ids:
+                listed = ",".join(map(str, ids))
+                details = {row[0]: row for row in conn.execute(text(_DETAILS.format(ids=listed)))}
+                passages = {row[0]: row[1:] for row in conn.execute(text(_PASSAGES.format(ids=listed)))}
+        if len(details) < len(ids):  # issues deleted since the indexes were built: build them again
+            from openimr.services.corpus.index import invalidate_mapped
+
+            invalidate_mapped(self.engine)
+            corpus.high = None
+        words = set(terms(query))
+        found = [  # scored as text search's fused ranks are
+            Found(_hit(details[i], 1.0 / (RRF_K + rank)), snippet(passages[i], words))
+            for rank, i in enumerate(ids, offset + 1)
+            if i in details
+        ]
+        return Results(total, offset, found)
+
     @staticmethod
     def _text(corpus: _Corpus, query: str, filters: Filters, n: int) -> tuple[list[int], bool]:
         """Positions of the *n* issues that best match *query* under *filters*, and whether the
@@ -255,15 +309,24 @@ def _hit(row, score: float) -> Hit:
     return Hit(letter, position + 1, item, decision, family, category, year, round(score, 6))
 
 
-def search_store(
-    store: Store, q: str, filters: Filters, limit: int = 20, mode: Mode = Mode.text
-) -> list[Hit]:
-    """Search the decisions stored in *store*, its index brought up to date first: what the API and
-    the corpus search page both answer."""
+def search_page(store: Store, q: str, filters: Filters, offset: int = 0, limit: int = 20) -> Results:
+    """One page of the full-text search of the decisions stored in *store* (see
+    :meth:`Searcher.page`), its index brought up to date first: what the API and the corpus search
+    page both answer."""
     from openimr.services.corpus.index import sync_index  # the index imports this module
 
     sync_index(store.engine)
-    return Searcher(store.engine).search(q, filters, limit, mode)
+    return Searcher(store.engine).page(q, filters, offset, limit)
+
+
+def write_hits_csv(results: Results, out: TextIO) -> None:
+    """*results* as CSV, one row per hit in their order, its snippet as plain text (through the
+    one CSV writer, so no cell of a letter's text can run as a formula)."""
+    writer = CsvWriter(out, CSV_COLUMNS)
+    for found in results.found:
+        hit = found.hit
+        row = (hit.letter, hit.item_number, hit.item, hit.decision, hit.family, hit.category, hit.year)
+        writer.row((*row, found.snippet.text))
 
 
 def past_decision(store: Store, letter: str) -> Letter | None:
