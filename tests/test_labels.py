@@ -72,3 +72,10 @@ def test_hostile_text_is_left_to_the_template_to_escape() -> None:
     # The labels return plain text; autoescaping templates escape it (no Markup is made here).
     assert logged({"name": "<script>"}) == "Name: <script>"
     assert type(logged({"name": "<b>"})) is str
+
+
+def test_statistics_groups_by_a_code_read_as_labels_and_names_stay_as_they_are() -> None:
+    assert labels.group_label("physical_therapy", "category") == "Physical therapy"
+    assert labels.group_label("nsaid", "drug-class") == "NSAID"
+    assert labels.group_label("MTUS Chronic Pain", "family") == "MTUS Chronic Pain"
+    assert labels.group_label("physical_medicine", "specialty") == "physical_medicine"  # a name, untouched

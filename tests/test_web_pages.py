@@ -337,7 +337,8 @@ def test_folding_keeps_reads_of_other_cases_and_other_people_apart() -> None:
 def test_statistics_show_on_arrival_with_a_link_per_grouping(client: TestClient, username: str) -> None:
     sign_in(client, username)
     page = client.get("/corpus/stats").text
-    assert '<th scope="row">acupuncture</th><td>' in page  # the default grouping, no "Show" to press
+    assert '<th scope="row">Acupuncture</th><td>' in page  # the default grouping, no "Show" to press
+    assert "_" not in "".join(re.findall(r'<th scope="row">([^<]*)</th>', page))  # no physical_therapy
     assert "<button" not in page.split("<main")[1]
     for by, label in (
         ("family", "Guideline family"),

@@ -50,7 +50,7 @@ def test_statistics_page_shows_rates_with_intervals(client: TestClient, username
     page = client.get("/corpus/stats", params={"by": "category"})
     assert page.status_code == 200
     assert "<caption>Decisions by category, 3 issues</caption>" in page.text
-    assert '<th scope="row">acupuncture</th><td>3</td><td>2</td><td>1</td><td>33.3%</td>' in page.text
+    assert '<th scope="row">Acupuncture</th><td>3</td><td>2</td><td>1</td><td>33.3%</td>' in page.text
     assert 'href="/corpus/stats"' in page.text  # the navigation links it
     chart = client.get("/corpus/stats.svg", params={"by": "year"})
     assert chart.headers["content-type"].startswith("image/svg+xml") and b"<svg" in chart.content

@@ -2,7 +2,7 @@
 audit actions and fields, and the values an audit entry logged.
 
 The one place these labels live; the web pages reach them through one Jinja filter each
-(``label``, ``logged``), and anything else that shows a code to a person calls :func:`label`.
+(``label``, ``logged``, ``group_label``), and anything else that shows a code to a person calls :func:`label`.
 A code with no entry of its own reads as its words in sentence case ("home_health" → "Home
 health"), with the abbreviations people write in capitals ("ur_items" → "UR items").
 """
@@ -81,6 +81,8 @@ LABELS: dict[str, Mapping[str, str]] = {
     "entity": ENTITIES,
     "field": FIELDS,
 }
+# The statistics groupings (``By`` values) whose group names are codes, and their kind of label.
+GROUPINGS = {"category": "category", "drug-class": "drug_class"}
 # Abbreviations written in capitals wherever they stand in a code.
 CAPITALS = {"ur": "UR", "imr": "IMR", "id": "ID", "mtus": "MTUS", "pdf": "PDF", "csv": "CSV", "dme": "DME"}
 
@@ -101,6 +103,13 @@ def label(code: Any, kind: str) -> str:
         return ""
     text = str(getattr(code, "value", code))
     return LABELS[kind].get(text) or words(text)
+
+
+def group_label(name: str, grouping: str) -> str:
+    """A statistics group's *name* as people read it: the groupings by a code (category, drug
+    class) by its label, the others (family, specialty, year) as they are."""
+    kind = GROUPINGS.get(grouping)
+    return label(name, kind) if kind else name
 
 
 def _number(value: float) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from openimr.core.families import NOT_STATED, guideline_family
+from openimr.core.labels import group_label
 from openimr.core.models import Decision
 from openimr.services.csvout import CsvWriter
 from openimr.services.options import By
@@ -213,7 +214,8 @@ def chart(
 
     overall = overall or total(groups)
     shown = sorted(groups, key=lambda g: -g.issues)[:top][::-1] if by is not By.year else groups[::-1]
-    names = [g.name if len(g.name) <= 40 else g.name[:39] + "…" for g in shown]
+    labels = [group_label(g.name, by.value) for g in shown]
+    names = [n if len(n) <= 40 else n[:39] + "…" for n in labels]
     ys = range(len(shown))
     fig, (left, right) = plt.subplots(
         1,

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
-from openimr.core.labels import label, logged
+from openimr.core.labels import group_label, label, logged
 from openimr.core.models import ReasonCode
 from openimr.core.process.workflow import TERMINAL, Status
 from openimr.core.review.engine import Review
@@ -36,7 +36,7 @@ templates = Jinja2Templates(
 )
 # People's words for stored codes, on every page: ``{{ case.status | label("status") }}``,
 # ``{{ value | logged(field) }}`` (see :mod:`openimr.core.labels`).
-templates.env.filters.update(label=label, logged=logged)
+templates.env.filters.update(label=label, logged=logged, group_label=group_label)
 templates.env.globals["CLOSED"] = TERMINAL  # statuses with no deadline running
 STATUS_ORDER = list(Status)
 # The engine's typed review in plain words (REASONS.md codes, criterion statuses, the basis).
