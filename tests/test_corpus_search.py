@@ -74,6 +74,44 @@ def test_specialty_and_family_filters(engine, gold: list[Letter]) -> None:
     assert hits and {h.family for h in hits} == {"MTUS Acupuncture Treatment"}
 
 
+def test_pages_count_every_match_and_split_the_ranking(engine) -> None:
+    """Page by page, the full text's ranking as :meth:`Searcher.search` gives it whole, with the
+    number of all matches; filters alone keep what they name, newest first."""
+    searcher = Searcher(engine)
+    whole = searcher.search("pain medication", Filters(decision="upheld"), 1000, Mode.text)
+    pages = [
+        searcher.page("pain medication", Filters(decision="Upheld"), at, 20) for at in range(0, 1000, 20)
+    ]
+    assert {p.total for p in pages} == {len(whole)} and len(whole) > 40
+    assert [f.hit.letter + str(f.hit.item_number) for p in pages for f in p.found] == [
+        h.letter + str(h.item_number) for h in whole
+    ]
+    marked = [f.snippet.text[a:b].lower() for f in pages[0].found for a, b in f.snippet.marks]
+    assert marked and {w[:4] for w in marked} <= {"pain", "medi"}
+    alone = searcher.page("", Filters(decision="overturned"), 0, 100)
+    assert alone.total == len(alone.found) == 28 and {f.hit.decision for f in alone.found} == {"Overturned"}
+    assert searcher.page("", Filters(year=1901), 0, 10) == searcher.page("?!", Filters(), 0, 10)
+    assert searcher.page("", Filters(year=1901), 0, 10).total == 0
+    assert (
+        searcher.page("", Filters(), 250, 100).total == 258
+        and len(searcher.page("", Filters(), 250, 100).found) == 8
+    )
+
+
+def test_a_snippet_is_the_passage_holding_most_words() -> None:
+    from openimr.services.corpus.fulltext import snippet, terms
+
+    words = set(terms("Norco opioids"))
+    rationale = " ".join(
+        ["filler"] * 40 + ["Norco", "once;"] + ["filler"] * 10 + ["opioid", "and", "Norco", "again."]
+    )
+    found = snippet(["no match in the item", rationale], words, size=8)
+    assert found.text == "… filler filler filler filler opioid and Norco again."
+    assert [found.text[a:b] for a, b in found.marks] == ["opioid", "Norco"]
+    assert snippet(["Short   text,\nno match."], words).text == "Short text, no match."
+    assert snippet([None, ""], words).parts == ()
+
+
 @pytest.mark.skipif(not embeddings.available(), reason="the static embedding model is missing")
 def test_hybrid_finds_meaning_beyond_words(engine) -> None:
     searcher = Searcher(engine)
