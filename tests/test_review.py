@@ -19,7 +19,7 @@ from openimr.core.review.analysis import support_score
 from openimr.core.review.criteria import Criterion, Evidence
 from openimr.core.review.engine import load_models, review_case
 from openimr.core.review.train import REASONS_FILE, examples, fit, load_reasons, load_records
-from openimr.services.review import review as reviewed
+from openimr.services.app import OpenIMR
 from openimr.store.db import make_engine, migrate
 from openimr.store.ingest import store_letter
 
@@ -294,7 +294,9 @@ def test_similar_past_decisions_come_from_the_store_and_leave_out_the_case_itsel
             store_letter(conn, Letter.model_validate(record), f"h{k}")
     engine.dispose()
     own = next(r for r in records if r["case_number"] and any("MRI" in i["item"] for i in r["issues"]))
-    review = reviewed(case_from_letter(own), store=url)
+    application = OpenIMR.open(url)
+    review = application.review(case_from_letter(own))
+    application.close()
     mri = next(i for i in review.items if "MRI" in i.item)
     assert len(mri.similar) == 10
     assert own["case_number"] not in {d.letter for d in mri.similar}
@@ -309,3 +311,31 @@ def test_similar_past_decisions_come_from_the_store_and_leave_out_the_case_itsel
     assert p.reasons and all(r.quote and r.letter != own["case_number"] for r in p.reasons)
     assert [r.count for r in p.reasons] == sorted((r.count for r in p.reasons), reverse=True)
     assert review_case(case_from_letter(own)).items[0].precedents is None
+
+
+def test_review_with_rules_reviews_with_that_file_and_a_bad_file_is_one_line(tmp_path: Path) -> None:
+    import yaml
+
+    packaged = Path(__file__).parents[1] / "src/openimr/core/guidelines/mtus.yaml"
+    data = yaml.safe_load(packaged.read_text())
+    rule = next(r for r in data["rules"] if r["id"] == "acupuncture-9792.24.1")
+    rule["limits"][0]["max"] = 12  # a draft that allows twelve visits to show an effect
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = tmp_path / "case.json"
+    path.write_text(case("Acupuncture 2 times a week for 6 weeks").model_dump_json())
+
+    def visits(*extra: str) -> list[str]:
+        result = CliRunner().invoke(app, ["review", str(path), *extra])
+        assert result.exit_code == 0, result.output
+        (item,) = json.loads(result.stdout)["items"]
+        return [c["status"] for c in item["criteria"] if c["criterion"] == "time_to_effect_visits"]
+
+    assert visits() == ["unmet"]  # the packaged rules: at most 6
+    assert visits("--rules", str(draft)) == ["met"]
+    assert visits() == ["unmet"]  # the draft was in force for that review only
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rules: [\n")
+    result = CliRunner().invoke(app, ["review", str(path), "--rules", str(broken)])
+    assert result.exit_code == 1 and str(broken) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output

@@ -144,18 +144,24 @@ def review_command(
     reviewed, and the exit status is 1 at the end.
     """
     from openimr.core.case import CaseError
+    from openimr.core.guidelines.rules import RuleFileError
     from openimr.services.app import OpenIMR  # scikit-learn loads only when reviewing
+    from openimr.services.guidelines import load
     from openimr.services.settings import Settings
 
-    settings = Settings.from_env(db=db).model_copy(update={"rules": rules})
+    settings = Settings.from_env(db=db)
+    try:  # a bad rules file is one error line before any case is read
+        ruleset = load(rules, settings.packs)
+    except RuleFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     application = OpenIMR(settings)
+    application.rules = ruleset
     failed = 0
     reviews: list[dict] = []
     for path in cases:
         try:
-            result = application.review(
-                read_case(path), str(model) if model else None, similar=db is not None
-            )
+            result = application.review(read_case(path), str(model) if model else None, db is not None)
         except CaseError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)
