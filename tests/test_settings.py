@@ -20,7 +20,6 @@ def test_the_environment_is_read_once_into_typed_settings(
             "OPENIMR_RULES": "draft.yaml",
             "OPENIMR_PACKS": "/srv/packs",
             "OPENIMR_INDEX_DIR": "/srv/index",
-            "OPENIMR_ORGANIZATION": "Bay Review",
             "OPENIMR_LOGIN_MAX_FAILURES": "3",
             "OPENIMR_HTTPS": "yes",
             "OPENIMR_MAX_JSON_BYTES": "2048",
@@ -34,7 +33,6 @@ def test_the_environment_is_read_once_into_typed_settings(
         Path("/srv/packs"),
         Path("/srv/index"),
     )
-    assert settings.organization == "Bay Review"
     assert settings.sign_in == SignInSettings(max_failures=3, https=True)
     assert settings.body_limits == BodyLimits(other=2048)
     assert settings.trusted_proxies == ("10.0.0.2", "10.1.0.0/16")

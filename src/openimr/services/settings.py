@@ -6,7 +6,6 @@ checked once by :meth:`Settings.from_env`, a malformed one refused naming it.
 - ``OPENIMR_PACKS``: where criteria packs are installed (default ``./openimr-packs``).
 - ``OPENIMR_INDEX_DIR``: where the corpus index of a server database lives
   (default ``~/.cache/openimr/index``; a SQLite file keeps its index beside it).
-- ``OPENIMR_ORGANIZATION``: the review organization's name on its letters.
 - Sign-in, tokens, sessions and HTTPS: see :class:`SignInSettings`.
 - ``OPENIMR_MAX_BODY_BYTES`` (25 MiB) and ``OPENIMR_MAX_JSON_BYTES`` (1 MiB): the largest request
   bodies the web application takes, multipart and any other.
@@ -31,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from openimr.core.errors import OpenIMRError
 from openimr.core.guidelines.packs import packs_dir
-from openimr.services.options import ORGANIZATION_ENV, RULES_ENV
+from openimr.services.options import RULES_ENV
 from openimr.store.schema import utc_now
 
 DB_ENV = "OPENIMR_DB"
@@ -176,7 +175,6 @@ class Settings(BaseModel):
     rules: Path | None = None
     packs: Path = Path("openimr-packs")
     index_dir: Path = Field(default_factory=lambda: index_root({}))
-    organization: str | None = None
     sign_in: SignInSettings = SignInSettings()
     body_limits: BodyLimits = BodyLimits()
     trusted_proxies: tuple[str, ...] = ()
@@ -190,7 +188,6 @@ class Settings(BaseModel):
             rules=Path(env[RULES_ENV]) if env.get(RULES_ENV) else None,
             packs=packs_dir(env),
             index_dir=index_root(env),
-            organization=env.get(ORGANIZATION_ENV) or None,
             sign_in=SignInSettings.from_env(env),
             body_limits=BodyLimits.from_env(env),
             trusted_proxies=trusted_proxies(env),
