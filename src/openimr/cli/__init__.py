@@ -89,6 +89,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The database's schema: upgrade it to this version of OpenIMR, or show its revision.",
     ),
     "reviewers": ("openimr.cli.cases", "reviewers_app", "The expert reviewer roster."),
+    "users": ("openimr.cli.users", "app", "Accounts: reset a password."),
     "cases": (
         "openimr.cli.cases",
         "cases_app",

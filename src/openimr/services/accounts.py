@@ -104,10 +104,24 @@ def set_active(s: Session, who: Principal, user_id: int, active: bool) -> UserRo
         )
     user.active = active
     if not active:
-        s.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
-        live = (TokenRow.user_id == user.id) & TokenRow.revoked_at.is_(None)
-        s.execute(update(TokenRow).where(live).values(revoked_at=utc_now()))
+        end_access(s, user.id)
     return user
+
+
+def end_access(s: Session, user_id: int) -> dict[str, int]:
+    """End every sign-in session of the account and revoke its live API tokens for good; how many
+    of each (``sessions_ended``, ``tokens_revoked``), for the audit log."""
+    sessions = s.execute(delete(SessionRow).where(SessionRow.user_id == user_id)).rowcount
+    live = (TokenRow.user_id == user_id) & TokenRow.revoked_at.is_(None)
+    tokens = s.execute(update(TokenRow).where(live).values(revoked_at=utc_now())).rowcount
+    return {"sessions_ended": sessions, "tokens_revoked": tokens}
+
+
+def replace_password(s: Session, user: UserRow, password_hash: str) -> dict[str, int]:
+    """Give *user* the password of *password_hash* and end all their access made with the old one
+    (:func:`end_access`); what was ended."""
+    user.password_hash = password_hash
+    return end_access(s, user.id)
 
 
 @dataclass(frozen=True)
@@ -291,3 +305,31 @@ def close_session(s: Session, cookie: str) -> None:
 def same(a: str | None, b: str | None) -> bool:
     """Constant-time equality of two secrets, False when either is missing."""
     return bool(a and b) and hmac.compare_digest(str(a), str(b))
+
+
+def change_password(
+    store: Store,
+    username: str,
+    old: str,
+    new: str,
+    address: str,
+    cfg: SignInSettings,
+    then: Callable[[Session, UserRow, str], str],
+    slots: Gate | None = None,
+) -> Attempt:
+    """Check *old* as a sign-in of *username* would be (throttled, audited, one of *slots*: a wrong
+    one counts as a failed sign-in); when it matches, ``then(session, user, new_hash)`` replaces the
+    password in the same transaction and makes the attempt's ``result`` (a new session or token).
+
+    The new password is hashed first, in the same slot, so both argon2 runs count against the bound
+    and neither holds a lock."""
+    if slots is not None and not slots.enter():
+        return Attempt(None, BUSY_RETRY_S, busy=True)
+    try:
+        new_hash = hash_password(new)
+        return sign_in(
+            store, username, old, address, cfg, "password_change", lambda s, u: then(s, u, new_hash)
+        )
+    finally:
+        if slots is not None:
+            slots.leave()

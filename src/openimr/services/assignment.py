@@ -15,7 +15,7 @@ from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services import schemas as out
 from openimr.services import views
-from openimr.services.access import Gate, NotFound, ProcessError, snapshot
+from openimr.services.access import Gate, ProcessError, snapshot
 from openimr.services.views import Lens
 from openimr.store.schema import (
     AssignmentRow,
@@ -81,16 +81,27 @@ def _need(c: CaseRow, today: dt.date) -> assignment.Need:
     )
 
 
-def qualified_for(s: Session, case: CaseRow, today: dt.date) -> dict[str, str]:
-    """Code -> name of each reviewer other than the case's assigned one who may take it now."""
+def qualified_for(s: Session, case: CaseRow, today: dt.date) -> dict[str, out.CandidateOut]:
+    """Code -> each reviewer other than the case's assigned one, by code: whether they may take it
+    now and, if not, why (in words with the parties named: only those who may assign read it, and
+    they may see the parties)."""
     _, roster = _roster(s)
     need = _need(case, today)
     mine = case.assignment.reviewer.code if case.assignment else None
-    return {
-        c.code: c.name
-        for c in roster
-        if c.code != mine and c.open_cases < c.capacity and not assignment.exclusions(c, need, today)
-    }
+    shown = {}
+    for c in roster:
+        if c.code == mine:
+            continue
+        why_not = assignment.why_not(c, need, today)
+        shown[c.code] = out.CandidateOut(
+            code=c.code,
+            name=c.name,
+            qualifies=not why_not,
+            open_cases=c.open_cases,
+            capacity=c.capacity,
+            why_not=[r.text() for r in why_not],
+        )
+    return shown
 
 
 class Assignment(Gate):
@@ -177,35 +188,45 @@ class Assignment(Gate):
 
     def reassign(self, who: Principal, number: str, reviewer: str | None, today: dt.date) -> out.OutcomeOut:
         """Give an assigned case with no decision yet to *reviewer* (None: the best other qualified
-        reviewer); the assignment is replaced, and the change audited. A reviewer who may not take
-        the case, or nobody left to take it, is an outcome without a reviewer and changes nothing."""
+        reviewer); the assignment is replaced, and the change audited. A reviewer not on the roster
+        or who may not take the case, or nobody left to take it, is a :class:`ProcessError` saying
+        why, and nothing changes."""
         self.require(who, Action.ASSIGN, number, "assignment")
         with self._tx() as s:
             case = self._case(s, number)
             current = case.assignment
             if current is None or case.status not in (Status.ASSIGNED, Status.IN_REVIEW):
                 raise ProcessError(f"case {number} is {case.status}: only an assigned case can be reassigned")
+            held = current.reviewer.code
             if any(i.decision for i in case.items):
-                held = current.reviewer.code
                 raise ProcessError(f"case {number} has decisions already: it stays with {held}")
             rows, roster = _roster(s)
             need = _need(case, today)
-            others = [c for c in roster if c.code != current.reviewer.code]
+            others = [c for c in roster if c.code != held]
             if reviewer is not None:
+                if reviewer == held:
+                    raise ProcessError(f"case {number} is already assigned to {held}")
                 others = [c for c in others if c.code == reviewer]
                 if not others:
-                    raise NotFound(f"no other reviewer {reviewer} on the roster")
+                    raise ProcessError(f"no reviewer {reviewer} on the roster")
+                refused = assignment.why_not(others[0], need, today)
+                if refused:
+                    raise ProcessError(
+                        f"{reviewer} may not take case {number}: {'; '.join(r.text() for r in refused)}"
+                    )
             outcome = assignment.assign([need], others, today)[0]
-            if outcome.reviewer is not None:
-                before = snapshot(current, "assigned_on", "explanation") | {"reviewer": current.reviewer.code}
-                current.reviewer = next(r for r in rows if r.code == outcome.reviewer)
-                current.assigned_on = today
-                current.explanation = outcome.as_dict()
-                self._audit(s, who, number, "assignment", number, "reassign", before, outcome.as_dict())
+            if outcome.reviewer is None:
+                raise ProcessError(f"no other reviewer may take case {number} now: it stays with {held}")
+            before = snapshot(current, "assigned_on", "explanation") | {"reviewer": held}
+            current.reviewer = next(r for r in rows if r.code == outcome.reviewer)
+            current.assigned_on = today
+            current.explanation = outcome.as_dict()
+            self._audit(s, who, number, "assignment", number, "reassign", before, outcome.as_dict())
         return views.outcome_out(outcome, Lens.of(who))
 
-    def qualified(self, who: Principal, number: str, today: dt.date) -> dict[str, str]:
-        """Code -> name of each reviewer other than the assigned one who may take the case now."""
+    def candidates(self, who: Principal, number: str, today: dt.date) -> list[out.CandidateOut]:
+        """Each reviewer other than the assigned one, by code: whether they may take the case now
+        and, if not, why."""
         self.require(who, Action.ASSIGN, number, "assignment")
         with self._tx() as s:
-            return qualified_for(s, self._case(s, number), today)
+            return list(qualified_for(s, self._case(s, number), today).values())

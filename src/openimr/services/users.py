@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
-from openimr.services.access import Gate, NotFound
+from openimr.services.access import Gate, NotFound, ProcessError
+from openimr.store.schema import ReviewerRow, UserRow
 
 
 class Users(Gate):
@@ -80,9 +84,17 @@ class Users(Gate):
         self, who: Principal, username: str, password: str, role: str, reviewer_code: str | None
     ) -> out.UserOut:
         """A new account (admins only), audited; a name in use is :class:`Taken` (409), any other
-        problem a :class:`ProcessError` (422)."""
+        problem (a reviewer code not on the roster among them) a :class:`ProcessError` (422)."""
         self.require(who, Action.MANAGE_USERS)
         with self._tx() as s:
+            if (
+                reviewer_code
+                and s.scalar(select(ReviewerRow.id).where(ReviewerRow.code == reviewer_code)) is None
+            ):
+                raise ProcessError(
+                    f"reviewer code {reviewer_code} is not on the roster: import the reviewer first, "
+                    "or use a code the Reviewers page lists"
+                )
             user = auth.create_user(s, username, password, role, reviewer_code)
             after = {"role": role, "reviewer_code": reviewer_code}
             self._audit(s, who, None, "user", username, "create", None, after)
@@ -93,3 +105,48 @@ class Users(Gate):
         self.require(who, Action.MANAGE_USERS)
         with self._tx() as s:
             return auth.set_active(s, who, user_id, active).username
+
+    def change_password(
+        self,
+        who: Principal,
+        old: str,
+        new: str,
+        address: str,
+        cfg: auth.SignInSettings,
+        slots: auth.Gate | None,
+        token_name: str | None = None,
+    ) -> auth.Attempt:
+        """Change *who*'s own password: *old* is checked as a sign-in would be (throttled; a wrong one
+        counts as a failed sign-in). Every session and API token of the account ends, the one this
+        request came with included; the attempt's result is what replaces it: a new API token named
+        *token_name*, or without one a new session's cookie value. Audited, never the password."""
+
+        def then(s: Session, user: UserRow, new_hash: str) -> str:
+            ended = auth.replace_password(s, user, new_hash)
+            self._audit(s, who, None, "user", user.username, "password_changed", None, ended)
+            if token_name is None:
+                return auth.open_session(s, user, cfg)
+            return auth.issue_token(s, user, token_name, cfg)
+
+        return auth.change_password(self.store, who.username, old, new, address, cfg, then, slots)
+
+    def reset_password(self, who: Principal, username: str, password: str) -> None:
+        """Set a temporary password for someone else's account (admins only; one's own is changed
+        with the current password instead); every session and API token of it ends. Audited, never
+        the password."""
+        self.require(who, Action.MANAGE_USERS)
+        if username == who.username:
+            raise ProcessError(
+                "to change your own password, use Change password (it asks for the current one)"
+            )
+        new_hash = auth.hash_password(password)  # outside the transaction: argon2 holds no lock
+        with self._tx() as s:
+            user = s.scalar(select(UserRow).where(UserRow.username == username))
+            if user is None:
+                raise NotFound(f"no account {username}")
+            if user.id == who.id:
+                raise ProcessError(
+                    "your own password is changed with Change password, which asks for the current one"
+                )
+            ended = auth.replace_password(s, user, new_hash)
+            self._audit(s, who, None, "user", username, "password_reset", None, ended)

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from openimr.core.process.roster import csv_row
 from openimr.core.roles import ROLE_NAMES, Action, Role
-from openimr.services.access import ProcessError
-from openimr.services.schemas import RosterEntry, UserIn
+from openimr.services.access import Forbidden, NotFound, ProcessError
+from openimr.services.schemas import PasswordResetIn, RosterEntry, UserIn
 from openimr.web.api import read_upload, signs_in_first
 from openimr.web.pages import Cases, Poster, Who, _sign_in, back, render, signed_in
 
@@ -114,14 +114,23 @@ def _users_page(request: Request, who: Any, cases: Any, code: int = 200, **conte
         code,
         users=rows,
         roles=ROLES,
-        **{"errors": None, "form": {}, **context},
+        codes=[r.code for r in cases.reviewers(who, 500, 0).items],
+        **{"errors": None, "form": {}, "reset": {}, **context},
     )
 
 
 @router.get("/admin/users")
 def users(request: Request, who: Who, cases: Cases) -> Response:
-    """Every account, with a form to create one (administrators only)."""
+    """Every account, with a form to create one and one to reset a password (administrators only)."""
     return _users_page(request, who, cases)
+
+
+USER_LABELS = {
+    "username": "Username",
+    "password": "Password",
+    "role": "Role",
+    "reviewer_code": "Reviewer code",
+}
 
 
 @router.post("/admin/users")
@@ -134,23 +143,45 @@ def create_user(
     role: Annotated[str, Form()] = "",
     reviewer_code: Annotated[str, Form()] = "",
 ) -> Response:
+    """Create an account: its role is a required choice, and a reviewer's code must be on the roster."""
     cases.require(who, Action.MANAGE_USERS)
     form = {"username": username, "role": role, "reviewer_code": reviewer_code}
-    labels = {
-        "username": "Username",
-        "password": "Password",
-        "role": "Role",
-        "reviewer_code": "Reviewer code",
-    }
+    if not role:
+        return _users_page(
+            request, who, cases, 422, errors=["Role: choose what the account may do"], form=form
+        )
     try:
         body = UserIn(username=username, password=password, role=role, reviewer_code=reviewer_code or None)
         request.app.state.users.create(who, body.username, body.password, body.role, body.reviewer_code)
     except ValidationError as exc:
-        errors = [f"{labels.get(str(e['loc'][0]), 'Form')}: {e['msg']}" for e in exc.errors()]
+        errors = [f"{USER_LABELS.get(str(e['loc'][0]), 'Form')}: {e['msg']}" for e in exc.errors()]
         return _users_page(request, who, cases, 422, errors=errors, form=form)
-    except ProcessError as exc:  # a name taken answers the form's 422 too
+    except ProcessError as exc:  # a name taken, a code not on the roster: the form's 422 too
         return _users_page(request, who, cases, 422, errors=[str(exc)], form=form)
     return back("/admin/users", f"Account {body.username} created ({body.role}).")
+
+
+@router.post("/admin/users/password")
+def reset_password(
+    request: Request,
+    who: Poster,
+    cases: Cases,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Set a temporary password for someone's account; their sessions and API tokens end."""
+    cases.require(who, Action.MANAGE_USERS)
+    reset = {"username": username}
+    try:
+        body = PasswordResetIn(password=password)
+        request.app.state.users.reset_password(who, username, body.password)
+    except ValidationError as exc:
+        errors = [f"Temporary password: {e['msg']}" for e in exc.errors()]
+        return _users_page(request, who, cases, 422, errors=errors, reset=reset)
+    except ProcessError as exc:
+        return _users_page(request, who, cases, 422, errors=[str(exc)], reset=reset)
+    done = f"Password of {username} reset: their sessions and API tokens have ended. Tell them the"
+    return back("/admin/users", f"{done} temporary password in person, and to change it once signed in.")
 
 
 @router.post("/admin/users/{user_id}/active")
@@ -175,10 +206,14 @@ def withdraw(case_number: str, who: Poster, cases: Cases, reason: Annotated[str,
 
 @router.post("/cases/{case_number}/reassign")
 def reassign(case_number: str, who: Poster, cases: Cases, reviewer: Annotated[str, Form()] = "") -> Response:
-    outcome = cases.reassign(who, case_number, reviewer or None, dt.date.today())
-    if outcome.reviewer is None:
-        why = "; ".join(outcome.others.values()) or "; ".join(outcome.why)
-        return back(f"/cases/{case_number}", f"Not reassigned: {why}.", "warning")
+    """Give the case to the chosen reviewer (none chosen: the best other qualified one); a refusal
+    comes back to the case page as a warning saying why."""
+    try:
+        outcome = cases.reassign(who, case_number, reviewer.strip() or None, dt.date.today())
+    except (Forbidden, NotFound):
+        raise
+    except ProcessError as exc:
+        return back(f"/cases/{case_number}", f"Not reassigned: {exc}.", "warning")
     return back(f"/cases/{case_number}", f"Reassigned to {outcome.reviewer}.")
 
 

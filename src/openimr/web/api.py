@@ -217,10 +217,50 @@ def me(who: Who) -> out.UserOut:
     return out.UserOut(username=who.username, role=who.role, reviewer_code=who.reviewer_code)
 
 
+@router.put("/me/password", response_model=out.TokenOut, tags=["accounts"], responses=_errors(401, 429))
+def change_password(body: out.PasswordChangeIn, request: Request, who: Who) -> out.TokenOut | JSONResponse:
+    """Change your own password. ``old_password`` is checked as a sign-in would be (401 when wrong,
+    429 when throttled or busy, and a wrong one counts as a failed sign-in). Every session and API
+    token of the account ends, the token of this request included; the answer is a new token
+    (named ``name``) to go on with."""
+    attempt = request.app.state.users.change_password(
+        who,
+        body.old_password,
+        body.new_password,
+        conn.client_address(request),
+        conn.settings(request),
+        conn.gate(request),
+        token_name=body.name,
+    )
+    if attempt.retry_after:
+        return JSONResponse(
+            {"error": "busy" if attempt.busy else "throttled", "message": attempt.refusal, "detail": None},
+            status_code=429,
+            headers={"Retry-After": str(attempt.retry_after)},
+        )
+    if attempt.result is None:
+        raise Unauthenticated("old_password: that is not your current password; nothing was changed")
+    return out.TokenOut(token=attempt.result)
+
+
 @router.post("/users", response_model=out.UserOut, status_code=201, tags=["accounts"])
 def create_user(body: out.UserIn, request: Request, who: Who) -> out.UserOut:
-    """Create an account (admin only): 409 when the username is taken, 422 for any other problem."""
+    """Create an account (admin only): 409 when the username is taken, 422 for any other problem
+    (a reviewer account's code must be on the roster)."""
     return request.app.state.users.create(who, body.username, body.password, body.role, body.reviewer_code)
+
+
+@router.put("/users/{username}/password", status_code=204, response_class=Response, tags=["accounts"])
+def reset_password(
+    username: Annotated[str, Path(min_length=1, max_length=b.USERNAME, pattern=b.LINE)],
+    body: out.PasswordResetIn,
+    request: Request,
+    who: Who,
+) -> Response:
+    """Set a temporary password for someone else's account (admin only; your own: PUT
+    /api/me/password). Every session and API token of that account ends; audited."""
+    request.app.state.users.reset_password(who, username, body.password)
+    return Response(status_code=204)
 
 
 # Cases ----------------------------------------------------------------------------------------
@@ -355,6 +395,23 @@ def import_reviewers(
 def assign(body: out.AssignIn, who: Who, cases: Cases) -> list[out.OutcomeOut]:
     """Assign cases (or every case awaiting a reviewer) as one optimized batch, each with why."""
     return cases.assign(who, body.case_numbers, _today())
+
+
+@router.get(
+    "/cases/{case_number}/assignment/candidates", response_model=list[out.CandidateOut], tags=["assignments"]
+)
+def reassignment_candidates(case_number: CaseNumber, who: Who, cases: Cases) -> list[out.CandidateOut]:
+    """Each reviewer other than the assigned one, by code: whether they may take the case now, their
+    open cases and capacity, and if they may not, why."""
+    return cases.candidates(who, case_number, _today())
+
+
+@router.put("/cases/{case_number}/assignment", response_model=out.OutcomeOut, tags=["assignments"])
+def reassign(case_number: CaseNumber, body: out.ReassignIn, who: Who, cases: Cases) -> out.OutcomeOut:
+    """Give an assigned case with no decision yet to ``reviewer`` (null: the best other qualified
+    reviewer), with why; 422 saying why not when that reviewer is not on the roster or may not take
+    it, or nobody else may."""
+    return cases.reassign(who, case_number, body.reviewer, _today())
 
 
 # Decisions and recommendations ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Signing in and out, and the home page that sends each account to its own."""
+"""Signing in and out, changing your own password, and the home page that sends each account to its own."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from openimr.services import accounts as auth
 from openimr.services.cases import (
     Forbidden,
 )
+from openimr.services.schemas import PasswordChangeIn
 from openimr.web import connection as conn
 from openimr.web.base import (
     Cases,
     Poster,
     Who,
+    back,
     home_of,
     local,
     render,
@@ -64,17 +67,21 @@ def login(
         return response
     if cookie is None:
         return _login_page(request, next, "Wrong username or password.", 401)
-    target = local(next)
-    response = RedirectResponse(target, status_code=303)
+    response = _signed_in(request, RedirectResponse(local(next), status_code=303), cookie)
+    response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
+    return response
+
+
+def _signed_in(request: Request, response: Response, cookie: str) -> Response:
+    """*response* with the session cookie *cookie* set."""
     response.set_cookie(
         auth.SESSION_COOKIE,
         cookie,
-        max_age=int(cfg.session_hours * 3600),
+        max_age=int(conn.settings(request).session_hours * 3600),
         httponly=True,
         samesite="lax",
         secure=conn.secure(request),
     )
-    response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
     return response
 
 
@@ -84,6 +91,56 @@ def logout(request: Request, who: Poster, cases: Cases) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, httponly=True, samesite="lax", secure=conn.secure(request))
     return response
+
+
+# Your own password ---------------------------------------------------------------------------
+
+
+@router.get("/account/password")
+def password_form(request: Request, who: Who) -> Response:
+    """The form to change your own password."""
+    return render(request, "password.html.j2", who, error=None)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    who: Poster,
+    old_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    """Change your own password: the current one is checked as a sign-in would be (a wrong one counts
+    as a failed sign-in). Every session and API token of the account ends, this browser's session
+    included, and this browser is signed in again at once with a new session."""
+
+    def again(error: str, code: int = 422) -> Response:
+        return render(request, "password.html.j2", who, code, error=error)
+
+    if new_password != confirm_password:
+        return again("New password and its confirmation differ: type the same password twice.")
+    try:
+        body = PasswordChangeIn(old_password=old_password, new_password=new_password)
+    except ValidationError as exc:
+        field = {"old_password": "Current password", "new_password": "New password"}
+        return again("; ".join(f"{field.get(str(e['loc'][0]), 'Form')}: {e['msg']}" for e in exc.errors()))
+    attempt = request.app.state.users.change_password(
+        who,
+        body.old_password,
+        body.new_password,
+        conn.client_address(request),
+        conn.settings(request),
+        conn.gate(request),
+    )
+    if attempt.retry_after:
+        wait = attempt.refusal
+        response = again(wait[:1].upper() + wait[1:] + ".", 429)
+        response.headers["Retry-After"] = str(attempt.retry_after)
+        return response
+    if attempt.result is None:
+        return again("Current password: that is not your current password. Nothing was changed.", 401)
+    done = "Password changed. Every other session and API token of your account has ended."
+    return _signed_in(request, back("/account/password", done), attempt.result)
 
 
 @router.get("/")

@@ -1,0 +1,45 @@
+"""``openimr users ...``: the accounts an administrator looks after from the command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from openimr.cli.cases import Actor, Db, _service
+
+app = typer.Typer(help="Accounts: reset a password.", no_args_is_help=True)
+
+
+def _new_password() -> str:
+    """The temporary password: asked twice and not shown at a terminal, else standard input's first line."""
+    if sys.stdin.isatty():
+        return typer.prompt("Temporary password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The account whose password to reset.")],
+    db: Db = None,
+    actor: Actor = None,
+) -> None:
+    """Set a temporary password for USERNAME and sign the account out everywhere (its sessions and
+    API tokens end). The password is asked for twice at a terminal and never shown; piped, it is
+    the first line of standard input. The reset is written to the audit log, the password never.
+    Tell the account's owner the password in person and ask them to change it."""
+    from pydantic import ValidationError
+
+    from openimr.services.schemas import PasswordResetIn
+    from openimr.services.users import Users
+
+    try:
+        body = PasswordResetIn(password=_new_password())
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].replace("String should", "it should")
+        typer.echo(f"error: the temporary password: {why}", err=True)
+        raise typer.Exit(1) from exc
+    with _service(db, actor) as (cases, who):
+        Users(cases.store).reset_password(who, username, body.password)
+    typer.echo(f"Password of {username} reset; its sessions and API tokens have ended.")
