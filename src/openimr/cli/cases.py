@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openimr.cli.output import console, pipe_safe
+from openimr.cli.output import console, not_to_terminal, pipe_safe
 from openimr.core.process.workflow import Status
 from openimr.services.options import LetterFormat
 
@@ -403,6 +403,7 @@ def issue(
     """Issue the Final Determination letter (frozen from then on) and write it; again: the same letter."""
     from openimr.services.render import render
 
+    not_to_terminal(fmt, out)
     with _service(db, actor) as (cases, who):
         letter, _ = cases.issue(who, case, _today(today))
         _write(render(letter, fmt), out)

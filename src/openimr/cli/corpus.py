@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from openimr.cli.output import console, pipe_safe, status
+from openimr.cli.output import console, not_to_terminal, pipe_safe, status
 from openimr.cli.store import DbOption
 from openimr.services.options import By, ExportFormat, Mode
 
@@ -196,9 +196,7 @@ def stats(
     from openimr.services.stats import breakdown, chart, write_csv, write_json
 
     binary = fmt in (StatsFormat.png, StatsFormat.svg)
-    if binary and output is None and sys.stdout.isatty():
-        typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
-        raise typer.Exit(2)
+    not_to_terminal(fmt.value, output)
     with _open(db) as store:
         result = breakdown(store.engine, by)
     if fmt is StatsFormat.table:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from openimr.cli.output import console, pipe_safe
+from openimr.cli.output import console, not_to_terminal, pipe_safe
 
 app = typer.Typer(help="Reports on the IMR process: CMS-0057-F style metrics.", no_args_is_help=True)
 
@@ -50,9 +50,7 @@ def metrics_command(
     from openimr.services.metrics import chart, metrics, write_csv, write_json
 
     binary = fmt in (MetricsFormat.png, MetricsFormat.svg)
-    if binary and output is None and sys.stdout.isatty():
-        typer.echo(f"error: a {fmt.value} chart is not for the terminal: use -o FILE or redirect", err=True)
-        raise typer.Exit(2)
+    not_to_terminal(fmt.value, output)
     url = existing(db)
     try:
         app = OpenIMR.open(url)
