@@ -2,10 +2,10 @@
 
 Every command and sub-command, enumerated from ``openimr.cli.COMMANDS`` (a new one is covered
 without a line here), runs in-process with each bad value in turn: a missing file, a folder, an
-empty file, a foreign JSON file (``{"foo": 1}``), a file under a folder that does not exist (also as
-``-o``), an empty text, numbers out of range, and databases that cannot be (a missing folder, a URL
-that is none, a missing SQLite file). The server runs as a subprocess, once on a bad port and once
-on a port in use.
+empty file, foreign JSON (``{"foo": 1}``, ``[1]``), a file that is neither JSON nor UTF-8, a file
+under a folder that does not exist (also as ``-o``), blank or odd text, numbers out of range, and
+databases that cannot be (a missing folder, a URL that is none, a missing SQLite file). The server
+runs as a subprocess: on bad ports, on a port in use, on an address not of this machine.
 """
 
 from __future__ import annotations
@@ -109,12 +109,16 @@ def bad(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]
     (tmp_path / "folder").mkdir()
     (tmp_path / "empty.json").write_bytes(b"")
     (tmp_path / "foreign.json").write_text(json.dumps(FOREIGN))
+    (tmp_path / "list.json").write_text("[1]\n")
+    (tmp_path / "notes.json").write_bytes(b"not JSON {\n\xff\xfe")
     return {
         "path": [
             str(tmp_path / "missing.json"),
             str(tmp_path / "folder"),
             str(tmp_path / "empty.json"),
             str(tmp_path / "foreign.json"),
+            str(tmp_path / "list.json"),
+            str(tmp_path / "notes.json"),
             str(tmp_path / "no" / "such" / "folder" / "out.pdf"),
         ],
         "db": [

@@ -19,6 +19,7 @@ from openimr.services.options import RULES_ENV
 if TYPE_CHECKING:
     from openimr.core.case import Case
     from openimr.core.review.engine import Review
+    from openimr.core.review.train import Examples
 
 
 class ReviewFormat(StrEnum):
@@ -179,6 +180,36 @@ def review_command(
         raise typer.Exit(1)
 
 
+def decided(gold: Path) -> Examples:
+    """The decided items in the letter records of *gold* (JSONL), labelled with the decisive reasons
+    of reasons.jsonl beside it when there; one error line and exit 1 where it holds none."""
+    from openimr.core.case import CaseError
+    from openimr.core.review.train import REASONS_FILE, examples, load_reasons, load_records
+
+    labels = gold.parent / REASONS_FILE
+    try:
+        records = load_records(gold)
+        if not all(isinstance(record, dict) for record in records):
+            typer.echo(f"error: {gold}: not letter records, one JSON object a line", err=True)
+            raise typer.Exit(1)
+        data = examples(records, load_reasons(labels) if labels.exists() else None)
+    except UnicodeDecodeError as exc:
+        typer.echo(f"error: {gold}: not UTF-8 text (byte {exc.start})", err=True)
+        raise typer.Exit(1) from None
+    except json.JSONDecodeError as exc:
+        typer.echo(f"error: {gold}: not letter records, one JSON object a line ({exc.msg})", err=True)
+        raise typer.Exit(1) from None
+    except CaseError as exc:
+        typer.echo(f"error: {gold}: not letter records ({exc.problem})", err=True)
+        raise typer.Exit(1) from None
+    if not data.inputs:
+        typer.echo(
+            f"error: {gold}: no decided letter record in it (letter.schema.json, one a line)", err=True
+        )
+        raise typer.Exit(1)
+    return data
+
+
 class EvalFormat(StrEnum):
     table = "table"
     json = "json"
@@ -239,11 +270,9 @@ def eval_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from openimr.core.review.evaluate import nested_cross_validate
-    from openimr.core.review.train import REASONS_FILE, examples, load_reasons, load_records
 
-    labels = gold.parent / REASONS_FILE
     with status(f"Reading {gold.name}..."):
-        data = examples(load_records(gold), load_reasons(labels) if labels.exists() else None)
+        data = decided(gold)
     err = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
@@ -276,10 +305,9 @@ def train_command(
     is chosen by the letter-grouped cross-validation `openimr eval` runs inside each training set."""
     from openimr.core.review.engine import MODEL_FILE
     from openimr.core.review.evaluate import choice_label
-    from openimr.core.review.train import REASONS_FILE, examples, fit, load_reasons, load_records, save
+    from openimr.core.review.train import fit, save
 
-    labels = gold.parent / REASONS_FILE
-    data = examples(load_records(gold), load_reasons(labels) if labels.exists() else None)
+    data = decided(gold)
     models = fit(data)
     target = output or Path(str(resources.files("openimr.core.review").joinpath(MODEL_FILE)))
     save(models, target)
