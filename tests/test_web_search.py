@@ -136,6 +136,13 @@ def test_filters_alone_list_what_they_keep(big: TestClient) -> None:
     expected = sum(1 for n in range(ACUPUNCTURE) if n % 3 == 0)
     assert _caption(overturned) == f"{expected} decisions with these filters, newest first"
     assert len(_letters(overturned)) == expected
+    form = big.get("/search").text  # each text filter suggests the corpus's values
+    suggested = re.search(r'<datalist id="specialty-values">(.*?)</datalist>', form).group(1)
+    assert re.findall(r'value="([^"]+)"', suggested) == [
+        "pain medicine",
+        "physical medicine &amp; rehabilitation",
+    ]
+    assert '<datalist id="drug_class-values"><option value="opioid"></datalist>' in form
     assert _letters(big.get("/search", params={"drug_class": "Opioid"}).text) == ["CM25-0000999"]
     assert _letters(big.get("/search", params={"specialty": "pain medicine"}).text) == ["CM25-0000999"] * 2
     in_2024 = big.get("/search", params={"year": 2024, "body_part": "", "q": ""}).text

@@ -24,6 +24,7 @@ from openimr.services.corpus.search import (
     EXPORT_LIMIT,
     Filters,
     Results,
+    filter_values,
     past_decision,
     search_page,
     write_hits_csv,
@@ -168,6 +169,7 @@ def corpus_search(request: Request, who: Who, cases: Cases, f: Asked) -> Respons
         pages=pages(results.total, HITS_PER_PAGE) if results else 1,
         size=HITS_PER_PAGE,
         decisions=list(Decision),
+        choices=filter_values(cases.store),
     )
 
 

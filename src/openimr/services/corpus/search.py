@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 RRF_K = 60
 EXPORT_LIMIT = 10_000  # hits in a search's CSV export
+CHOICES = 500  # values of a filter suggested
 CSV_COLUMNS = ("letter", "item_number", "item", "decision", "family", "category", "year", "snippet")
 SEMANTIC_TEXTS = 16
 
@@ -317,6 +318,22 @@ def search_page(store: Store, q: str, filters: Filters, offset: int = 0, limit: 
 
     sync_index(store.engine)
     return Searcher(store.engine).page(q, filters, offset, limit)
+
+
+def filter_values(store: Store) -> dict[str, list[str]]:
+    """The values each text filter of :class:`Filters` takes in *store*'s corpus, lower case and
+    sorted (the first :data:`CHOICES` of each): what a search form suggests. They come from the
+    mapped index, which holds them already, so asking costs no scan of the store."""
+    from openimr.services.corpus.index import sync_index  # the index imports this module
+
+    sync_index(store.engine)
+    with store.engine.connect() as conn:
+        corpus = _corpus(store.engine, conn)
+    values = {name: corpus.columns[name][1] for name in ("family", "category", "drug_class")}
+    values |= {"body_part": corpus.groups["body"][1], "specialty": corpus.groups["specialty"][1]}
+    return {
+        name: sorted(v for v in vocab if isinstance(v, str) and v)[:CHOICES] for name, vocab in values.items()
+    }
 
 
 def write_hits_csv(results: Results, out: TextIO) -> None:
