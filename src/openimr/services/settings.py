@@ -1,5 +1,5 @@
 """OpenIMR's settings in one typed place: every ``OPENIMR_*`` environment variable, read and
-checked once by :meth:`Settings.from_env`, a malformed one refused naming it.
+checked once (pydantic-settings) by :meth:`Settings.from_env`, a malformed one refused naming it.
 
 - ``OPENIMR_DB``: the database, a URL or a file path (default ``./openimr.db``).
 - ``OPENIMR_RULES``: a rules file to use instead of the packaged MTUS rules (the review included).
@@ -25,30 +25,17 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from openimr.core.errors import OpenIMRError
-from openimr.core.guidelines.packs import packs_dir
-from openimr.services.options import RULES_ENV
+from openimr.core.guidelines.packs import DEFAULT_PACKS_DIR
 from openimr.store.schema import utc_now
 
-DB_ENV = "OPENIMR_DB"
+PREFIX = "OPENIMR_"
 DEFAULT_DB_FILE = "openimr.db"
-INDEX_ENV = "OPENIMR_INDEX_DIR"
-PROXIES_ENV = "OPENIMR_TRUSTED_PROXIES"
-HTTPS_ENV = "OPENIMR_HTTPS"
-SIGN_IN_ENV: dict[str, tuple[str, type[int] | type[float]]] = {
-    "max_failures": ("OPENIMR_LOGIN_MAX_FAILURES", int),
-    "max_address_failures": ("OPENIMR_LOGIN_MAX_ADDRESS_FAILURES", int),
-    "window_s": ("OPENIMR_LOGIN_WINDOW_S", float),
-    "delay_s": ("OPENIMR_LOGIN_DELAY_S", float),
-    "max_delay_s": ("OPENIMR_LOGIN_MAX_DELAY_S", float),
-    "token_days": ("OPENIMR_TOKEN_DAYS", float),
-    "session_hours": ("OPENIMR_SESSION_HOURS", float),
-    "concurrency": ("OPENIMR_LOGIN_CONCURRENCY", int),
-}
-BODY_ENV = (("uploads", "OPENIMR_MAX_BODY_BYTES"), ("other", "OPENIMR_MAX_JSON_BYTES"))
 
 
 class SettingsError(OpenIMRError, ValueError):
@@ -67,31 +54,15 @@ class BodyLimits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BodyLimits:
-        """The limits from the environment; a malformed one is a SettingsError naming its variable."""
-        values = {}
-        for name, variable in BODY_ENV:
-            if variable in env:
-                raw = env[variable].strip()
-                if not raw.isdigit() or int(raw) == 0:
-                    raise SettingsError(f"{variable} must be a positive whole number of bytes, not {raw!r}")
-                values[name] = int(raw)
-        return cls(**values)
-
-
-def db_url(value: str | None = None, env: Mapping[str, str] = os.environ) -> str:
-    """The database URL: *value*, else ``$OPENIMR_DB``, else ``./openimr.db``; a file path
-    becomes the SQLite URL of the file."""
-    value = value or env.get(DB_ENV) or DEFAULT_DB_FILE
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).resolve()}"
+        """The limits of *env*; a malformed one is a SettingsError naming its variable."""
+        return Settings.from_env(env).body_limits
 
 
 @dataclass(frozen=True)
 class SignInSettings:
     """How sign-ins are throttled, how long tokens and sessions last, and whether to insist on HTTPS.
 
-    :meth:`from_env` reads each from the environment (defaults in brackets):
+    :class:`Settings` reads each from the environment (defaults in brackets):
 
     - ``OPENIMR_LOGIN_MAX_FAILURES`` (5): failed sign-ins to one account within the window before
       it is throttled; a successful sign-in clears the account's count.
@@ -130,70 +101,164 @@ class SignInSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SignInSettings:
-        """The settings from ``OPENIMR_*`` variables; a malformed one is a SettingsError naming it."""
-        values: dict[str, object] = {}
-        for name, (variable, kind) in SIGN_IN_ENV.items():
-            if variable in env:
-                raw = env[variable]
-                try:
-                    value = kind(raw)
-                except ValueError:
-                    value = 0
-                if not 0 < value < math.inf:
-                    raise SettingsError(f"{variable} must be a positive {kind.__name__}, not {raw!r}")
-                values[name] = value
-        https = env.get(HTTPS_ENV, "0").strip().lower()
-        if https not in {"", "0", "1", "false", "true", "no", "yes"}:
-            raise SettingsError(f"{HTTPS_ENV} must be 1 or 0, not {https!r}")
-        return cls(**values, https=https in {"1", "true", "yes"})
+        """The settings of *env*; a malformed one is a SettingsError naming it."""
+        return Settings.from_env(env).sign_in
 
 
-def index_root(env: Mapping[str, str] = os.environ) -> Path:
-    """Where the corpus index of a server database lives: ``$OPENIMR_INDEX_DIR``, else
-    ``~/.cache/openimr/index``."""
-    return Path(env.get(INDEX_ENV) or Path.home() / ".cache" / "openimr" / "index")
+_SIGN_IN = SignInSettings()
+_BODY = BodyLimits()
+_POSITIVE = (
+    "login_max_failures",
+    "login_max_address_failures",
+    "login_window_s",
+    "login_delay_s",
+    "login_max_delay_s",
+    "token_days",
+    "session_hours",
+    "login_concurrency",
+)
 
 
-def trusted_proxies(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
-    """The proxies listed in ``OPENIMR_TRUSTED_PROXIES``, each an IP address or network."""
-    proxies = tuple(p.strip() for p in env.get(PROXIES_ENV, "").split(",") if p.strip())
-    for proxy in proxies:
-        try:
-            ipaddress.ip_network(proxy, strict=False)
-        except ValueError:
-            raise SettingsError(f"{PROXIES_ENV} must list IP addresses or networks, not {proxy!r}") from None
-    return proxies
+def _variable(info: ValidationInfo) -> str:
+    return f"{PREFIX}{(info.field_name or '').upper()}"
 
 
-class Settings(BaseModel):
-    """Every setting of one OpenIMR: :meth:`from_env` reads them; replace one with
-    ``settings.model_copy(update={...})``."""
+class Settings(BaseSettings):
+    """Every setting of one OpenIMR, each field the variable ``OPENIMR_<FIELD>``: :meth:`from_env`
+    reads them; replace one with ``settings.model_copy(update={...})``."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore")
 
-    db: str
+    db: str = DEFAULT_DB_FILE
     rules: Path | None = None
-    packs: Path = Path("openimr-packs")
-    index_dir: Path = Field(default_factory=lambda: index_root({}))
-    sign_in: SignInSettings = SignInSettings()
-    body_limits: BodyLimits = BodyLimits()
-    trusted_proxies: tuple[str, ...] = ()
+    packs: Path = Path(DEFAULT_PACKS_DIR)
+    index_dir: Path = Path.home() / ".cache" / "openimr" / "index"
+    login_max_failures: int = _SIGN_IN.max_failures
+    login_max_address_failures: int = _SIGN_IN.max_address_failures
+    login_window_s: float = _SIGN_IN.window_s
+    login_delay_s: float = _SIGN_IN.delay_s
+    login_max_delay_s: float = _SIGN_IN.max_delay_s
+    token_days: float = _SIGN_IN.token_days
+    session_hours: float = _SIGN_IN.session_hours
+    login_concurrency: int = _SIGN_IN.concurrency
+    https: bool = False
+    max_body_bytes: int = _BODY.uploads
+    max_json_bytes: int = _BODY.other
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _url(cls, value: Any) -> str:
+        """A URL as it is; a file path (or nothing: ``./openimr.db``) as the SQLite URL of the file."""
+        value = str(value or DEFAULT_DB_FILE)
+        return value if "://" in value else f"sqlite:///{Path(value).resolve()}"
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return value or None
+
+    @field_validator("packs", "index_dir", mode="before")
+    @classmethod
+    def _folder(cls, value: Any, info: ValidationInfo) -> Any:
+        return value or cls.model_fields[info.field_name or ""].default
+
+    @field_validator(*_POSITIVE, mode="before")
+    @classmethod
+    def _positive(cls, value: Any, info: ValidationInfo) -> int | float:
+        kind = cls.model_fields[info.field_name or ""].annotation
+        kind = int if kind in (int, "int") else float
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            number = 0
+        if not 0 < number < math.inf:
+            raise ValueError(f"{_variable(info)} must be a positive {kind.__name__}, not {value!r}")
+        return number
+
+    @field_validator("https", mode="before")
+    @classmethod
+    def _yes_no(cls, value: Any, info: ValidationInfo) -> bool:
+        if isinstance(value, bool):
+            return value
+        answer = str(value).strip().lower()
+        if answer not in {"", "0", "1", "false", "true", "no", "yes"}:
+            raise ValueError(f"{_variable(info)} must be 1 or 0, not {answer!r}")
+        return answer in {"1", "true", "yes"}
+
+    @field_validator("max_body_bytes", "max_json_bytes", mode="before")
+    @classmethod
+    def _bytes(cls, value: Any, info: ValidationInfo) -> int:
+        raw = str(value).strip()
+        if not raw.isdigit() or int(raw) == 0:
+            raise ValueError(f"{_variable(info)} must be a positive whole number of bytes, not {raw!r}")
+        return int(raw)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
+        listed = value.split(",") if isinstance(value, str) else value
+        proxies = tuple(p.strip() for p in listed if p.strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{_variable(info)} must list IP addresses or networks, not {proxy!r}"
+                ) from None
+        return proxies
+
+    @property
+    def sign_in(self) -> SignInSettings:
+        """Sign-in throttling, token and session lifetimes, and HTTPS."""
+        return SignInSettings(
+            max_failures=self.login_max_failures,
+            max_address_failures=self.login_max_address_failures,
+            window_s=self.login_window_s,
+            delay_s=self.login_delay_s,
+            max_delay_s=self.login_max_delay_s,
+            token_days=self.token_days,
+            session_hours=self.session_hours,
+            concurrency=self.login_concurrency,
+            https=self.https,
+        )
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        """The largest request bodies the web application takes."""
+        return BodyLimits(uploads=self.max_body_bytes, other=self.max_json_bytes)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, db: str | None = None) -> Settings:
-        """The settings from *env* (default: the environment), the database *db* if given; a
-        malformed variable is a :class:`SettingsError` naming it."""
-        return cls(
-            db=db_url(db, env),
-            rules=Path(env[RULES_ENV]) if env.get(RULES_ENV) else None,
-            packs=packs_dir(env),
-            index_dir=index_root(env),
-            sign_in=SignInSettings.from_env(env),
-            body_limits=BodyLimits.from_env(env),
-            trusted_proxies=trusted_proxies(env),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None, db: str | None = None) -> Settings:
+        """The settings of the environment (or of *env*, a mapping, alone), the database *db* if
+        given; a malformed variable is a :class:`SettingsError` naming it."""
+        try:
+            if env is None or env is os.environ:
+                return cls(**({"db": db} if db else {}))
+            given = {
+                name: env.get(f"{PREFIX}{name.upper()}", f.default) for name, f in cls.model_fields.items()
+            }
+            return cls(**{**given, **({"db": db} if db else {})})
+        except ValidationError as exc:
+            raise SettingsError(_said(exc)) from None
 
     @classmethod
     def of(cls, given: Settings | str | None = None) -> Settings:
         """*given* settings as they are; else those of the environment, with *given* as the database."""
         return given if isinstance(given, Settings) else cls.from_env(db=given)
+
+
+def _said(exc: ValidationError) -> str:
+    """The first problem of *exc* in one line, naming its variable."""
+    first = exc.errors()[0]
+    error = first.get("ctx", {}).get("error")
+    if isinstance(error, ValueError):
+        return str(error)
+    where = f"{PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else "a setting"
+    return f"{where}: {first['msg']}"
+
+
+def db_url(db: str | None = None) -> str:
+    """The database URL: *db* (a URL or a file path), else the settings' (``$OPENIMR_DB``, else
+    ``./openimr.db``)."""
+    return Settings.from_env(db=db).db

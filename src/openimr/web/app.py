@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import openimr
 from openimr.services import accounts as auth
 from openimr.services.app import OpenIMR
-from openimr.services.settings import BodyLimits, Settings, trusted_proxies
+from openimr.services.settings import BodyLimits, Settings
 from openimr.web import admin, api, fhir, metrics, pages
 from openimr.web import connection as conn
 from openimr.web.errors import STATUS, classify
@@ -129,7 +129,7 @@ def proxy_options(source: Settings | Mapping[str, str] = os.environ) -> dict[str
     """uvicorn's options for proxies: ``X-Forwarded-For`` and ``-Proto`` are believed only from
     the settings' trusted proxies (``OPENIMR_TRUSTED_PROXIES`` of *source*, an environment); by
     default from none, so a client cannot choose the address it is throttled and audited by."""
-    proxies = source.trusted_proxies if isinstance(source, Settings) else trusted_proxies(source)
+    proxies = (source if isinstance(source, Settings) else Settings.from_env(source)).trusted_proxies
     return {"proxy_headers": bool(proxies), "forwarded_allow_ips": list(proxies) or ""}
 
 

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from openimr.services.corpus import embeddings, fulltext
-from openimr.services.settings import index_root
+from openimr.services.settings import Settings
 
 BATCH = 5000
 MAPPED_VERSION = 3
@@ -276,11 +276,12 @@ def _insert_ignoring_duplicates(dialect: str):
 
 def index_dir(engine: Engine) -> Path:
     """Where the mapped index of *engine*'s store lives: ``<file>.index`` beside a SQLite file,
-    else a folder named by the URL under :func:`~openimr.services.settings.index_root`."""
+    else a folder named by the URL under the settings' ``index_dir`` (``$OPENIMR_INDEX_DIR``, default
+    ``~/.cache/openimr/index``)."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         return Path(url.database).with_name(Path(url.database).name + ".index")
-    root = index_root()
+    root = Settings.from_env().index_dir
     if url.get_backend_name() == "sqlite":  # an in-memory database: this engine's own folder
         return root / f"memory-{os.getpid()}-{id(engine)}"
     key = hashlib.sha256(url.render_as_string(hide_password=True).encode("utf-8")).hexdigest()[:20]
