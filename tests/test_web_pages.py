@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import re
 
@@ -626,7 +627,12 @@ def test_the_guideline_browser_shows_the_rules_in_force_on_a_date(client: TestCl
     # The 2009 chronic pain guidelines ended on 2017-11-30; in 2016 they govern, with quoted limits.
     assert "Physical medicine for myalgia and myositis" in old
     assert "Physical medicine for myalgia and myositis" not in today
-    assert "quoted" in old and re.search(r"quoted in CM\d{2}-\d{7}", old)
+    # The index links to the rule's anchor on its page, where its limits are quoted in letters.
+    link = re.search(r'<a href="([^"]*)#rule-([^"]+)">Physical medicine for myalgia and myositis</a>', old)
+    assert link, "the rule is in the index"
+    there = client.get(html.unescape(link.group(1)) or "/guidelines?on=2016-06-01").text
+    assert f'id="rule-{link.group(2)}"' in there
+    assert "quoted" in there and re.search(r"quoted in CM\d{2}-\d{7}", there)
 
 
 def test_the_guideline_browser_filters_by_words_and_refuses_a_bad_date(client: TestClient) -> None:

@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from openimr.core.guidelines import load_rules
+from openimr.core.guidelines.rules import Rule
 from openimr.core.models import Decision
 from openimr.core.roles import Action, Principal
 from openimr.services.cases import (
@@ -45,6 +46,7 @@ from openimr.web.listing import (
 )
 
 HITS_PER_PAGE = 25
+RULES_PER_PAGE = 20  # the guideline browser's page
 MAX_PAGE = 400  # 10,000 hits deep: past that, fewer words or a filter serve better
 
 
@@ -191,22 +193,40 @@ def guidelines_page(
     cases: Cases,
     on: Annotated[dt.date | None, Blank] = None,
     q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     """The encoded rules in force on a date of service (all of them without one), each with its
-    citation, dates, whether its criteria are encoded, and every limit's source and verification."""
+    citation, dates, whether its criteria are encoded, and every limit's source and verification;
+    by guideline family, a page at a time, with an index of every rule found linking to its anchor."""
     cases.require(who, Action.READ_GUIDELINES)
     ruleset = load_rules()
     words = q.casefold().split()
-    rules = [
-        r
-        for r in in_force(ruleset, on)
-        if all(w in f"{r.id} {r.title} {r.family} {r.citation.section}".casefold() for w in words)
-    ]
+    found = sorted(
+        (
+            r
+            for r in in_force(ruleset, on)
+            if all(w in f"{r.id} {r.title} {r.family} {r.citation.section}".casefold() for w in words)
+        ),
+        key=lambda r: r.family,
+    )
+    count = pages(len(found), RULES_PER_PAGE)
+    page = min(page, count)
+    asked = {"on": on.isoformat() if on else "", "q": q.strip()}
+    index: dict[str, list[tuple[Rule, int]]] = {}  # family -> each rule found, with its page
+    for n, r in enumerate(found):
+        index.setdefault(r.family, []).append((r, 1 + n // RULES_PER_PAGE))
+    start = (page - 1) * RULES_PER_PAGE
     return render(
         request,
         "guidelines.html.j2",
         who,
-        rules=rules,
+        rules=found[start : start + RULES_PER_PAGE],
+        index=index,
+        matched=len(found),
+        first=start + 1,
+        page=page,
+        pages=count,
+        links={n: _link("/guidelines", {**asked, "page": n}, {"page": 1}) for n in range(1, count + 1)},
         on=on,
         q=q,
         sources=ruleset.sources,
