@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import Literal
 
 from sqlalchemy import update
 
+from openimr.core.case import Case
 from openimr.core.models import Claimant, Issue, Letter, Reviewer
 from openimr.core.process import eligibility, workflow
 from openimr.core.process.data import load
@@ -16,11 +18,50 @@ from openimr.core.process.roster import License
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services.access import Gate, NotFound, ProcessError, assigned
-from openimr.services.render import Format, render
+from openimr.services.organization import Organization
+from openimr.services.render import ADDRESSED, Addressee, Format, Sending, render, render_sent
 from openimr.store.schema import (
     CaseRow,
     IssuedLetterRow,
 )
+
+Form = Literal["sent", "published"]
+FORMS: tuple[Form, ...] = ("sent", "published")
+
+
+def _good_licenses(case: CaseRow, on: dt.date) -> list[License]:
+    """The assigned reviewer's licences in good standing on *on* (the roster's)."""
+    good_standing = load("specialties")["qualification"]["good_standing"]
+    licenses = (License(**x) for x in assigned(case).reviewer.licenses)
+    return [lic for lic in licenses if lic.in_good_standing(on, good_standing)]
+
+
+def sending(case: CaseRow, letter: Letter, issued: bool) -> Sending:
+    """Who the letter of *case* goes to, from the case as submitted, and the reviewer's licences."""
+    submitted = Case.model_validate(case.submitted or {})
+    by_role = {p.role: p for p in reversed(submitted.parties)}  # the first party of each role
+    worker = by_role.get("employee")
+    name = submitted.claimant.name or (worker.name if worker else None)
+    addressees = [
+        Addressee(
+            role=ADDRESSED[role],
+            name=name if role == "employee" and name else party.name,
+            address=[line.strip() for line in (party.address or "").splitlines() if line.strip()],
+        )
+        for role in ADDRESSED
+        if (party := by_role.get(role))
+    ]
+    if worker is None and name:
+        addressees.insert(0, Addressee(role=ADDRESSED["employee"], name=name, address=[]))
+    on = letter.decision_date or dt.date.today()
+    licenses = [f"{lic.state} ({lic.kind})" for lic in _good_licenses(case, on)]
+    return Sending(
+        claim_number=submitted.claim_number,
+        claimant_name=name,
+        addressees=tuple(addressees),
+        licenses=tuple(dict.fromkeys(licenses)),
+        draft=not issued,
+    )
 
 
 class Letters(Gate):
@@ -62,12 +103,7 @@ class Letters(Gate):
         """The Final Determination letter record of a decided case, as issuing builds it."""
         assignment = assigned(case)
         reviewer = assignment.reviewer
-        good_standing = load("specialties")["qualification"]["good_standing"]
-        states = [
-            lic.state
-            for lic in (License(**x) for x in reviewer.licenses)
-            if lic.in_good_standing(today, good_standing)
-        ]
+        states = [lic.state for lic in _good_licenses(case, today)]
         return Letter(
             file=case.case_number,
             case_number=case.case_number,
@@ -97,20 +133,30 @@ class Letters(Gate):
 
     def letter(self, who: Principal, number: str, today: dt.date) -> tuple[Letter, bool]:
         """The issued letter (True), else a draft from the decisions so far (False); audited."""
+        return self._letter(who, number, today)[:2]
+
+    def _letter(self, who: Principal, number: str, today: dt.date) -> tuple[Letter, bool, Sending]:
         with self._tx() as s:
             case = self._open(s, who, number, Action.READ_LETTER, "letter")
             if case.letter is not None:
-                return Letter.model_validate(case.letter.record), True
+                letter = Letter.model_validate(case.letter.record)
+                return letter, True, sending(case, letter, True)
             if case.assignment is None or not any(i.decision for i in case.items):
                 raise NotFound(f"case {number} has no decision yet, so no letter")
-            return self.letter_record(case, today), False  # the same construction as issuing
+            letter = self.letter_record(case, today)  # the same construction as issuing
+            return letter, False, sending(case, letter, False)
 
-    def rendered(self, who: Principal, number: str, fmt: Format, today: dt.date) -> str | bytes:
-        """The letter as HTML (a draft until issued) or PDF (only once issued)."""
-        letter, issued = self.letter(who, number, today)
+    def rendered(
+        self, who: Principal, number: str, fmt: Format, today: dt.date, form: Form = "sent"
+    ) -> str | bytes:
+        """The letter as HTML (a draft until issued) or PDF (only once issued): as sent to the
+        parties (letterhead, addressees, appeal rights, signature), or in the published form."""
+        letter, issued, to = self._letter(who, number, today)
         if fmt == "pdf" and not issued:
             raise NotFound(f"the letter of {number} is not issued yet: only its HTML preview exists")
-        return render(letter, fmt)
+        if form == "published" or fmt == "txt":
+            return render(letter, fmt, Organization().label)
+        return render_sent(letter, to, fmt, Organization(), today)
 
     def notice(self, who: Principal, number: str) -> str:
         """The ineligibility notice of an ineligible case; audited."""

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import textwrap
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -21,20 +21,23 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFObject, PDFPage
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from openimr.core.letters import layout
 from openimr.core.models import Issue, Letter
 from openimr.services.options import LETTER_FORMATS, LetterFormat
+from openimr.services.organization import Organization
 
 Format = LetterFormat
 FORMATS = LETTER_FORMATS
 TXT_WIDTH = 95
 
-# Our own wording for the letter's connecting prose ({organization} is the review organization).
+# Our own wording for the letter's connecting prose ({named}: ", NAME," for a named organization).
 HOW_TEXT = (
-    "{organization} sent this dispute to an expert reviewer who has no ties to the employer, the "
+    "The independent review organization{named} sent this dispute to an expert reviewer who has no "
+    "ties to the employer, the "
     "injured worker, the treating providers or the claims administrator. The reviewer read the "
     "whole case file and decided each disputed item under the medical treatment standards that "
     "California law sets for Independent Medical Review, weighing the evidence by its strength as "
@@ -119,7 +122,9 @@ def letter_view(letter: Letter, organization: str = layout.DEFAULT_ORGANIZATION)
     return LetterView(
         title=f"{title}, case {letter.case_number}" if letter.case_number else title,
         header=[row for row in header if row],
-        how=HOW_TEXT.format(organization=organization),
+        how=HOW_TEXT.format(
+            named="" if organization == layout.DEFAULT_ORGANIZATION else f", {organization},"
+        ),
         credentials=credentials,
         summary_intro=SUMMARY_INTRO,
         summary=letter.clinical_summary or "",
@@ -204,12 +209,17 @@ class _NumberedCanvas(Canvas):
     def save(self) -> None:
         for state in self._pages:
             self.__dict__.update(state)
-            self.setFont("Helvetica", 8)
-            self.drawCentredString(
-                LETTER[0] / 2, 0.5 * inch, f"Page {self._pageNumber} of {len(self._pages)}"
-            )
-            super().showPage()
+            self._footer()
+            Canvas.showPage(self)
+        self._finish()
         super().save()
+
+    def _footer(self) -> None:
+        self.setFont("Helvetica", 8)
+        self.drawCentredString(LETTER[0] / 2, 0.5 * inch, f"Page {self._pageNumber} of {len(self._pages)}")
+
+    def _finish(self) -> None:
+        """After the last page, before the file is written (nothing here)."""
 
 
 def _pdf(view: LetterView) -> bytes:
@@ -252,4 +262,368 @@ def _pdf(view: LetterView) -> bytes:
         invariant=True,
     )
     doc.build(story, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()
+
+
+# The letter as sent ---------------------------------------------------------------------------
+#
+# The published form above is what the corpus reads back. The letter the organization sends adds
+# a letterhead, the date, the parties it goes to, what each decision means, the reviewer's
+# qualifications, the parties' appeal rights and a signature, around the same determination.
+
+# Labor Code 4610.6(h)-(i), in our own words. Sources read: the statute's grounds as listed at
+# bradfordbarthel.com/?p=395 ("The Controlling Statute") and quoted at
+# boxerlaw.com/workerscompzone/appealing-imr/ (4610.6(h)(5)); the remedy, 4610.6(i), per
+# rgwlawfirm.com/news/28; summarized in ../shared/reference/IMR-DOMAIN.md, item 7.
+APPEAL_HEADING = "YOUR RIGHT TO APPEAL THIS DETERMINATION"
+APPEAL_TEXT = (
+    "This determination is final and binding unless it is appealed. Under California Labor Code "
+    "section 4610.6(h), a party may appeal it by filing a verified petition with the Workers' "
+    "Compensation Appeals Board (WCAB) within 30 days of the date of mailing of this determination "
+    "({date}). The determination is presumed to be correct and may be set aside only on clear and "
+    "convincing proof of one or more of these grounds:"
+)
+APPEAL_GROUNDS = (
+    "the administrative director acted without or in excess of the administrative director's powers;",
+    "the determination was procured by fraud;",
+    "the independent medical reviewer was subject to a material conflict of interest in violation of "
+    "Labor Code section 139.5;",
+    "the determination was the result of bias on the basis of race, national origin, ethnic group "
+    "identification, religion, age, sex, sexual orientation, color, or disability;",
+    "the determination was the result of a plainly erroneous express or implied finding of fact, "
+    "provided that the mistake of fact is a matter of ordinary knowledge based on the information "
+    "submitted for review and not a matter that is subject to expert opinion.",
+)
+APPEAL_REMEDY = (
+    "If an appeal succeeds, the remedy is a new independent medical review of the dispute by a "
+    "different expert reviewer (Labor Code section 4610.6(i))."
+)
+OPENING = (
+    "This letter gives the Final Determination of the Independent Medical Review (IMR) of the "
+    "treatment dispute named above, made under California Labor Code sections 4610.5 and 4610.6. An "
+    "expert reviewer decided each disputed item or service as follows; the reviewer's reasons are "
+    "given in full below."
+)
+# What each decision means for the parties (8 CCR 9792.10.7: an Overturned item is authorized).
+MEANING = {
+    "Upheld": "the treatment is not medically necessary; the utilization review decision stands.",
+    "Overturned": "the treatment is medically necessary; the utilization review decision is reversed "
+    "and the claims administrator must authorize it (8 CCR 9792.10.7).",
+}
+# The parties a letter goes to, in the order it names them, by their role at intake.
+ADDRESSED = {
+    "employee": "Injured worker",
+    "employee_attorney": "Injured worker's representative",
+    "requesting_provider": "Requesting physician",
+    "claims_administrator": "Claims administrator",
+}
+LANG = "en-US"
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """A party the letter is sent to: their role in words, name and postal address lines."""
+
+    role: str
+    name: str
+    address: list[str]
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What the letter as sent knows beyond its record, from the case as submitted."""
+
+    claim_number: str | None = None
+    claimant_name: str | None = None
+    addressees: tuple[Addressee, ...] = ()
+    licenses: tuple[str, ...] = ()  # "California (LAc)": state and kind of each licence in good standing
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class SentView:
+    """What the letter as sent prints, in order; its HTML and PDF lay out this same content."""
+
+    title: str
+    subject: str
+    author: str
+    issued_on: dt.date
+    date: str
+    draft: bool
+    letterhead: list[str]
+    addressees: list[Addressee]
+    reference: list[tuple[str, str]]
+    opening: str
+    determinations: list[tuple[str, str]]
+    qualifications: str
+    body: LetterView
+    appeal: str
+    grounds: tuple[str, ...]
+    remedy: str
+    signature: list[str]
+    lang: str = LANG
+
+
+def _long_date(day: dt.date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def sent_view(letter: Letter, sending: Sending, org: Organization, today: dt.date) -> SentView:
+    """The letter as sent of *letter* (dated its decision date, else *today* for a draft)."""
+    body = letter_view(letter, org.label)
+    issued_on = letter.decision_date or today
+    reference = [(layout.HEADER_LABELS["case_number"], letter.case_number or "")]
+    if sending.claim_number:
+        reference.append(("Claim Number:", sending.claim_number))
+    if sending.claimant_name:
+        reference.append(("Injured Worker:", sending.claimant_name))
+    reference += [
+        (layout.HEADER_LABELS[f], v)
+        for f in ("date_of_injury", "ur_denial_date", "application_received", "date_assigned", "priority")
+        if (v := _value(letter, f)) is not None
+    ]
+    reviewer = letter.reviewer
+    licenses = ", ".join(sending.licenses or reviewer.license_states) or "not stated"
+    specialties = ", ".join(reviewer.specialties) or "not stated"
+    qualifications = (
+        f"The expert reviewer is licensed in {licenses} and practises in {specialties}; the reviewer is "
+        "in active clinical practice and has no ties to any party to this dispute."
+    )
+    who = org.name.strip() or "Independent Medical Review"
+    return SentView(
+        title=body.title,
+        subject=f"Final Determination of the Independent Medical Review of case {letter.case_number}",
+        author=who,
+        issued_on=issued_on,
+        date=_long_date(issued_on),
+        draft=sending.draft,
+        letterhead=org.letterhead,
+        addressees=list(sending.addressees),
+        reference=reference,
+        opening=OPENING,
+        determinations=[(issue.item, issue.decision) for issue in letter.issues],
+        qualifications=qualifications,
+        body=body,
+        appeal=APPEAL_TEXT.format(date=_long_date(issued_on)),
+        grounds=APPEAL_GROUNDS,
+        remedy=APPEAL_REMEDY,
+        signature=[
+            *([org.signatory.strip()] if org.signatory.strip() else []),
+            f"{org.signatory_title}, {who}",
+        ],
+    )
+
+
+def render_sent(
+    letter: Letter, sending: Sending, fmt: Literal["html", "pdf"], org: Organization, today: dt.date
+) -> str | bytes:
+    """The letter as sent: ``str`` HTML or ``bytes`` of a tagged PDF."""
+    view = sent_view(letter, sending, org, today)
+    if fmt == "pdf":
+        return _sent_pdf(view)
+    return _ENV.get_template("sent.html.j2").render(view=view, meaning=MEANING, appeal_heading=APPEAL_HEADING)
+
+
+# A tagged PDF: each paragraph is marked content (BDC/EMC with an MCID) that a structure element
+# (H1, H2, H3, P) of one /Document element owns; page numbers are artifacts. reportlab writes
+# no structure tree itself, so the canvas below writes one when it saves.
+
+
+class _True(PDFObject):
+    """PDF's ``true`` (reportlab writes Python's ``True`` as ``True``)."""
+
+    def format(self, document: Any) -> bytes:
+        return b"true"
+
+
+class _Structure:
+    """The structure elements in reading order, and where each one's content was drawn."""
+
+    def __init__(self) -> None:
+        self.tags: list[str] = []
+        self.kids: list[list[tuple[int, int]]] = []  # per element: (page index, MCID)
+        self.page = 0
+        self.next_mcid = 0
+
+    def element(self, tag: str) -> int:
+        self.tags.append(tag)
+        self.kids.append([])
+        return len(self.tags) - 1
+
+    def mark(self, element: int) -> int:
+        """A new MCID on the current page for *element*."""
+        mcid, self.next_mcid = self.next_mcid, self.next_mcid + 1
+        self.kids[element].append((self.page, mcid))
+        return mcid
+
+
+class _Tagged(Paragraph):
+    """A paragraph drawn as marked content of its structure element (kept across page splits)."""
+
+    structure: _Structure
+    element: int
+
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        mcid = self.structure.mark(self.element)
+        tag = self.structure.tags[self.element]
+        canvas.addLiteral(f"/{tag} <</MCID {mcid}>> BDC")
+        super().drawOn(canvas, x, y, _sW)
+        canvas.addLiteral("EMC")
+
+    def split(self, availWidth: float, availHeight: float) -> list:
+        parts = super().split(availWidth, availHeight)
+        for part in parts:
+            part.structure, part.element = self.structure, self.element
+        return parts
+
+
+class _IssueStamp:
+    """reportlab's document time stamp, set to a letter's issue date (midnight UTC)."""
+
+    def __init__(self, day: dt.date) -> None:
+        self.YMDhms = (day.year, day.month, day.day, 0, 0, 0)
+        self.dhh = self.dmm = 0
+
+
+class _TaggedCanvas(_NumberedCanvas):
+    """A numbered canvas that marks page numbers as artifacts and writes the structure tree."""
+
+    structure: _Structure
+    issued_on: dt.date
+
+    def showPage(self) -> None:
+        super().showPage()
+        self.structure.page += 1
+        self.structure.next_mcid = 0
+
+    def _footer(self) -> None:
+        self.addLiteral("/Artifact BMC")
+        super()._footer()
+        self.addLiteral("EMC")
+
+    def save(self) -> None:
+        self._doc._timeStamp = _IssueStamp(self.issued_on)
+        self._doc.Catalog.MarkInfo = PDFDictionary({"Marked": _True()})
+        self._doc.Catalog.ViewerPreferences = PDFDictionary({"DisplayDocTitle": _True()})
+        super().save()
+
+    def _finish(self) -> None:
+        doc, st = self._doc, self.structure
+        pages = doc.Pages.pages
+        refs = [doc.Reference(page) for page in pages]
+        root = PDFDictionary({"Type": PDFName("StructTreeRoot")})
+        root_ref = doc.Reference(root)
+        document = PDFDictionary({"Type": PDFName("StructElem"), "S": PDFName("Document"), "P": root_ref})
+        document_ref = doc.Reference(document)
+        parents: dict[int, dict[int, Any]] = {i: {} for i in range(len(pages))}
+        refs_of = []
+        for tag, kids in zip(st.tags, st.kids, strict=True):
+            if not kids:
+                continue
+            element = PDFDictionary(
+                {
+                    "Type": PDFName("StructElem"),
+                    "S": PDFName(tag),
+                    "P": document_ref,
+                    "Pg": refs[kids[0][0]],
+                    "K": PDFArray(
+                        [
+                            PDFDictionary({"Type": PDFName("MCR"), "Pg": refs[page], "MCID": mcid})
+                            for page, mcid in kids
+                        ]
+                    ),
+                }
+            )
+            ref = doc.Reference(element)
+            refs_of.append(ref)
+            for page, mcid in kids:
+                parents[page][mcid] = ref
+        document.dict["K"] = PDFArray(refs_of)
+        nums: list[Any] = []
+        for index, page in enumerate(pages):
+            page.__NoDefault__ = [*PDFPage.__NoDefault__, "StructParents", "Tabs"]
+            page.StructParents = index
+            page.Tabs = PDFName("S")
+            nums += [index, PDFArray([parents[index][m] for m in sorted(parents[index])])]
+        root.dict["K"] = document_ref
+        root.dict["ParentTree"] = doc.Reference(PDFDictionary({"Nums": PDFArray(nums)}))
+        root.dict["ParentTreeNextKey"] = len(pages)
+        doc.Catalog.StructTreeRoot = root_ref
+
+
+_LETTERHEAD = ParagraphStyle("letterhead", parent=_BODY, fontName="Helvetica-Bold", fontSize=14, leading=17)
+_SMALL = ParagraphStyle("small", parent=_BODY, fontSize=9, leading=11, spaceAfter=0)
+_TITLE = ParagraphStyle("title", parent=_HEADING, fontSize=13, spaceBefore=14)
+_GROUND = ParagraphStyle("ground", parent=_BODY, leftIndent=18, firstLineIndent=-14)
+
+
+def _sent_pdf(view: SentView) -> bytes:
+    """Lay out the letter as sent as a tagged PDF whose metadata name it, its sender and its date."""
+    structure = _Structure()
+
+    def para(markup: str, style: ParagraphStyle = _BODY, tag: str = "P") -> _Tagged:
+        paragraph = _Tagged(markup, style)
+        paragraph.structure, paragraph.element = structure, structure.element(tag)
+        return paragraph
+
+    def labeled(label: str, text: str | None, style: ParagraphStyle = _BODY) -> _Tagged:
+        return para(f"<b>{_markup(label)}</b> {_markup(text)}" if text else f"<b>{_markup(label)}</b>", style)
+
+    head, *rest = view.letterhead
+    story: list = [para(_markup(head), _LETTERHEAD)]
+    story += [para(_markup(line), _SMALL) for line in rest]
+    story += [Spacer(1, 12), para(_markup(view.date))]
+    if view.draft:
+        story.append(para("<b>DRAFT: not issued and not sent.</b>"))
+    for addressee in view.addressees:
+        lines = [
+            f"<b>{_markup(addressee.role)}:</b> {_markup(addressee.name)}",
+            *map(_markup, addressee.address),
+        ]
+        story.append(para("<br/>".join(lines)))
+    story += [labeled(label, value) for label, value in view.reference]
+    story += [para(_markup(view.title), _TITLE, "H1"), para(_markup(view.opening))]
+    story += [
+        para(f"<b>{_markup(item)}: {_markup(decision)}</b>. {_markup(MEANING[decision])}")
+        for item, decision in view.determinations
+    ]
+    story.append(para(_markup(view.qualifications)))
+    body = view.body
+    story += [para(_markup(layout.HEADING_HOW), _HEADING, "H2"), para(_markup(body.how))]
+    if body.credentials:
+        story.append(para(_markup(layout.CREDENTIALS_INTRO)))
+        story += [labeled(*cell) for cell in body.credentials]
+    story += [para(_markup(layout.HEADING_SUMMARY), _HEADING, "H2"), para(_markup(body.summary_intro))]
+    if body.summary:
+        story.append(para(_markup(body.summary)))
+    story += [para(_markup(layout.HEADING_ISSUES), _HEADING, "H2"), para(_markup(body.issues_intro))]
+    for issue in body.issues:
+        story.append(para(_markup(issue.decision_line), _DECISION, "H3"))
+        story += [labeled(*paragraph) for paragraph in issue.paragraphs]
+    story += [para(_markup(APPEAL_HEADING), _HEADING, "H2"), para(_markup(view.appeal))]
+    story += [para(f"({n}) {_markup(ground)}", _GROUND) for n, ground in enumerate(view.grounds, 1)]
+    story += [para(_markup(view.remedy)), Spacer(1, 12), para("Sincerely,"), Spacer(1, 18)]
+    story.append(para("<br/>".join(map(_markup, view.signature))))
+
+    def canvas(*args: Any, **kwargs: Any) -> _TaggedCanvas:
+        made = _TaggedCanvas(*args, **kwargs)
+        made.structure, made.issued_on = structure, view.issued_on
+        return made
+
+    buffer = io.BytesIO()
+    margin = 0.9 * inch
+    SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=view.title,
+        author=view.author,
+        subject=view.subject,
+        creator="OpenIMR",
+        lang=view.lang,
+        invariant=True,
+    ).build(story, canvasmaker=canvas)
     return buffer.getvalue()

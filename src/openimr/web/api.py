@@ -453,6 +453,15 @@ def recommendations(case_number: CaseNumber, who: Who, cases: Cases) -> Review:
 # Letters --------------------------------------------------------------------------------------
 
 
+LetterForm = Annotated[
+    Literal["sent", "published"],
+    Query(
+        description="sent: the letter the parties receive (letterhead, addressees, appeal rights, "
+        "signature); published: the redacted form of the published letters, which parses back."
+    ),
+]
+
+
 @router.post("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
 def issue_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
     """Issue the Final Determination letter (frozen from then on); again: the same letter."""
@@ -471,9 +480,9 @@ def read_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
     tags=["letters"],
 )
-def letter_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
-    """The letter as HTML (a draft until issued)."""
-    body = cases.rendered(who, case_number, "html", _today())
+def letter_html(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm = "sent") -> Response:
+    """The letter as HTML (a draft until issued): as sent to the parties, or in the published form."""
+    body = cases.rendered(who, case_number, "html", _today(), form)
     return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
 
 
@@ -488,9 +497,9 @@ def letter_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
     },
     tags=["letters"],
 )
-def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
-    """The issued letter as PDF."""
-    body = cases.rendered(who, case_number, "pdf", _today())
+def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm = "sent") -> Response:
+    """The issued letter as a tagged PDF: as sent to the parties, or in the published form."""
+    body = cases.rendered(who, case_number, "pdf", _today(), form)
     return Response(
         body, media_type="application/pdf", headers={"Content-Disposition": _attachment(f"{case_number}.pdf")}
     )
