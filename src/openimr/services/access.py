@@ -84,18 +84,19 @@ def operator(name: str | None = None) -> Operator:
 
 def record_audit(
     s: Session,
-    actor: str,
+    who: Principal | str,
     case_number: str | None,
     entity: str,
     key: str,
     action: str,
-    before: dict | None,
-    after: dict | None,
+    before: dict | None = None,
+    after: dict | None = None,
 ) -> None:
-    """Append one row to the audit log (who, what, before and after) in the session's transaction."""
+    """Append one row to the audit log (who, what, before and after) in the session's transaction:
+    the one audit writer. *who* is the account acting, or the name tried (a failed sign-in)."""
     s.add(
         AuditRow(
-            actor=actor,
+            actor=who if isinstance(who, str) else who.username,
             case_number=case_number,
             entity=entity,
             entity_key=key,
@@ -170,18 +171,7 @@ class Gate:
                 s, who, number, what, number or action.value, "denied", after={"wanted": action.value}
             )
 
-    @staticmethod
-    def _audit(
-        s: Session,
-        who: Principal,
-        number: str | None,
-        entity: str,
-        key: str,
-        action: str,
-        before: dict | None = None,
-        after: dict | None = None,
-    ) -> None:
-        record_audit(s, who.username, number, entity, key, action, before, after)
+    _audit = staticmethod(record_audit)
 
     def _read(
         self,
