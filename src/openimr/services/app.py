@@ -7,6 +7,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from openimr.services.cases import CaseService
+from openimr.services.corpus.service import Corpus
+from openimr.services.guidelines import Guidelines, load
 from openimr.services.settings import Settings
 from openimr.services.users import Users
 from openimr.store.db import Store, warm
@@ -19,14 +21,17 @@ if TYPE_CHECKING:
 
 class OpenIMR:
     """OpenIMR with *settings* over *store* (default: the settings' database, opened as it is):
-    the case services (:attr:`cases`), the accounts (:attr:`users`), and the rules every review
-    reads, loaded once, on first use, and replaceable (assign another :class:`RuleSet`)."""
+    the case services (:attr:`cases`), the accounts (:attr:`users`), the letter corpus
+    (:attr:`corpus`), the guidelines (:attr:`guidelines`), and the rules every review and the
+    guidelines read, loaded once, on first use, and replaceable (assign another :class:`RuleSet`)."""
 
     def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.store = store or Store(self.settings.db)
         self.cases = CaseService(self.store, rules=lambda: self.rules)
         self.users = Users(self.store)
+        self.corpus = Corpus(self.store)
+        self.guidelines = Guidelines(self.store, rules=lambda: self.rules)
 
     @classmethod
     def open(cls, settings: Settings | str | None = None) -> OpenIMR:
@@ -39,8 +44,6 @@ class OpenIMR:
     def rules(self) -> RuleSet:
         """The settings' rules file (``--rules``, ``$OPENIMR_RULES``), else the packaged rules and
         the installed criteria packs; RuleFileError names a bad file."""
-        from openimr.services.guidelines import load
-
         return load(self.settings.rules, self.settings.packs)
 
     def review(self, case: Case, model_path: str | None = None, similar: bool = True) -> Review:

@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import inspect, select
@@ -22,6 +22,8 @@ from openimr.core.guidelines import packs, quotes
 from openimr.core.guidelines.packs import Pack, PackError
 from openimr.core.guidelines.rules import Rule, RuleFileError, RuleSet, load_rules, parse_rules
 from openimr.core.review.criteria import EVALUATED_LIMITS
+from openimr.core.roles import Action, Principal
+from openimr.services.access import Gate
 from openimr.services.settings import db_url
 from openimr.store.db import Store
 from openimr.store.schema import IssueRow, LetterRow
@@ -190,3 +192,30 @@ def mine_quotes(
     """Guideline statements quoted verbatim by at least *min_decisions* decisions, by rule."""
     rules = (ruleset or load_rules()).rules
     return quotes.mine_quotes(rationales, rules=rules, min_decisions=min_decisions)
+
+
+class Guidelines(Gate):
+    """The encoded rules of one application (loaded once, by *rules*), for the accounts that may
+    read them; a refusal is audited, reading them is not (they are public)."""
+
+    def __init__(self, store: Store, rules: Callable[[], RuleSet] = load_rules) -> None:
+        super().__init__(store)
+        self._rules = rules
+
+    def rules(self, who: Principal) -> RuleSet:
+        """Every rule, with the sources and the condition vocabulary they cite."""
+        self.require(who, Action.READ_GUIDELINES, what="guidelines")
+        return self._rules()
+
+    def matching(self, who: Principal, day: dt.date | None = None, words: str = "") -> list[Rule]:
+        """The rules in force on *day* (all without one) whose id, title, family or section hold
+        every word of *words* (case folded), by family."""
+        wanted = words.casefold().split()
+        return sorted(
+            (
+                r
+                for r in in_force(self.rules(who), day)
+                if all(w in f"{r.id} {r.title} {r.family} {r.citation.section}".casefold() for w in wanted)
+            ),
+            key=lambda r: r.family,
+        )
