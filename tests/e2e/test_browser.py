@@ -39,6 +39,7 @@ def test_intake_to_downloaded_pdf_letter(
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # assigning and issuing ask first: yes
 
     # The coordinator takes the case in, with a document, and assigns it.
     page.goto(f"{base_url}/login")

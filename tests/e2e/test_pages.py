@@ -34,6 +34,7 @@ class Visitor:
     shots: Path
     page: Page = field(init=False)
     problems: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # what each confirmation asked (each accepted)
     status: int = 200  # the status the page shown now was expected to have
 
     def __post_init__(self) -> None:
@@ -43,6 +44,7 @@ class Visitor:
         """*page* with its console errors and uncaught exceptions collected into :attr:`problems`."""
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("dialog", lambda dialog: (self.asked.append(dialog.message), dialog.accept()))
         return page
 
     def _console(self, message: ConsoleMessage) -> None:
@@ -498,6 +500,7 @@ def test_withdraw_a_case(visitors: dict[str, Visitor], demo: DemoCases) -> None:
     page.get_by_label("Why").fill("The claims administrator authorized the treatment.")
     visitor.check("case-withdraw-form", f"Case {demo.to_withdraw}", f"Case {demo.to_withdraw}")
     visitor.submit(f"Withdraw case {demo.to_withdraw}")
+    assert visitor.asked[-1].startswith(f"Withdraw case {demo.to_withdraw}?")
     expect(page.get_by_role("status")).to_contain_text(f"Case {demo.to_withdraw} withdrawn.")
     visitor.check("case-withdrawn", f"Case {demo.to_withdraw}", "withdrawn")
 
@@ -585,6 +588,7 @@ def test_accounts_create_and_disable(visitors: dict[str, Visitor], browser: Brow
     expect(page.get_by_role("status")).to_contain_text("Account temp-analyst created (analyst).")
     visitor.check("users-created", "Accounts", "Accounts")
     visitor.submit("Disable temp-analyst")
+    assert visitor.asked[-1].startswith("Disable the account temp-analyst?")
     expect(page.get_by_role("status")).to_contain_text("Account temp-analyst disabled.")
     expect(page.get_by_role("row", name=re.compile("^temp-analyst analyst"))).to_contain_text("disabled")
     visitor.check("users-disabled", "Accounts", "Accounts")
