@@ -101,13 +101,16 @@ def test_pages_count_every_match_and_split_the_ranking(engine) -> None:
 def test_a_snippet_is_the_passage_holding_most_words() -> None:
     from openimr.services.corpus.fulltext import snippet, terms
 
-    words = set(terms("Norco opioids"))
+    words = frozenset(terms("Norco opioids therapy"))
     rationale = " ".join(
         ["filler"] * 40 + ["Norco", "once;"] + ["filler"] * 10 + ["opioid", "and", "Norco", "again."]
     )
-    found = snippet(["no match in the item", rationale], words, size=8)
-    assert found.text == "… filler filler filler filler opioid and Norco again."
+    found = snippet(["no match in the item", rationale], words, size=60)
+    assert found.text == "… filler filler filler filler filler opioid and Norco again."
     assert [found.text[a:b] for a, b in found.marks] == ["opioid", "Norco"]
+    cut = snippet(["Physical therapy, not a therapist: THERAPY " + "filler " * 60], words, size=50)
+    assert cut.text == "Physical therapy, not a therapist: THERAPY filler …"  # stems as the index does
+    assert [cut.text[a:b] for a, b in cut.marks] == ["therapy", "THERAPY"]
     assert snippet(["Short   text,\nno match."], words).text == "Short text, no match."
     assert snippet([None, ""], words).parts == ()
 

@@ -26,6 +26,7 @@ afresh, never extended with the new store's issues above the old one's highest.
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import re
 import shutil
@@ -44,9 +45,8 @@ BATCH = 20_000
 COMMIT = 200_000
 WRITER_HEAP = 256_000_000
 STORE_FILE = "store-id"  # in the index's folder: the id of the store it was built from
-SNIPPET_WORDS = 30  # words in a hit's snippet
-SNIPPET_BEFORE = 4  # words shown before a snippet's first match
-_TOKEN = re.compile(r"[^\W_]+")  # the simple tokenizer's tokens: runs of letters and digits
+SNIPPET_CHARS = 200  # about 30 words: a hit's snippet
+SNIPPET_BEFORE = 30  # characters (to a word's start) shown before a snippet's first match
 # The index's "en_stem" analyzer (simple tokenizer, long tokens dropped, lower case, English
 # stemmer), applied to a query by hand so that its words become term queries.
 _ANALYZER = (
@@ -258,6 +258,13 @@ def terms(query: str) -> list[str]:
     return list(dict.fromkeys(_ANALYZER.analyze(query)))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _stem(token: str) -> str:
+    """One token as the index holds it ("" for one it drops)."""
+    analyzed = _ANALYZER.analyze(token)
+    return analyzed[0] if analyzed else ""
+
+
 @dataclass(frozen=True)
 class Snippet:
     """A passage of an issue's text in parts, each with whether it is one of the query's words."""
@@ -279,48 +286,57 @@ class Snippet:
         return spans
 
 
-def snippet(texts: Sequence[str | None], words: Collection[str], size: int = SNIPPET_WORDS) -> Snippet:
-    """The passage of *size* words of *texts* (white space made single spaces) that holds the most
-    of *words* (as :func:`terms` gives them), those marked: the earliest such, starting a few words
-    before its first match; the first text's opening when none holds any. "…" stands for text left
-    out on either side. A word matches as the index matched it: the same tokens, lower case, stem."""
-    stems: dict[str, str] = {}
-
-    def stem(token: str) -> str:
-        if token not in stems:
-            analyzed = _ANALYZER.analyze(token)
-            stems[token] = analyzed[0] if analyzed else ""
-        return stems[token]
-
-    best: tuple[int, str, list[re.Match[str]], int] | None = None  # matches held, text, tokens, start
+def snippet(texts: Sequence[str | None], words: Collection[str], size: int = SNIPPET_CHARS) -> Snippet:
+    """The passage of about *size* characters of *texts* (white space made single spaces, cut
+    between words) that holds the most of *words* (as :func:`terms` gives them), those marked: the
+    earliest such, starting a few words before its first match; the first text's opening when none
+    holds any. "…" stands for text left out on either side. A word matches as the index matched it
+    (its token lower-cased and stemmed); only the words that start as a stem does are stemmed, so a
+    long rationale costs one scan by a regular expression."""
+    found = _candidates(frozenset(words))
+    best: tuple[int, str, list[tuple[int, int]], int] | None = None  # matches held, text, spans, start
     for raw in texts:
         passage = " ".join((raw or "").split())
-        tokens = list(_TOKEN.finditer(passage))
-        hits = [i for i, token in enumerate(tokens) if stem(token.group()) in words]
+        candidates = found.finditer(passage) if found else ()
+        spans = [m.span() for m in candidates if _stem(m.group().lower()) in words]
+        starts = [a for a, _ in spans]
         start, count = 0, 0
-        for i in hits:  # a window starting just before each match: the first holding the most
-            first = max(0, i - SNIPPET_BEFORE)
-            held = bisect.bisect_left(hits, first + size) - bisect.bisect_left(hits, first)
+        for a in starts:  # a window starting just before each match: the first holding the most
+            first = max(0, a - SNIPPET_BEFORE)
+            held = bisect.bisect_left(starts, first + size) - bisect.bisect_left(starts, first)
             if held > count:
                 start, count = first, held
-        if tokens and (best is None or count > best[0]):
-            best = (count, passage, tokens, start)
+        if passage and (best is None or count > best[0]):
+            best = (count, passage, spans, start)
     if best is None:
         return Snippet()
-    _, passage, tokens, start = best
-    window = tokens[start : start + size]
-    cut = start + size < len(tokens)
-    end = window[-1].end() if cut else len(passage)
+    _, passage, spans, start = best
+    start = passage.rfind(" ", 0, start) + 1 if start else 0  # back to the start of its word
+    end = start + size
+    cut = end < len(passage)
+    if cut and (space := passage.rfind(" ", start, end + 1)) > start:
+        end = space
+    end = min(end, len(passage))
     parts: list[tuple[str, bool]] = [("… ", False)] if start else []
-    at = window[0].start() if start else 0
-    for token in window:
-        if stem(token.group()) in words:
-            if token.start() > at:
-                parts.append((passage[at : token.start()], False))
-            parts.append((token.group(), True))
-            at = token.end()
+    at = start
+    for a, b in spans:
+        if a >= start and b <= end:
+            if a > at:
+                parts.append((passage[at:a], False))
+            parts.append((passage[a:b], True))
+            at = b
     if end > at:
         parts.append((passage[at:end], False))
     if cut:
         parts.append((" …", False))
     return Snippet(tuple(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _candidates(words: frozenset[str]) -> re.Pattern[str] | None:
+    """The tokens that may stem to one of *words*: those starting as one does, less its last
+    letter (the stemmer may change it: "therapy" is "therapi"), or None for no words."""
+    if not words:
+        return None
+    prefixes = sorted({re.escape(word[:-1] or word) for word in words}, key=len, reverse=True)
+    return re.compile(rf"(?<![^\W_])(?:{'|'.join(prefixes)})[^\W_]*", re.IGNORECASE)

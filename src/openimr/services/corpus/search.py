@@ -8,6 +8,11 @@ nearest :data:`PROBES` vector lists (every text while there are few), picking th
 full sort; the nearest texts stand for their issues, taken in id order. Hybrid search fuses both
 candidate lists by reciprocal rank.
 
+A page of full-text results (:meth:`Searcher.page`: the web page and the API) also counts every
+match, and gives each hit the passage of its rationale or clinical summary that holds the most of
+the query's words, those marked (:func:`openimr.services.corpus.fulltext.snippet`); without words
+it lists what the filters keep, newest first.
+
 The semantic side's filters and the item text of each issue come from the mapped index
 (:func:`openimr.services.corpus.index.build_mapped`), numpy files mapped once per engine and
 process, so a filter is a boolean mask and the first query pays no load.
@@ -287,7 +292,7 @@ class Searcher:
 
             invalidate_mapped(self.engine)
             corpus.high = None
-        words = set(terms(query))
+        words = frozenset(terms(query))
         found = [  # scored as text search's fused ranks are
             Found(_hit(details[i], 1.0 / (RRF_K + rank)), snippet(passages[i], words))
             for rank, i in enumerate(ids, offset + 1)
