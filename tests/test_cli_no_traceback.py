@@ -255,37 +255,34 @@ def test_render_refuses_several_records_or_none_in_one_line(tmp_path: Path) -> N
     )
 
 
-def _on_a_terminal(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """openimr with stdout a terminal (a pseudo-terminal), as typed at a prompt."""
+def test_a_pdf_or_a_chart_is_not_written_to_a_terminal_but_is_to_a_pipe(tmp_path: Path) -> None:
     import pty
 
-    main, terminal = pty.openpty()
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(_letter_record("CM19-0000001")))
+    main, terminal = pty.openpty()  # stdout a terminal, as typed at a prompt
     try:
-        return subprocess.run(
-            [str(OPENIMR), *args], cwd=cwd, stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60
-        )
+        running = [
+            subprocess.Popen(
+                [str(OPENIMR), *args], cwd=tmp_path, stdout=terminal, stderr=subprocess.PIPE, text=True
+            )
+            for args in (
+                ["letters", "render", str(record), "--format", "pdf"],
+                ["stats", "--format", "png"],
+                ["report", "metrics", "--format", "png"],
+                ["cases", "issue", "CM19-0000001"],
+            )
+        ]
+        for done in running:
+            stderr = done.communicate(timeout=60)[1]
+            assert done.returncode == 2, (done.args, stderr)
+            assert "-o FILE or redirect" in stderr and stderr.count("\n") == 1, stderr
     finally:
         os.close(main)
         os.close(terminal)
-
-
-def test_a_pdf_or_a_chart_is_not_written_to_a_terminal_but_is_to_a_pipe(tmp_path: Path) -> None:
-    record = tmp_path / "record.json"
-    record.write_text(json.dumps(_letter_record("CM19-0000001")))
-    for args in (
-        ["letters", "render", str(record), "--format", "pdf"],
-        ["stats", "--format", "png"],
-        ["report", "metrics", "--format", "png"],
-        ["cases", "issue", "CM19-0000001"],
-    ):
-        done = _on_a_terminal(*args, cwd=tmp_path)
-        assert done.returncode == 2, (args, done.stderr)
-        assert "-o FILE or redirect" in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert list(tmp_path.iterdir()) == [record]  # refused before any store was opened
-    piped = subprocess.run(
-        [str(OPENIMR), "letters", "render", str(record), "--format", "pdf"], capture_output=True, check=True
-    )
-    assert piped.stdout.startswith(b"%PDF")
+    piped = _run("letters", "render", str(record), "--format", "pdf")
+    assert piped.exit_code == 0 and piped.stdout_bytes.startswith(b"%PDF")
 
 
 @pytest.mark.parametrize(

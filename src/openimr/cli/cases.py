@@ -401,9 +401,9 @@ def issue(
     actor: Actor = None,
 ) -> None:
     """Issue the Final Determination letter (frozen from then on) and write it; again: the same letter."""
+    not_to_terminal(fmt, out)
     from openimr.services.render import render
 
-    not_to_terminal(fmt, out)
     with _service(db, actor) as (cases, who):
         letter, _ = cases.issue(who, case, _today(today))
         _write(render(letter, fmt), out)

@@ -192,11 +192,11 @@ def stats(
     """Issues, Upheld/Overturned and overturn rates with Wilson 95% intervals, as a table, JSON,
     CSV or chart. By specialty an issue counts under each of its reviewer's specialties; the title
     and the overall figures count it once."""
+    not_to_terminal(fmt.value, output)
     from openimr.cli.tables import print_table
     from openimr.services.stats import breakdown, chart, write_csv, write_json
 
     binary = fmt in (StatsFormat.png, StatsFormat.svg)
-    not_to_terminal(fmt.value, output)
     with _open(db) as store:
         result = breakdown(store.engine, by)
     if fmt is StatsFormat.table:

@@ -97,9 +97,9 @@ def render_command(
     error line (exit status 1): render them one file each. A PDF is not written to a terminal: use
     -o FILE or redirect.
     """
+    not_to_terminal(fmt, output)
     from openimr.services.render import render
 
-    not_to_terminal(fmt, output)
     out = render(read_record(record), fmt, organization)
     data = out.encode() if isinstance(out, str) else out
     if output is None:

@@ -43,6 +43,7 @@ def metrics_command(
     """The year's determinations as CMS-0057-F has payers report prior authorization: upheld and
     overturned per item and per case, the share decided within the statutory time, and the mean
     and median days from complete records to decision, for all cases and by priority."""
+    not_to_terminal(fmt.value, output)
     from openimr.cli.tables import print_metrics
     from openimr.services.access import operator
     from openimr.services.app import OpenIMR
@@ -50,7 +51,6 @@ def metrics_command(
     from openimr.services.metrics import chart, metrics, write_csv, write_json
 
     binary = fmt in (MetricsFormat.png, MetricsFormat.svg)
-    not_to_terminal(fmt.value, output)
     url = existing(db)
     try:
         app = OpenIMR.open(url)

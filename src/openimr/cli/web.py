@@ -42,6 +42,7 @@ def serve(
     The port is taken first: when it cannot be (in use, or the address is not this machine's),
     one error line says so and the exit status is 1; the URL is printed once it is taken.
     """
+    sock = listen(host, port)  # before the web app is imported: a port in use is said at once
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -55,8 +56,8 @@ def serve(
     try:
         proxies = proxy_options()
     except ValueError as exc:
+        sock.close()
         raise typer.BadParameter(str(exc)) from None
-    sock = listen(host, port)
     if demo:
         application = OpenIMR.open(url)
         try:
