@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -26,3 +27,22 @@ def csrf_token(html: str) -> str:
     found = CSRF.search(html)
     assert found, "the page has no CSRF token"
     return found[1]
+
+
+@functools.cache
+def a_pdf(pages: int = 1) -> bytes:
+    """A small PDF that opens: *pages* blank pages (an upload must be what its name says); the
+    same bytes each time."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument.new()
+    try:
+        for _ in range(pages):
+            doc.new_page(612, 792).close()
+        out = io.BytesIO()
+        doc.save(out)
+    finally:
+        doc.close()
+    return out.getvalue()

@@ -319,7 +319,7 @@ def test_intake_lists_every_error_by_its_label(people) -> None:
         {
             "application_received": "yesterday",
             "ur_decision_date": "13/45/2026",
-            "items": "Acupuncture",
+            "item_1": "Acupuncture",
             "clinical_summary": "x",
             "party_requesting_provider_specialty": "Neurology",
         },
@@ -328,7 +328,8 @@ def test_intake_lists_every_error_by_its_label(people) -> None:
     assert "Application received:" in page.text and "UR decision date:" in page.text
     assert "Requesting provider: give the name" in page.text
     assert "ur_decision_date" not in page.text.split('role="alert"')[1].split("</div>")[0]
-    assert "Application received: give a date as YYYY-MM-DD" in page.text  # not pydantic's words
+    assert "Application received: is not a date: choose one from the calendar" in page.text  # not pydantic's
+    assert "YYYY-MM-DD" not in page.text  # the date picker shows the browser's own format
     assert "Input should be" not in page.text
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jinja2 import nodes
 
-from helpers import csrf_token
+from helpers import a_pdf, csrf_token
 from openimr.core.bounds import SPECIALTY
 from openimr.services.render import render
 from openimr.web import pages
@@ -122,7 +122,7 @@ def test_intake_and_upload_forms_echo_text_escaped(api: Api) -> None:
         "csrf_token": csrf,
         "application_received": "not a date",
         "ur_decision_date": SEED_CASE["ur_decision_date"],
-        "items": PAYLOAD,
+        "item_1": PAYLOAD,
         "clinical_summary": PAYLOAD,
         "party_employer": PAYLOAD,
     }
@@ -133,7 +133,7 @@ def test_intake_and_upload_forms_echo_text_escaped(api: Api) -> None:
     added = api.client.post(
         f"/cases/{number}/documents",
         data={"csrf_token": csrf},
-        files={"file": (f"{PAYLOAD}.pdf", b"%PDF-1.4 records")},
+        files={"file": (f"{PAYLOAD}.pdf", a_pdf())},
     )
     assert added.status_code == 200  # the redirect's page, with its message naming the document
     assert_escaped(added.text, "the message after an upload")
@@ -155,10 +155,7 @@ def test_a_new_intake_form_opens_empty(api: Api) -> None:
     page = api.client.get("/intake")
     assert page.status_code == 200
     assert "built-in method" not in page.text
-    assert (
-        '<textarea id="items" name="items" rows="3" required aria-describedby="items-help"></textarea>'
-        in page.text
-    )
+    assert '<input id="item_1" name="item_1" aria-describedby="items-help" required value="">' in page.text
 
 
 def test_the_decision_form_preselects_nothing(api: Api) -> None:

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from helpers import csrf_token
+from helpers import a_pdf, csrf_token
 from openimr.core.letters.parse import Parsed
 from openimr.services.render import render
 from openimr.store.schema import AuditRow
@@ -184,13 +184,13 @@ def test_a_document_with_a_non_ascii_name_downloads(api: Api) -> None:
     number = first(api, "coordinator", "records_requested")
     name = "名前 with space.pdf"
     upload = api.call(
-        "coordinator", "POST", f"/api/cases/{number}/documents", files={"file": (name, b"%PDF")}
+        "coordinator", "POST", f"/api/cases/{number}/documents", files={"file": (name, a_pdf())}
     )
     assert upload.status_code == 201 and upload.json()["name"] == name
     download = api.call("coordinator", "GET", f"/api/cases/{number}/documents/{upload.json()['id']}")
-    assert download.status_code == 200 and download.content == b"%PDF"
+    assert download.status_code == 200 and download.content == a_pdf()
     disposition = download.headers["content-disposition"]
-    assert disposition.startswith('attachment; filename="___with_space.pdf"; ')
+    assert disposition.startswith('inline; filename="___with_space.pdf"; ')
     assert unquote(disposition.split("filename*=UTF-8''")[1]) == name
 
 

@@ -7,17 +7,36 @@ is a case as submitted for IMR (``cases create CASE.json``): the same fields, wi
 date, the UR decision date, the summary and at least one disputed item required, and unknown fields
 refused. ``ur_denial_date`` (the letters' and ``case.schema.json``'s name) is read as
 ``ur_decision_date``.
+
+An application is also refused, field by field in plain words, when it cannot be: a date after
+today, an injury after the UR decision, an application or a service before the decision, a
+claimant's age outside :data:`WORKING_AGE`, an item asking for no or absurdly many visits or
+units (:data:`MOST`). "Today" is the validation context's ``today`` (a :class:`datetime.date`;
+``Application.model_validate(data, context={"today": day})``), else the system's date.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from openimr.core import bounds as b
 from openimr.core.errors import FileProblem
 from openimr.core.models import Claimant, Priority
+from openimr.core.requests.parse import parse
 
 PartyRole = Literal[
     "employee",
@@ -125,8 +144,68 @@ class ApplicationItem(DisputedItem):
     item: b.text(b.ITEM_TEXT, 1)
 
 
+# The ages an injured worker taken in may have. 14: the youngest age at which a minor may be
+# employed in ordinary work, with a permit to work (29 C.F.R. 570.2 and 570.33-35 under the Fair
+# Labor Standards Act; California's permits for minors, Education Code 49110-49116). 110: above the
+# age of anyone at work (people older are a few dozen in the world). The store takes ages up to
+# bounds.MAX_AGE: a case read for review (:class:`Case`) is not held to these.
+WORKING_AGE = (14, 110)
+WORKING_AGE_SOURCE = (
+    "14 is the youngest age at which a minor may work with a work permit (29 C.F.R. 570.2; "
+    "California Education Code 49110-49116), and no worker is older than 110"
+)
+# The most a single item may ask for; more is a typing mistake (a year of daily visits, a drug
+# supply for years).
+MOST = {"sessions": 365, "frequency_per_week": 21, "duration_weeks": 260, "quantity": 10_000}
+
+
+def _working_age(age: int) -> int:
+    low, high = WORKING_AGE
+    if not low <= age <= high:
+        raise PydanticCustomError(
+            "age_range",
+            "must be between {low} and {high} ({why})",
+            {"low": low, "high": high, "why": WORKING_AGE_SOURCE},
+        )
+    return age
+
+
+class ApplicationClaimant(CaseClaimant):
+    """The injured worker as an application states them: of working age."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    age: Annotated[int, AfterValidator(_working_age)] | None = None
+
+
+def today_of(info: ValidationInfo) -> dt.date:
+    """The day an application is checked against: the validation context's ``today``, else the
+    system's date."""
+    context = info.context if isinstance(info.context, dict) else {}
+    day = context.get("today")
+    return day if isinstance(day, dt.date) else dt.date.today()
+
+
+def _impossible_counts(text: str) -> str | None:
+    """Why the item *text* asks for what cannot be (no visits, or absurdly many), else None."""
+    request = parse(text)
+    stated = {
+        "sessions": (request.sessions, "visits"),
+        "frequency_per_week": (request.frequency_per_week, "visits a week"),
+        "duration_weeks": (request.duration_weeks, "weeks"),
+        "quantity": (request.drug.quantity if request.drug else None, "units of the drug"),
+    }
+    for key, (value, unit) in stated.items():
+        if value is not None and value <= 0:
+            return f"asks for {value:g} {unit}: a request asks for at least one"
+        if value is not None and value > MOST[key]:
+            return f"asks for {value:g} {unit}: more than anyone is prescribed (at most {MOST[key]:,})"
+    return None
+
+
 class Application(Case):
-    """An application for IMR: a :class:`Case` with what intake requires of it."""
+    """An application for IMR: a :class:`Case` with what intake requires of it, and nothing that
+    cannot be (see the module's docstring)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -136,11 +215,77 @@ class Application(Case):
     ur_decision_date: b.Day = Field(validation_alias=AliasChoices("ur_decision_date", "ur_denial_date"))
     clinical_summary: b.text(b.SUMMARY)
     disputed_items: list[ApplicationItem] = Field(min_length=1, max_length=b.MAX_ITEMS)
+    claimant: ApplicationClaimant = Field(default_factory=ApplicationClaimant)
 
     @field_validator("priority", mode="before")
     @classmethod
     def _priority(cls, value: object) -> object:
         return value or "Standard"
+
+    @field_validator(
+        "application_received",
+        "documents_received",
+        "date_of_injury",
+        "ur_decision_date",
+        "ur_decision_served",
+    )
+    @classmethod
+    def _not_future(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        today = today_of(info)
+        if value is not None and value > today:
+            raise PydanticCustomError(
+                "date_in_future",
+                "{day} is in the future (today is {today})",
+                {"day": str(value), "today": str(today)},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _possible(self) -> Application:
+        """Dates in the order things happen, and items asking for what can be."""
+        decided = self.ur_decision_date
+        problems: list[tuple[tuple[str | int, ...], str, str, object]] = []
+        if self.date_of_injury and self.date_of_injury > decided:
+            problems.append(
+                (
+                    ("date_of_injury",),
+                    "injury_after_decision",
+                    f"{self.date_of_injury} is after the UR decision ({decided}): the injury comes first",
+                    str(self.date_of_injury),
+                )
+            )
+        if self.application_received < decided:
+            problems.append(
+                (
+                    ("application_received",),
+                    "application_before_decision",
+                    f"{self.application_received} is before the UR decision ({decided}): "
+                    "an application for IMR asks to review a decision already made",
+                    str(self.application_received),
+                )
+            )
+        if self.ur_decision_served and self.ur_decision_served < decided:
+            problems.append(
+                (
+                    ("ur_decision_served",),
+                    "served_before_decision",
+                    f"{self.ur_decision_served} is before the UR decision ({decided}): "
+                    "a decision is served on or after the day it is made",
+                    str(self.ur_decision_served),
+                )
+            )
+        for n, item in enumerate(self.disputed_items):
+            if why := _impossible_counts(item.item):
+                problems.append((("disputed_items", n, "item"), "impossible_quantity", why, item.item))
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=given)
+                    for loc, kind, message, given in problems
+                ],
+            )
+        return self
 
 
 def case_from_json(data: object, file: str) -> Case:

@@ -31,6 +31,7 @@ from openimr.services.cases import CaseService, Forbidden
 from openimr.services.corpus.index import sync_index
 from openimr.services.corpus.ingest import ingest_uploads
 from openimr.services.corpus.search import Filters, search_page
+from openimr.services.documents import KINDS
 from openimr.web import connection as conn
 from openimr.web.errors import TooLarge, Unauthenticated, Unreadable
 
@@ -348,12 +349,14 @@ def upload_document(
 _DOWNLOAD = {
     200: {
         "content": {
-            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            kind: {"schema": {"type": "string", "format": "binary"}}
+            for kind in [*dict.fromkeys(KINDS.values()), "application/octet-stream"]
         },
-        "description": "The document, as an attachment.",
+        "description": "The document, shown in the browser (an unchecked older upload: downloaded).",
     }
 }
+# A served document runs nothing and loads nothing but itself; only our pages may frame it.
+DOCUMENT_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'"
 
 
 @router.get(
@@ -363,15 +366,18 @@ _DOWNLOAD = {
     tags=["documents"],
 )
 def download_document(case_number: CaseNumber, document_id: DocumentId, who: Who, cases: Cases) -> Response:
+    """The document with its media type, to view in the browser (inline)."""
     name, kind, content = cases.document(who, case_number, document_id)
-    kind = "application/pdf" if kind == "application/pdf" else "application/octet-stream"
-    return Response(content, media_type=kind, headers={"Content-Disposition": _attachment(name)})
+    how = "attachment" if kind == "application/octet-stream" else "inline"
+    headers = {"Content-Disposition": _attachment(name, how), "Content-Security-Policy": DOCUMENT_CSP}
+    return Response(content, media_type=kind, headers=headers)
 
 
-def _attachment(name: str) -> str:
-    """A Content-Disposition for *name*: an ASCII fallback, and the name itself as RFC 5987 UTF-8."""
+def _attachment(name: str, how: str = "attachment") -> str:
+    """A Content-Disposition (*how*: attachment or inline) for *name*: an ASCII fallback, and the
+    name itself as RFC 5987 UTF-8."""
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return f"{how}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 # Reviewers and assignment ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from openimr.services.app import OpenIMR
 from openimr.services.settings import BodyLimits, Settings
 from openimr.web import admin, api, fhir, metrics, pages
 from openimr.web import connection as conn
-from openimr.web.errors import STATUS, classify
+from openimr.web.errors import STATUS, Problem, classify, plain
 
 HERE = Path(__file__).resolve().parent
 DB_RETRY_S = 5  # what a request that found the database away is told to wait
@@ -48,6 +48,14 @@ def _error(request: Request, status: int, code: str, message: str, detail: list 
     if status == 401:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     return pages.error_page(request, status, message)
+
+
+def _invalid(request: Request, status: int, code: str, problems: list[Problem]) -> Response:
+    """A validation refusal: each problem in people's words, naming its field."""
+    detail = [{"loc": list(p.loc), "msg": str(p), "type": p.type} for p in problems]
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    message = "; ".join(str(p) for p in problems[:5]) + more
+    return _error(request, status, code, message or "the request is not valid", detail)
 
 
 def _harden(request: Request, response: Response) -> Response:
@@ -169,10 +177,7 @@ def create_app(settings: Settings | str | None = None) -> FastAPI:
     async def known(request: Request, exc: Exception) -> Response:
         status, code = classify(exc)
         if isinstance(exc, ValidationError):
-            detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-            return _error(
-                request, status, code, f"the data is not valid: {exc.error_count()} problem(s)", detail
-            )
+            return _invalid(request, status, code, plain(exc.errors()))
         return _error(request, status, code, str(exc))
 
     for cls in STATUS:
@@ -180,12 +185,7 @@ def create_app(settings: Settings | str | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        detail = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))}
-            for e in exc.errors()
-        ]
-        where = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail[:5])
-        return _error(request, 422, "invalid", f"the request is not valid: {where}", detail)
+        return _invalid(request, 422, "invalid", plain(exc.errors(), exc.body))
 
     @app.exception_handler(HTTPException)
     async def http(request: Request, exc: HTTPException) -> Response:

@@ -1,4 +1,4 @@
-"""Intake: the form that takes a case in, in the form's own words when it is not valid."""
+"""Intake: the form that takes a case in, each problem said beside its field in the form's words."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from openimr.core import bounds as b
 from openimr.core.case import Application
 from openimr.core.process.data import load as load_process
 from openimr.core.roles import Action, Principal
+from openimr.services.documents import ACCEPTED, NotADocument, media_type
 from openimr.services.schemas import CaseCreated
 from openimr.web.api import MAX_UPLOAD
 from openimr.web.base import (
@@ -23,31 +25,39 @@ from openimr.web.base import (
     render,
     router,
 )
-from openimr.web.errors import TooLarge
+from openimr.web.errors import PARTY_ROLES, Problem, TooLarge, plain
 
 # Intake ---------------------------------------------------------------------------------------
 
-
+PARTIES = ("employer", "claims_administrator", "requesting_provider", "ur_organization", "employee_attorney")
+OUTCOMES = {"denied": "Denied", "modified": "Modified", "delayed": "Delayed", "approved": "Approved"}
+ITEM_ROWS = 5  # disputed-item rows a new form offers; a refused one offers one more than it had
+# An item row's fields: the suffix of its form names, the case's field, and its label.
+ITEM_FIELDS = (
+    ("", "item", ""),
+    ("_outcome", "ur_outcome", "UR outcome"),
+    ("_authorized", "authorized", "authorized portion"),
+    ("_guideline", "claims_administrator_guideline", "guideline the UR decision cited"),
+)
 LABELS = {
     "application_received": "Application received",
     "priority": "Priority",
     "formulary_dispute": "Formulary dispute",
+    "claim_number": "Claim number",
     "ur_decision_date": "UR decision date",
     "ur_decision_served": "UR decision served",
     "date_of_injury": "Date of injury",
-    "claimant": "Injured worker",
-    "age": "Age",
-    "sex": "Sex",
-    "parties": "Parties",
-    "disputed_items": "Disputed items",
+    "documents_received": "Records received",
+    "condition_specialty": "Specialty that treats the condition",
+    "claimant_name": "Injured worker's name",
+    "claimant_age": "Age",
+    "claimant_sex": "Sex",
+    "party_employee_address": "Injured worker's address",
+    **{f"party_{role}": PARTY_ROLES[role] for role in PARTIES},
+    **{f"party_{role}_address": f"{PARTY_ROLES[role]}'s address" for role in PARTIES},
+    "party_requesting_provider_specialty": "Requesting provider's specialty",
     "clinical_summary": "Clinical summary",
-    "claims_administrator_guideline": "Guideline the UR decision cited",
-}
-PARTY_LABELS = {
-    "employer": "Employer",
-    "claims_administrator": "Claims administrator",
-    "requesting_provider": "Requesting provider",
-    "ur_organization": "UR organization",
+    "documents": "Medical records",
 }
 
 
@@ -57,41 +67,36 @@ def specialties() -> list[str]:
     return sorted({name for names in spec["professions"].values() for name in names})
 
 
-def _label(loc: tuple[Any, ...] | list[Any], parties: list[dict[str, Any]]) -> str:
-    """An intake error's field as the form labels it, e.g. "Disputed items, line 2"."""
-    words = []
-    for n, part in enumerate(loc):
-        if isinstance(part, int):
-            if loc[n - 1] == "parties" and part < len(parties):
-                words[-1] = PARTY_LABELS.get(parties[part]["role"], "Party")
-            else:
-                words.append(f"line {part + 1}")
-        elif part in LABELS:
-            words.append(LABELS[part])
-    return ", ".join(words) or "The form"
+def label(name: str) -> str:
+    """The form's label of the field *name* (an item row's too: "Disputed item 2, UR outcome")."""
+    if name.startswith("item_"):
+        row, _, suffix = name.removeprefix("item_").partition("_")
+        words = next((w for s, _, w in ITEM_FIELDS if s == f"_{suffix}" or s == suffix), "")
+        return f"Disputed item {row}" + (f", {words}" if words else "")
+    return LABELS.get(name, name)
 
 
-# Validation errors in the intake form's words (pydantic's own messages speak of types and lists).
-_PLAIN = {
-    "missing": "required",
-    "too_short": "give at least one",
-    "date_from_datetime_parsing": "give a date as YYYY-MM-DD",
-    "date_parsing": "give a date as YYYY-MM-DD",
-    "date_type": "give a date as YYYY-MM-DD",
-    "string_pattern_mismatch": "does not look right (a case number reads like CM26-0000001)",
-    "string_too_short": "required",
-}
-
-
-def _plain(error: dict[str, Any]) -> str:
-    """One validation error as the form says it."""
-    return _PLAIN.get(error["type"], error["msg"][:1].lower() + error["msg"][1:])
+def _rows(fields: dict[str, str]) -> int:
+    """How many item rows the form shows: :data:`ITEM_ROWS`, or one past the last filled in."""
+    filled = [int(k[5:]) for k in fields if k.startswith("item_") and k[5:].isdigit() and fields[k].strip()]
+    return min(max([ITEM_ROWS, *(n + 1 for n in filled)]), b.MAX_ITEMS)
 
 
 def _intake_page(request: Request, who: Principal, code: int = 200, **context: Any) -> Response:
-    context = {"errors": None, "form": {}, **context}
+    context = {"errors": None, "field_errors": {}, "form": {}, **context}
     return render(
-        request, "intake.html.j2", who, code, today=dt.date.today(), specialties=specialties(), **context
+        request,
+        "intake.html.j2",
+        who,
+        code,
+        today=dt.date.today(),
+        specialties=specialties(),
+        parties=PARTIES,
+        outcomes=OUTCOMES,
+        rows=_rows(context["form"]),
+        label=label,
+        accepted=ACCEPTED,
+        **context,
     )
 
 
@@ -107,25 +112,34 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     uploads = [f for f in form.getlist("documents") if not isinstance(f, str) and f.filename]
-    data = _case_from_form(fields)
-    errors = []
-    for role, label in PARTY_LABELS.items():
-        if fields.get(f"party_{role}_specialty", "").strip() and not fields.get(f"party_{role}", "").strip():
-            errors.append(f"{label}: give the name of the {label.lower()} whose specialty is set")
-    try:
-        case = Application.model_validate(data)
-    except ValidationError as exc:
-        errors += [f"{_label(e['loc'], data['parties'])}: {_plain(e)}" for e in exc.errors()]
-    except ValueError as exc:
-        errors.append(str(exc))
-    if errors:
-        return _intake_page(request, who, 422, errors=errors, form=fields)
-    files = {}
+    data, rows = _case_from_form(fields)
+    errors: list[tuple[str, str]] = []  # (form field, problem)
+    for role in ("employee", *PARTIES):
+        named = "claimant_name" if role == "employee" else f"party_{role}"
+        for detail in ("address", "specialty"):
+            if fields.get(f"party_{role}_{detail}", "").strip() and not fields.get(named, "").strip():
+                whose = PARTY_ROLES[role].lower() if role != "employee" else "injured worker"
+                errors.append((named, f"give the name of the {whose} whose {detail} is set"))
+    files: dict[str, bytes] = {}
     for upload in uploads:
         content = await upload.read(MAX_UPLOAD + 1)
         if len(content) > MAX_UPLOAD:
             raise TooLarge(f"{upload.filename} is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
+        try:
+            await run_in_threadpool(media_type, upload.filename, content)
+        except NotADocument as exc:
+            errors.append(("documents", str(exc)))
         files[upload.filename] = content
+    try:
+        case = Application.model_validate(data)
+    except ValidationError as exc:
+        errors += [(_form_name(p, rows), _text(p)) for p in plain(exc.errors(), data, form=True)]
+    if errors:
+        summary = [f"{label(name)}: {text}" for name, text in errors]
+        beside: dict[str, str] = {}
+        for name, text in errors:
+            beside[name] = f"{beside[name]}; {text}" if name in beside else text
+        return _intake_page(request, who, 422, errors=summary, field_errors=beside, form=fields)
 
     def take_in() -> CaseCreated:
         created = cases.create_case(who, case)
@@ -140,31 +154,73 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
     return back(f"/cases/{created.case_number}", f"Case {created.case_number} {note}: {created.status}.")
 
 
-def _case_from_form(f: dict[str, str]) -> dict[str, Any]:
-    """The intake form's fields as a :class:`Application` dict (empty fields left out)."""
+def _text(problem: Problem) -> str:
+    if problem.field == "disputed_items" and problem.type == "too_short":
+        return "required: name at least one disputed item"
+    return problem.text
+
+
+def _form_name(problem: Problem, rows: list[tuple[int, str | None]]) -> str:
+    """The form field a validation problem is about; *rows*: each item's row, each party's role."""
+    parts = [p for p in problem.loc if p not in ("body", "form")]
+    head = parts[0] if parts else ""
+    sub = parts[2] if len(parts) > 2 else None
+    if head == "claimant":
+        return f"claimant_{parts[1]}" if len(parts) > 1 else "claimant_age"
+    if head in ("disputed_items", "parties") and len(parts) > 1 and isinstance(parts[1], int):
+        entry = [r for r in rows if (r[1] is None) == (head == "disputed_items")][parts[1]]
+        if head == "disputed_items":
+            suffix = next((s for s, field, _ in ITEM_FIELDS if field == sub), "")
+            return f"item_{entry[0]}{suffix}"
+        role = entry[1]
+        if role == "employee":
+            return "claimant_name" if sub == "name" else "party_employee_address"
+        return f"party_{role}" + (f"_{sub}" if sub in ("address", "specialty") else "")
+    if head == "disputed_items":
+        return "item_1"
+    return str(head) if head in LABELS else "clinical_summary"
+
+
+def _case_from_form(f: dict[str, str]) -> tuple[dict[str, Any], list[tuple[int, str | None]]]:
+    """The intake form's fields as an :class:`Application` dict (empty fields left out), and
+    where each entry came from: an item's row number (role None), a party's role."""
 
     def get(name: str) -> str | None:
         return (f.get(name) or "").strip() or None
 
-    parties = [
-        {"role": role, "name": get(f"party_{role}"), "specialty": get(f"party_{role}_specialty")}
-        for role in ("employer", "claims_administrator", "requesting_provider", "ur_organization")
-        if get(f"party_{role}")
-    ]
-    items = [line.strip() for line in (f.get("items") or "").splitlines() if line.strip()]
+    parties, origins = [], []
+    for role in ("employee", *PARTIES):
+        name = get("claimant_name") if role == "employee" else get(f"party_{role}")
+        address = get(f"party_{role}_address")
+        if name and (role != "employee" or address):
+            party = {
+                "role": role,
+                "name": name,
+                "address": address,
+                "specialty": get(f"party_{role}_specialty"),
+            }
+            parties.append({k: v for k, v in party.items() if v is not None})
+            origins.append((0, role))
+    items = []
+    for row in range(1, _rows(f) + 1):
+        if text := get(f"item_{row}"):
+            item = {"item": text} | {field: get(f"item_{row}{s}") for s, field, _ in ITEM_FIELDS[1:]}
+            items.append({k: v for k, v in item.items() if v is not None})
+            origins.append((row, None))
     age = get("claimant_age")
+    claimant = {"name": get("claimant_name"), "age": int(age) if age and age.isdigit() else age}
     return {
         "priority": get("priority") or "Standard",
         "formulary_dispute": f.get("formulary_dispute") == "on",
+        "claim_number": get("claim_number"),
         "application_received": get("application_received"),
         "date_of_injury": get("date_of_injury"),
         "ur_decision_date": get("ur_decision_date"),
         "ur_decision_served": get("ur_decision_served"),
-        "claimant": {"age": int(age) if age and age.isdigit() else age, "sex": get("claimant_sex")},
-        "parties": [{k: v for k, v in p.items() if v is not None} for p in parties],
+        "documents_received": get("documents_received"),
+        "condition_specialty": get("condition_specialty"),
+        "claimant": {**claimant, "sex": get("claimant_sex")},
+        "parties": parties,
         "clinical_summary": f.get("clinical_summary") or "",
-        "disputed_items": [
-            {"item": item, "claims_administrator_guideline": get("claims_administrator_guideline")}
-            for item in items
-        ],
-    }
+        "disputed_items": items,
+    }, origins

@@ -95,9 +95,7 @@ def _timely(case: Application) -> Finding:
     served = case.ur_decision_served or case.ur_decision_date
     basis = "served" if case.ur_decision_served else "dated (no service date given)"
     last = served + dt.timedelta(days=days)
-    received = str(case.application_received)
-    if case.application_received < case.ur_decision_date:
-        return _finding("timely", False, "received_before_decision", received=received)
+    received = str(case.application_received)  # never before the decision: Application refuses it
     passed = case.application_received <= last
     return _finding(
         "timely",
@@ -114,10 +112,13 @@ def _timely(case: Application) -> Finding:
 
 
 def _outcomes(case: Application) -> dict[str, str]:
-    """Each UR item's outcome by normalized item; taken from the disputed items when not given."""
+    """Each UR item's outcome by normalized item: the UR items', else each disputed item's own
+    (``ur_outcome``), else modified where part was authorized and denied where not."""
     if case.ur_items:
         return {norm(u.item): u.outcome for u in case.ur_items}
-    return {norm(d.item): "modified" if d.authorized else "denied" for d in case.disputed_items}
+    return {
+        norm(d.item): d.ur_outcome or ("modified" if d.authorized else "denied") for d in case.disputed_items
+    }
 
 
 def _ur_outcome(outcomes: dict[str, str]) -> Finding:
