@@ -194,3 +194,32 @@ def test_the_organization_settings_make_the_letterhead(monkeypatch: pytest.Monke
         assert pdf.get_metadata_dict()["CreationDate"].startswith("D:20160401")  # the letter's decision date
     finally:
         pdf.close()
+
+
+def test_the_ineligibility_notice_is_a_letter_in_html_and_pdf(api: Api) -> None:
+    number = next(c["case_number"] for c in api.cases("coordinator") if c["status"] == "ineligible")
+    client = api.client
+    sign_in(client, "coordinator")
+    page = client.get(f"/cases/{number}/notice")
+    assert page.status_code == 200
+    assert f'src="/cases/{number}/notice.html"' in page.text
+    assert f'href="/cases/{number}/notice.pdf"' in page.text
+    html = client.get(f"/cases/{number}/notice.html")
+    assert html.status_code == 200
+    assert html.headers["content-security-policy"].startswith("default-src 'none'")
+    title = re.search(r"<title>(.*?)</title>", html.text)[1]
+    assert title == f"Notice of Ineligibility for Independent Medical Review, case {number}"
+    assert "<time datetime=" in html.text and "Sincerely," in html.text
+    assert re.search(r"<ol class=\"reasons\">\s*<li>[^<]+\(", html.text)  # each reason with its citation
+    pdf = client.get(f"/cases/{number}/notice.pdf")
+    assert pdf.status_code == 200 and b"/StructTreeRoot" in pdf.content
+    doc = pdfium.PdfDocument(pdf.content)
+    try:
+        assert doc.get_metadata_dict()["Title"] == title
+    finally:
+        doc.close()
+    open_case = next(c["case_number"] for c in api.cases("coordinator") if c["status"] != "ineligible")
+    assert client.get(f"/cases/{open_case}/notice.pdf").status_code == 422
+    client.cookies.clear()
+    sign_in(client, "analyst")
+    assert client.get(f"/cases/{number}/notice.pdf").status_code == 403

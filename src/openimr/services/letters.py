@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import replace
 from typing import Literal
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from openimr.core.case import Case
 from openimr.core.models import Claimant, Issue, Letter, Reviewer
@@ -19,7 +21,15 @@ from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services.access import Gate, NotFound, ProcessError, assigned
 from openimr.services.organization import Organization
-from openimr.services.render import ADDRESSED, Addressee, Format, Sending, render, render_sent
+from openimr.services.render import (
+    ADDRESSED,
+    Addressee,
+    Format,
+    Sending,
+    render,
+    render_notice,
+    render_sent,
+)
 from openimr.store.schema import (
     CaseRow,
     IssuedLetterRow,
@@ -36,8 +46,8 @@ def _good_licenses(case: CaseRow, on: dt.date) -> list[License]:
     return [lic for lic in licenses if lic.in_good_standing(on, good_standing)]
 
 
-def sending(case: CaseRow, letter: Letter, issued: bool) -> Sending:
-    """Who the letter of *case* goes to, from the case as submitted, and the reviewer's licences."""
+def addressed(case: CaseRow) -> Sending:
+    """Who a letter of *case* goes to and what names the claim, from the case as submitted."""
     submitted = Case.model_validate(case.submitted or {})
     by_role = {p.role: p for p in reversed(submitted.parties)}  # the first party of each role
     worker = by_role.get("employee")
@@ -53,15 +63,14 @@ def sending(case: CaseRow, letter: Letter, issued: bool) -> Sending:
     ]
     if worker is None and name:
         addressees.insert(0, Addressee(role=ADDRESSED["employee"], name=name, address=[]))
+    return Sending(claim_number=submitted.claim_number, claimant_name=name, addressees=tuple(addressees))
+
+
+def sending(case: CaseRow, letter: Letter, issued: bool) -> Sending:
+    """:func:`addressed`, with the reviewer's licences in good standing on the letter's date."""
     on = letter.decision_date or dt.date.today()
     licenses = [f"{lic.state} ({lic.kind})" for lic in _good_licenses(case, on)]
-    return Sending(
-        claim_number=submitted.claim_number,
-        claimant_name=name,
-        addressees=tuple(addressees),
-        licenses=tuple(dict.fromkeys(licenses)),
-        draft=not issued,
-    )
+    return replace(addressed(case), licenses=tuple(dict.fromkeys(licenses)), draft=not issued)
 
 
 class Letters(Gate):
@@ -159,9 +168,22 @@ class Letters(Gate):
         return render_sent(letter, to, fmt, Organization(), today)
 
     def notice(self, who: Principal, number: str) -> str:
-        """The ineligibility notice of an ineligible case; audited."""
+        """The ineligibility notice of an ineligible case, as text; audited."""
         with self._tx() as s:
-            case = self._open(s, who, number, Action.READ_LETTER, "notice")
-            if case.status != Status.INELIGIBLE:
-                raise ProcessError(f"case {number} is {case.status}, not ineligible")
-            return eligibility.notice(number, case.eligibility or {})
+            return eligibility.notice(number, self._ineligible(s, who, number).eligibility or {})
+
+    def notice_letter(self, who: Principal, number: str, fmt: Literal["html", "pdf"]) -> str | bytes:
+        """The ineligibility notice as a letter (HTML or tagged PDF) to the parties, dated the day
+        the case was taken in and found ineligible; audited."""
+        with self._tx() as s:
+            case = self._ineligible(s, who, number)
+            text = eligibility.notice(number, case.eligibility or {})
+            to, day = addressed(case), case.created_at.date()
+        reasons = [line[2:] for line in text.splitlines() if line.startswith("- ")]  # one a line
+        return render_notice(number, reasons, to, fmt, Organization(), day)
+
+    def _ineligible(self, s: Session, who: Principal, number: str) -> CaseRow:
+        case = self._open(s, who, number, Action.READ_LETTER, "notice")
+        if case.status != Status.INELIGIBLE:
+            raise ProcessError(f"case {number} is {case.status}, not ineligible")
+        return case

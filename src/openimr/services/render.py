@@ -347,7 +347,7 @@ class SentView:
     title: str
     subject: str
     author: str
-    issued_on: dt.date
+    day: dt.date
     date: str
     draft: bool
     letterhead: list[str]
@@ -394,7 +394,7 @@ def sent_view(letter: Letter, sending: Sending, org: Organization, today: dt.dat
         title=body.title,
         subject=f"Final Determination of the Independent Medical Review of case {letter.case_number}",
         author=who,
-        issued_on=issued_on,
+        day=issued_on,
         date=_long_date(issued_on),
         draft=sending.draft,
         letterhead=org.letterhead,
@@ -557,31 +557,68 @@ _TITLE = ParagraphStyle("title", parent=_HEADING, fontSize=13, spaceBefore=14)
 _GROUND = ParagraphStyle("ground", parent=_BODY, leftIndent=18, firstLineIndent=-14)
 
 
-def _sent_pdf(view: SentView) -> bytes:
-    """Lay out the letter as sent as a tagged PDF whose metadata name it, its sender and its date."""
-    structure = _Structure()
+class _Story:
+    """Tagged paragraphs of one PDF letter, each its own structure element."""
 
-    def para(markup: str, style: ParagraphStyle = _BODY, tag: str = "P") -> _Tagged:
+    def __init__(self) -> None:
+        self.structure = _Structure()
+
+    def para(self, markup: str, style: ParagraphStyle = _BODY, tag: str = "P") -> _Tagged:
         paragraph = _Tagged(markup, style)
-        paragraph.structure, paragraph.element = structure, structure.element(tag)
+        paragraph.structure, paragraph.element = self.structure, self.structure.element(tag)
         return paragraph
 
-    def labeled(label: str, text: str | None, style: ParagraphStyle = _BODY) -> _Tagged:
-        return para(f"<b>{_markup(label)}</b> {_markup(text)}" if text else f"<b>{_markup(label)}</b>", style)
+    def labeled(self, label: str, text: str | None) -> _Tagged:
+        return self.para(f"<b>{_markup(label)}</b> {_markup(text)}" if text else f"<b>{_markup(label)}</b>")
 
-    head, *rest = view.letterhead
-    story: list = [para(_markup(head), _LETTERHEAD)]
-    story += [para(_markup(line), _SMALL) for line in rest]
-    story += [Spacer(1, 12), para(_markup(view.date))]
+    def heading(
+        self, letterhead: list[str], date: str, addressees: list[Addressee], reference: list[tuple[str, str]]
+    ) -> list:
+        """The letterhead, the date, the addressees and the reference block."""
+        head, *rest = letterhead
+        story: list = [self.para(_markup(head), _LETTERHEAD)]
+        story += [self.para(_markup(line), _SMALL) for line in rest]
+        story += [Spacer(1, 12), self.para(_markup(date))]
+        for addressee in addressees:
+            name = f"<b>{_markup(addressee.role)}:</b> {_markup(addressee.name)}"
+            story.append(self.para("<br/>".join([name, *map(_markup, addressee.address)])))
+        return story + [self.labeled(label, value) for label, value in reference]
+
+    def pdf(self, story: list, title: str, author: str, subject: str, day: dt.date) -> bytes:
+        """*story* on US-letter pages: a tagged PDF titled *title*, by *author*, created on *day*."""
+        structure = self.structure
+
+        def canvas(*args: Any, **kwargs: Any) -> _TaggedCanvas:
+            made = _TaggedCanvas(*args, **kwargs)
+            made.structure, made.issued_on = structure, day
+            return made
+
+        buffer = io.BytesIO()
+        margin = 0.9 * inch
+        SimpleDocTemplate(
+            buffer,
+            pagesize=LETTER,
+            leftMargin=margin,
+            rightMargin=margin,
+            topMargin=margin,
+            bottomMargin=margin,
+            title=title,
+            author=author,
+            subject=subject,
+            creator="OpenIMR",
+            lang=LANG,
+            invariant=True,
+        ).build(story, canvasmaker=canvas)
+        return buffer.getvalue()
+
+
+def _sent_pdf(view: SentView) -> bytes:
+    """Lay out the letter as sent as a tagged PDF whose metadata name it, its sender and its date."""
+    out = _Story()
+    para, labeled = out.para, out.labeled
+    story = out.heading(view.letterhead, view.date, view.addressees, view.reference)
     if view.draft:
-        story.append(para("<b>DRAFT: not issued and not sent.</b>"))
-    for addressee in view.addressees:
-        lines = [
-            f"<b>{_markup(addressee.role)}:</b> {_markup(addressee.name)}",
-            *map(_markup, addressee.address),
-        ]
-        story.append(para("<br/>".join(lines)))
-    story += [labeled(label, value) for label, value in view.reference]
+        story.insert(0, para("<b>DRAFT: not issued and not sent.</b>"))
     story += [para(_markup(view.title), _TITLE, "H1"), para(_markup(view.opening))]
     story += [
         para(f"<b>{_markup(item)}: {_markup(decision)}</b>. {_markup(MEANING[decision])}")
@@ -604,26 +641,79 @@ def _sent_pdf(view: SentView) -> bytes:
     story += [para(f"({n}) {_markup(ground)}", _GROUND) for n, ground in enumerate(view.grounds, 1)]
     story += [para(_markup(view.remedy)), Spacer(1, 12), para("Sincerely,"), Spacer(1, 18)]
     story.append(para("<br/>".join(map(_markup, view.signature))))
+    return out.pdf(story, view.title, view.author, view.subject, view.day)
 
-    def canvas(*args: Any, **kwargs: Any) -> _TaggedCanvas:
-        made = _TaggedCanvas(*args, **kwargs)
-        made.structure, made.issued_on = structure, view.issued_on
-        return made
 
-    buffer = io.BytesIO()
-    margin = 0.9 * inch
-    SimpleDocTemplate(
-        buffer,
-        pagesize=LETTER,
-        leftMargin=margin,
-        rightMargin=margin,
-        topMargin=margin,
-        bottomMargin=margin,
-        title=view.title,
-        author=view.author,
-        subject=view.subject,
-        creator="OpenIMR",
-        lang=view.lang,
-        invariant=True,
-    ).build(story, canvasmaker=canvas)
-    return buffer.getvalue()
+# The ineligibility notice, in the same letter form -------------------------------------------
+
+NOTICE_TITLE = "Notice of Ineligibility for Independent Medical Review"
+NOTICE_OPENING = (
+    "The application for Independent Medical Review (IMR) of the treatment dispute named above was "
+    "reviewed for eligibility and is not eligible, for the reasons below. No expert reviewer was "
+    "assigned and no determination of medical necessity was made."
+)
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """What the ineligibility notice prints; its HTML and PDF lay out this same content."""
+
+    title: str
+    subject: str
+    author: str
+    day: dt.date
+    date: str
+    letterhead: list[str]
+    addressees: list[Addressee]
+    reference: list[tuple[str, str]]
+    opening: str
+    reasons: list[str]
+    signature: list[str]
+    draft: bool = False
+    lang: str = LANG
+
+
+def notice_view(
+    number: str, reasons: list[str], sending: Sending, org: Organization, day: dt.date
+) -> NoticeView:
+    """The ineligibility notice of case *number*, dated *day*, giving each reason with its citation."""
+    reference = [(layout.HEADER_LABELS["case_number"], number)]
+    if sending.claim_number:
+        reference.append(("Claim Number:", sending.claim_number))
+    if sending.claimant_name:
+        reference.append(("Injured Worker:", sending.claimant_name))
+    who = org.name.strip() or "Independent Medical Review"
+    return NoticeView(
+        title=f"{NOTICE_TITLE}, case {number}",
+        subject=f"Case {number} is not eligible for Independent Medical Review",
+        author=who,
+        day=day,
+        date=_long_date(day),
+        letterhead=org.letterhead,
+        addressees=list(sending.addressees),
+        reference=reference,
+        opening=NOTICE_OPENING,
+        reasons=reasons,
+        signature=[line for line in (org.signatory.strip(), f"{org.signatory_title}, {who}") if line],
+    )
+
+
+def render_notice(
+    number: str,
+    reasons: list[str],
+    sending: Sending,
+    fmt: Literal["html", "pdf"],
+    org: Organization,
+    day: dt.date,
+) -> str | bytes:
+    """The ineligibility notice as a letter: ``str`` HTML or ``bytes`` of a tagged PDF."""
+    view = notice_view(number, reasons, sending, org, day)
+    if fmt == "html":
+        return _ENV.get_template("notice.html.j2").render(view=view)
+    out = _Story()
+    story = out.heading(view.letterhead, view.date, view.addressees, view.reference)
+    story += [out.para(_markup(view.title), _TITLE, "H1"), out.para(_markup(view.opening))]
+    story += [out.para(f"({n}) {_markup(reason)}", _GROUND) for n, reason in enumerate(view.reasons, 1)]
+    story += [Spacer(1, 12), out.para("Sincerely,"), Spacer(1, 18)]
+    story.append(out.para("<br/>".join(map(_markup, view.signature))))
+    return out.pdf(story, view.title, view.author, view.subject, view.day)

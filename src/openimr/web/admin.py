@@ -21,7 +21,7 @@ from openimr.core.process.roster import csv_row
 from openimr.core.roles import ROLE_NAMES, Action, Role
 from openimr.services.access import Forbidden, NotFound, ProcessError
 from openimr.services.schemas import PasswordResetIn, RosterEntry, UserIn
-from openimr.web.api import read_upload, signs_in_first
+from openimr.web.api import LETTER_CSP, read_upload, signs_in_first
 from openimr.web.pages import Cases, Poster, Who, _sign_in, back, render, signed_in
 
 router = APIRouter(include_in_schema=False, route_class=signs_in_first(signed_in, _sign_in))
@@ -219,7 +219,22 @@ def reassign(case_number: str, who: Poster, cases: Cases, reviewer: Annotated[st
 
 @router.get("/cases/{case_number}/notice")
 def notice(request: Request, case_number: str, who: Who, cases: Cases) -> Response:
-    """The ineligibility notice of an ineligible case."""
-    text = cases.notice(who, case_number)
+    """The ineligibility notice of an ineligible case: the letter, with its HTML and PDF."""
+    cases.notice(who, case_number)  # refused unless the case is ineligible and the reader may read it
     case = cases.case(who, case_number, dt.date.today())
-    return render(request, "notice.html.j2", who, case=case, notice=text)
+    return render(request, "notice.html.j2", who, case=case)
+
+
+@router.get("/cases/{case_number}/notice.html")
+def notice_html(case_number: str, who: Who, cases: Cases) -> Response:
+    """The ineligibility notice as a letter in HTML (its own styles: the letters' policy)."""
+    body = cases.notice_letter(who, case_number, "html")
+    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
+
+
+@router.get("/cases/{case_number}/notice.pdf")
+def notice_pdf(case_number: str, who: Who, cases: Cases) -> Response:
+    """The ineligibility notice as a tagged PDF letter."""
+    body = cases.notice_letter(who, case_number, "pdf")
+    disposition = {"Content-Disposition": f'attachment; filename="{case_number}-notice.pdf"'}
+    return Response(body, media_type="application/pdf", headers=disposition)
