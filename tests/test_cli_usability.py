@@ -92,6 +92,7 @@ def test_a_closed_pipe_ends_a_database_command_quietly(db: str, tmp_path: Path) 
 
 
 def test_search_without_hits_says_so(db: str) -> None:
+    _ok("db", "upgrade", "--db", db)  # an empty store (search creates none)
     result = _run("search", "acupuncture", "--mode", "text", "--decision", "Upheld", "--db", db)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
@@ -185,6 +186,7 @@ def test_a_bad_roster_row_is_one_line_naming_row_and_field(db: str, tmp_path: Pa
         + "OK-1,Pat Good,California:MD:1:active,Family Practice,2010-01-01,20,,5\n"
         + "BAD-2,Sam Bad,California:MD:2:lapsed,Family Practice,someday,20,,5\n"
     )
+    _ok("db", "upgrade", "--db", db)
     result = _run("reviewers", "import", str(roster), "--db", db)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()

@@ -23,8 +23,6 @@ from typing import Any, get_args, get_origin
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from openimr.core.errors import FileProblem, OpenIMRError
-
 # name -> (module, attribute, summary): a Typer sub-app or a command function, and the first
 # paragraph of its help, which ``openimr --help`` lists without importing the module.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -280,6 +278,8 @@ def one_line(exc: Exception) -> str | None:
     """*exc* as one line for people, if it is a refusal or a problem with a file or the database:
     an OpenIMRError, a file that cannot be read or written (``FILE: why``), a database URL that is
     wrong or a database that cannot be reached; None for anything else (a bug, shown as one)."""
+    from openimr.core.errors import FileProblem, OpenIMRError
+
     if isinstance(exc, OpenIMRError | FileProblem):
         return str(exc)
     if isinstance(exc, OSError):
