@@ -181,7 +181,7 @@ def corpus_search_csv(who: Who, cases: Cases, f: Asked) -> Response:
     cases.require(who, Action.SEARCH_CORPUS)
     out = io.StringIO()
     write_hits_csv(
-        search_page(cases.store, f.q, f.filters, 0, EXPORT_LIMIT) if f.asked else Results(0, 0, []), out
+        search_page(cases.store, f.q, f.filters, 0, EXPORT_LIMIT) if f.asked else Results(0, []), out
     )
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=attachment("search.csv"))
 

@@ -84,10 +84,9 @@ class Found:
 
 @dataclass(frozen=True)
 class Results:
-    """One page of a full-text search: its hits from *offset* on, and how many match in all."""
+    """One page of a full-text search: its hits, and how many match in all."""
 
     total: int
-    offset: int
     found: list[Found]
 
 
@@ -280,7 +279,7 @@ class Searcher:
         with self.engine.connect() as conn:
             corpus = _corpus(self.engine, conn)
             if not corpus.size:
-                return Results(0, offset, [])
+                return Results(0, [])
             ids, total = corpus.fulltext.page(query, asdict(filters), offset, limit)
             details, passages = {}, {}
             if ids:
@@ -298,7 +297,7 @@ class Searcher:
             for rank, i in enumerate(ids, offset + 1)
             if i in details
         ]
-        return Results(total, offset, found)
+        return Results(total, found)
 
     @staticmethod
     def _text(corpus: _Corpus, query: str, filters: Filters, n: int) -> tuple[list[int], bool]:
