@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from helpers import csrf_token
 from openimr.services.cases import operator
-from openimr.store.schema import CaseRow
+from openimr.store.schema import CaseRow, ReviewerRow
 from test_web_stats import client, sign_in
 
 __all__ = ["client"]  # the shared fixture
@@ -190,3 +190,13 @@ def test_a_page_past_the_last_shows_the_last_and_words_narrow_the_index(client: 
     titles = re.findall(r'#rule-[^"]+">([^<]+)</a>', page)
     assert titles and all("cupuncture" in t.lower() for t in titles)
     assert 'rel="next"' not in page
+
+
+def test_reassigning_asks_first_naming_the_case_and_the_reviewer_it_leaves(client: TestClient) -> None:
+    with client.app.state.cases.store.transaction() as s:  # LAC-02 unconflicted: a case may move
+        s.scalar(select(ReviewerRow).where(ReviewerRow.code == "LAC-02")).affiliations = []
+    sign_in(client, "coordinator")
+    found = client.app.state.cases.list_cases(operator("t"), dt.date.today(), "assigned", reviewer="LAC-01")
+    number = found.items[0].case_number
+    question = _confirms(client.get(f"/cases/{number}").text)[f"/cases/{number}/reassign"]
+    assert question.startswith(f"Reassign case {number} to the reviewer chosen? LAC-01 stops work on it")

@@ -116,7 +116,7 @@ def test_intake_to_downloaded_pdf_letter(
     download_info.value.save_as(pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
     page.goto(f"{base_url}/cases/{number}/audit")
-    expect(page.get_by_role("cell", name="issue", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Issued", exact=True)).to_be_visible()  # the action in words
     shot(page, artifacts, "11-audit-log")
     context.close()
 

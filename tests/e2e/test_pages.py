@@ -502,7 +502,8 @@ def test_withdraw_a_case(visitors: dict[str, Visitor], demo: DemoCases) -> None:
     visitor.submit(f"Withdraw case {demo.to_withdraw}")
     assert visitor.asked[-1].startswith(f"Withdraw case {demo.to_withdraw}?")
     expect(page.get_by_role("status")).to_contain_text(f"Case {demo.to_withdraw} withdrawn.")
-    visitor.check("case-withdrawn", f"Case {demo.to_withdraw}", "withdrawn")
+    visitor.check("case-withdrawn", f"Case {demo.to_withdraw}", "Withdrawn")
+    expect(page.locator("#withdrawn-h + p")).to_contain_text("Withdrawn by coordinator on ")
 
 
 ROSTER = (
