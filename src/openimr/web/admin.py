@@ -22,6 +22,7 @@ from openimr.core.roles import ROLE_NAMES, Action, Role
 from openimr.services.access import Forbidden, NotFound, ProcessError
 from openimr.services.schemas import PasswordResetIn, RosterEntry, UserIn
 from openimr.web.api import LETTER_CSP, read_upload, signs_in_first
+from openimr.web.errors import plain
 from openimr.web.pages import Cases, Poster, Who, _sign_in, back, render, signed_in
 
 router = APIRouter(include_in_schema=False, route_class=signs_in_first(signed_in, _sign_in))
@@ -125,14 +126,6 @@ def users(request: Request, who: Who, cases: Cases) -> Response:
     return _users_page(request, who, cases)
 
 
-USER_LABELS = {
-    "username": "Username",
-    "password": "Password",
-    "role": "Role",
-    "reviewer_code": "Reviewer code",
-}
-
-
 @router.post("/admin/users")
 def create_user(
     request: Request,
@@ -154,7 +147,7 @@ def create_user(
         body = UserIn(username=username, password=password, role=role, reviewer_code=reviewer_code or None)
         request.app.state.users.create(who, body.username, body.password, body.role, body.reviewer_code)
     except ValidationError as exc:
-        errors = [f"{USER_LABELS.get(str(e['loc'][0]), 'Form')}: {e['msg']}" for e in exc.errors()]
+        errors = [str(problem) for problem in plain(exc.errors(), form=True)]
         return _users_page(request, who, cases, 422, errors=errors, form=form)
     except ProcessError as exc:  # a name taken, a code not on the roster: the form's 422 too
         return _users_page(request, who, cases, 422, errors=[str(exc)], form=form)
@@ -176,7 +169,7 @@ def reset_password(
         body = PasswordResetIn(password=password)
         request.app.state.users.reset_password(who, username, body.password)
     except ValidationError as exc:
-        errors = [f"Temporary password: {e['msg']}" for e in exc.errors()]
+        errors = [f"Temporary password: {problem.text}" for problem in plain(exc.errors(), form=True)]
         return _users_page(request, who, cases, 422, errors=errors, reset=reset)
     except ProcessError as exc:
         return _users_page(request, who, cases, 422, errors=[str(exc)], reset=reset)

@@ -25,6 +25,7 @@ from openimr.web.base import (
     render,
     router,
 )
+from openimr.web.errors import plain
 
 # Signing in and out ---------------------------------------------------------------------------
 
@@ -122,8 +123,10 @@ def change_password(
     try:
         body = PasswordChangeIn(old_password=old_password, new_password=new_password)
     except ValidationError as exc:
-        field = {"old_password": "Current password", "new_password": "New password"}
-        return again("; ".join(f"{field.get(str(e['loc'][0]), 'Form')}: {e['msg']}" for e in exc.errors()))
+        field = {("old_password",): "Current password", ("new_password",): "New password"}
+        return again(
+            "; ".join(f"{field.get(p.loc, p.label)}: {p.text}" for p in plain(exc.errors(), form=True))
+        )
     attempt = request.app.state.users.change_password(
         who,
         body.old_password,
