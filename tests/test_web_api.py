@@ -230,11 +230,11 @@ def test_recommendations_say_when_decision_support_is_unavailable(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     number = first(api, "lac-01", "assigned")
-    monkeypatch.setattr("openimr.services.cases.review_engine", lambda: None)
+    monkeypatch.setattr("openimr.services.support.review_engine", lambda: None)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 503 and "decision support unavailable" in answer.json()["message"]
     malformed = {"items": [{"item": "x", "recommendation": "Upheld", "p_overturn": 0.2, "guideline": {}}]}
-    monkeypatch.setattr("openimr.services.cases.review_engine", lambda: lambda case, store=None: malformed)
+    monkeypatch.setattr("openimr.services.support.review_engine", lambda: lambda case, store=None: malformed)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     message = answer.json()["message"]
     assert answer.status_code == 503 and "\n" not in message
@@ -254,7 +254,7 @@ def test_recommendations_say_when_decision_support_is_unavailable(
             }
         ],
     }
-    monkeypatch.setattr("openimr.services.cases.review_engine", lambda: lambda case, store=None: review)
+    monkeypatch.setattr("openimr.services.support.review_engine", lambda: lambda case, store=None: review)
     answer = api.call("lac-01", "GET", f"/api/cases/{number}/recommendations")
     assert answer.status_code == 200, answer.text
     (item,) = answer.json()["items"]

@@ -479,7 +479,7 @@ def crafted(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> tuple[str, l
         asked.append(case)
         return {"case_number": number, "items": [_review_item(i.item) for i in items]}
 
-    monkeypatch.setattr("openimr.services.cases.review_engine", lambda: review)
+    monkeypatch.setattr("openimr.services.support.review_engine", lambda: review)
     return number, asked
 
 
@@ -563,7 +563,7 @@ def test_without_a_basis_the_workbench_recommends_nothing_and_claims_no_criteria
             ],
         }
 
-    monkeypatch.setattr("openimr.services.cases.review_engine", lambda: review)
+    monkeypatch.setattr("openimr.services.support.review_engine", lambda: review)
     sign_in(client, "lac-01")
     html = client.get(f"/cases/{number}").text
     assert "Decision support makes <strong>no recommendation</strong>" in html

@@ -126,7 +126,7 @@ def actions(c: dict) -> list[tuple[str, str, str, dict, set[str]]]:
 @pytest.fixture
 def role_api(matrix_db: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setattr(
-        "openimr.services.cases.review_engine", lambda: lambda case, store=None: {"items": []}
+        "openimr.services.support.review_engine", lambda: lambda case, store=None: {"items": []}
     )
     path = tmp_path / "web.db"
     shutil.copy(matrix_db["path"], path)

@@ -1,8 +1,8 @@
-"""Cases: intake (eligibility, due date), listing, reading, decision support's review, and
-withdrawal, each for the account that acts in the call (see :mod:`openimr.services.access`).
+"""Cases: intake (eligibility, due date), listing, reading and withdrawal, each for the account
+that acts in the call (see :mod:`openimr.services.access`).
 
-:class:`CaseService` is every case service in one object over one store (cases, documents,
-assignment, decisions, letters, the audit log), as the web and the command line use it.
+:class:`CaseService` is every case service in one object over one store (cases, decision support,
+documents, assignment, decisions, letters, the audit log), as the web and the command line use it.
 
 Repeating an operation with the same input changes nothing: a case resubmitted, a roster
 re-imported, an assignment or decision made again, a letter issued again.
@@ -14,19 +14,15 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openimr.core import bounds
-from openimr.core.case import Application, Case, CaseClaimant, DisputedItem
-from openimr.core.guidelines.packs import rules_in_force
+from openimr.core.case import Application
 from openimr.core.guidelines.rules import RuleSet, load_rules
 from openimr.core.process import deadlines, eligibility, support
 from openimr.core.process.workflow import Status
-from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal, Role
 from openimr.services import schemas as out
 from openimr.services import views
@@ -44,11 +40,12 @@ from openimr.services.access import (
     record_audit,
     snapshot,
 )
-from openimr.services.assignment import BUSY, Assignment, qualified_for
+from openimr.services.assignment import BUSY, Assignment
 from openimr.services.audit import AuditLog
 from openimr.services.decisions import Decisions
 from openimr.services.documents import Documents, store_document
 from openimr.services.letters import Letters
+from openimr.services.support import Support
 from openimr.services.views import OPEN, Lens, standing
 from openimr.store.db import Store
 from openimr.store.schema import (
@@ -58,11 +55,6 @@ from openimr.store.schema import (
     PartyRow,
     ReviewerRow,
 )
-
-if TYPE_CHECKING:
-    from openimr.services.review import Engine
-
-UNAVAILABLE = "decision support unavailable: no review engine is installed"
 
 __all__ = [
     "BUSY",
@@ -81,37 +73,6 @@ __all__ = [
 ]
 
 
-def typed_case(case: CaseRow) -> Case:
-    """The stored case as decision support reads it."""
-    return Case(
-        case_number=case.case_number,
-        priority=case.priority,
-        application_received=case.application_received,
-        date_of_injury=case.date_of_injury,
-        ur_decision_date=case.ur_decision_date,
-        claimant=CaseClaimant(age=case.claimant_age, sex=case.claimant_sex),
-        clinical_summary=case.clinical_summary,
-        disputed_items=[
-            DisputedItem(
-                item=i.item,
-                claims_administrator_guideline=i.claims_administrator_guideline,
-                original_request=i.original_request,
-                authorized=i.authorized,
-            )
-            for i in case.items
-        ],
-    )
-
-
-def review_engine() -> Engine | None:
-    """The review engine, or None where its libraries (scikit-learn, joblib) are not installed."""
-    try:
-        from openimr.services.review import run
-    except ImportError:
-        return None
-    return run
-
-
 @dataclass(frozen=True)
 class CaseTally:
     """Cases per status and per standing (None: no deadline running), and the reviewers assigned."""
@@ -119,17 +80,6 @@ class CaseTally:
     statuses: Counter[str]
     standings: Counter[str | None]
     reviewers: list[str]
-
-
-@dataclass(frozen=True)
-class Workbench:
-    """The case page's reads: the case, decision support's review or why none, and the reviewers
-    it may be reassigned to (code -> name)."""
-
-    case: out.CaseOut
-    review: Review | None
-    review_note: str | None
-    qualified: dict[str, str]
 
 
 # The orders a case list can take (each then by case number).
@@ -360,57 +310,6 @@ class Cases(Gate):
             )
         return row
 
-    def recommendations(self, who: Principal, number: str) -> Review:
-        """Decision support's review of the case (review.schema.json), typed; audited once it answers.
-        An engine that fails, or answers with a review that is not one, is :class:`Unavailable`."""
-        with self._tx() as s:
-            case = typed_case(self._open(s, who, number, Action.READ_RECOMMENDATIONS, read=None))
-        typed = self._review(number, case)
-        with self._tx() as s:
-            self._read(s, who, number, "recommendations", number)
-        return typed
-
-    def _review(self, number: str, case: Case) -> Review:
-        """The engine's review of *case* with this service's rules in force."""
-        engine = review_engine()
-        if engine is None:
-            raise Unavailable(UNAVAILABLE)
-        try:
-            with rules_in_force(self.rules()):
-                result = engine(case, self.store)
-        except Exception as exc:  # the engine's failure is reported, never a server error
-            raise Unavailable(f"decision support failed on case {number}: {exc}") from exc
-        try:
-            return Review.model_validate(result)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "the review"
-            more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-            raise Unavailable(
-                f"decision support gave case {number} a malformed review: {where}: {first['msg']}{more}"
-            ) from exc
-
-    def workbench(self, who: Principal, number: str, today: dt.date) -> Workbench:
-        """What the case page shows, the case loaded once: the case (its read audited), decision
-        support's review when *who* may read it (or why there is none; audited once it answers),
-        and the reviewers an assigned case may go to instead when *who* may assign."""
-        with self._tx() as s:
-            row = self._open(s, who, number, Action.READ_CASE)
-            case = views.case_out(row, Lens.of(who), today)
-            typed = typed_case(row) if who.can(Action.READ_RECOMMENDATIONS) else None
-            movable = who.can(Action.ASSIGN) and row.status in (Status.ASSIGNED, Status.IN_REVIEW)
-            others = qualified_for(s, row, today) if movable else {}
-        review, note = None, None
-        if typed is not None:
-            try:
-                review = self._review(number, typed)
-            except Unavailable as exc:
-                note = str(exc)
-            else:
-                with self._tx() as s:
-                    self._read(s, who, number, "recommendations", number)
-        return Workbench(case, review, note, others)
-
     def withdraw(self, who: Principal, number: str, reason: str) -> Status:
         """Close an open case without a determination (e.g. the treatment was authorized); the
         reason, trimmed, is required (it is kept in the audit log)."""
@@ -425,7 +324,7 @@ class Cases(Gate):
         return Status.WITHDRAWN
 
 
-class CaseService(Cases, Documents, Assignment, Decisions, Letters, AuditLog):
+class CaseService(Cases, Support, Documents, Assignment, Decisions, Letters, AuditLog):
     """The IMR process on *store*: every case service in one object, each operation for the
     account passed to it; decision support reviews with the rules *rules* gives (default: the
     packaged rules and the installed criteria packs)."""
