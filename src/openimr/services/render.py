@@ -306,8 +306,8 @@ OPENING = (
 )
 # What each decision means for the parties (8 CCR 9792.10.7: an Overturned item is authorized).
 MEANING = {
-    "Upheld": "the treatment is not medically necessary; the utilization review decision stands.",
-    "Overturned": "the treatment is medically necessary; the utilization review decision is reversed "
+    "Upheld": "The treatment is not medically necessary; the utilization review decision stands.",
+    "Overturned": "The treatment is medically necessary; the utilization review decision is reversed "
     "and the claims administrator must authorize it (8 CCR 9792.10.7).",
 }
 # The parties a letter goes to, in the order it names them, by their role at intake.
