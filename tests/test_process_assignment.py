@@ -126,7 +126,7 @@ def test_acupuncture_goes_to_an_acupuncturist_and_each_exclusion_is_explained() 
     assert "years of active practice, where more than 5 are required" in outcome.others["lac-new"]
     assert "only 20 clinical hours a week, where at least 24 are required" in outcome.others["lac-part-time"]
     assert "no licence in good standing" in outcome.others["lac-suspended"]
-    assert "not qualified: acupuncture is decided by Licensed Acupuncturist" in outcome.others["ortho"]
+    assert "not qualified: Acupuncture is decided by Licensed Acupuncturist" in outcome.others["ortho"]
 
 
 def test_drugs_go_to_a_physician_of_a_similar_specialty() -> None:

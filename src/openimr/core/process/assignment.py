@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from openimr.core.case import Party
+from openimr.core.labels import label
 from openimr.core.process.data import load
 from openimr.core.process.reasons import Reason
 from openimr.core.process.roster import License, norm
@@ -103,7 +104,7 @@ def qualifying_specialties(service: str, condition_specialty: str | None) -> tup
     """The specialties that may decide *service*, and the rule in words."""
     spec = load("specialties")
     rule = spec["services"].get(service) or spec["services"]["default"]
-    what = service.replace("_", " ")
+    what = label(service, "category")
     if "specialties" in rule:
         names = set(rule["specialties"])
         return names, f"{what} is decided by {' or '.join(sorted(names))}"
