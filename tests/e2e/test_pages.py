@@ -359,7 +359,7 @@ def _fill_intake(page: Page) -> None:
     page.get_by_label("Age").fill("47")
     page.get_by_label("Sex").select_option("female")
     page.get_by_label("Employer", exact=True).fill("Orchard Row Bakery")
-    page.get_by_label("Disputed items, one per line").fill(
+    page.get_by_label("Disputed item 1", exact=True).fill(
         "Chiropractic manipulation 6 visits, cervical spine"
     )
     page.get_by_label("Clinical summary").fill("Neck pain after a rear-end collision at work; no prior care.")
@@ -371,7 +371,7 @@ def test_intake_takes_a_case_in(visitors: dict[str, Visitor]) -> None:
     _fill_intake(visitor.page)
     visitor.check("intake-form", "New case", "New IMR case")
     visitor.submit("Take the case in")
-    expect(visitor.page.get_by_role("status")).to_contain_text("taken in: records_requested")
+    expect(visitor.page.get_by_role("status")).to_contain_text("taken in: records requested")
     number = visitor.page.get_by_role("heading", level=1).inner_text().split()[1]
     visitor.check("intake-submitted", f"Case {number}", f"Case {number}")
 
@@ -392,7 +392,7 @@ def test_intake_refusal_lists_every_error_by_its_label(visitors: dict[str, Visit
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("The case was not taken in")
     lines = alert.locator("li").all_inner_texts()
-    for provoked in ("Application received", "Disputed items", "Requesting provider"):
+    for provoked in ("Application received", "Disputed item 1", "Requesting provider"):
         assert any(line.startswith(f"{provoked}: ") for line in lines), f"no error for {provoked}: {lines}"
     fields = [line.split(": ", 1)[0].split(", ") for line in lines]  # e.g. "Disputed items, line 2"
     unlabelled = [f for f in fields if not any(label.startswith(part) for part in f for label in labels)]
@@ -488,7 +488,8 @@ def test_the_notice_of_an_ineligible_case(visitors: dict[str, Visitor], demo: De
     visitor = visitors["coordinator"]
     visitor.open(f"/cases/{demo.ineligible}")
     visitor.page.get_by_role("link", name="Ineligibility notice", exact=True).click()
-    expect(visitor.page.locator("pre.notice")).not_to_be_empty()
+    letter = visitor.page.frame_locator("iframe#letter")  # the notice as the letter the parties get
+    expect(letter.locator("ol.reasons li").first).not_to_be_empty()
     visitor.check("notice", f"Ineligibility notice {demo.ineligible}", "Ineligibility notice")
 
 
