@@ -112,6 +112,7 @@ def test_a_snippet_is_the_passage_holding_most_words() -> None:
     assert cut.text == "Physical therapy, not a therapist: THERAPY filler …"  # stems as the index does
     assert [cut.text[a:b] for a, b in cut.marks] == ["therapy", "THERAPY"]
     assert snippet(["Short   text,\nno match."], words).text == "Short text, no match."
+    assert snippet(["a Norco", "Norco, opioid, Norco"], words).text == "a Norco"  # the rationale first
     assert snippet([None, ""], words).parts == ()
 
 

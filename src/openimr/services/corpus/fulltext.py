@@ -287,17 +287,18 @@ class Snippet:
 
 
 def snippet(texts: Sequence[str | None], words: Collection[str], size: int = SNIPPET_CHARS) -> Snippet:
-    """The passage of about *size* characters of *texts* (white space made single spaces, cut
-    between words) that holds the most of *words* (as :func:`terms` gives them), those marked: the
-    earliest such, starting a few words before its first match; the first text's opening when none
-    holds any. "…" stands for text left out on either side. A word matches as the index matched it
-    (its token lower-cased and stemmed); only the words that start as a stem does are stemmed, so a
-    long rationale costs one scan by a regular expression."""
+    """The passage of about *size* characters (white space made single spaces, cut between words)
+    of the first of *texts* that holds any of *words* (as :func:`terms` gives them), those marked:
+    where it holds the most of them, starting a few words before; the opening of the first text
+    when none holds any. "…" stands for text left out on either side. A word matches as the index
+    matched it (its token lower-cased and stemmed); only the tokens that start as a stem does are
+    stemmed, so a text costs one scan by a regular expression, and the texts after the first that
+    matches none."""
     found = _candidates(frozenset(words))
-    best: tuple[int, str, list[tuple[int, int]], int] | None = None  # matches held, text, spans, start
+    best: tuple[str, list[tuple[int, int]], int] | None = None  # text, matched spans, window start
     for raw in texts:
         passage = " ".join((raw or "").split())
-        candidates = found.finditer(passage) if found else ()
+        candidates = found.finditer(passage) if found and passage else ()
         spans = [m.span() for m in candidates if _stem(m.group().lower()) in words]
         starts = [a for a, _ in spans]
         start, count = 0, 0
@@ -306,11 +307,13 @@ def snippet(texts: Sequence[str | None], words: Collection[str], size: int = SNI
             held = bisect.bisect_left(starts, first + size) - bisect.bisect_left(starts, first)
             if held > count:
                 start, count = first, held
-        if passage and (best is None or count > best[0]):
-            best = (count, passage, spans, start)
+        if passage and (best is None or count):
+            best = (passage, spans, start)
+        if count:
+            break
     if best is None:
         return Snippet()
-    _, passage, spans, start = best
+    passage, spans, start = best
     start = passage.rfind(" ", 0, start) + 1 if start else 0  # back to the start of its word
     end = start + size
     cut = end < len(passage)

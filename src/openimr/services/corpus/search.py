@@ -9,8 +9,8 @@ full sort; the nearest texts stand for their issues, taken in id order. Hybrid s
 candidate lists by reciprocal rank.
 
 A page of full-text results (:meth:`Searcher.page`: the web page and the API) also counts every
-match, and gives each hit the passage of its rationale or clinical summary that holds the most of
-the query's words, those marked (:func:`openimr.services.corpus.fulltext.snippet`); without words
+match, and gives each hit the passage of its rationale (else its clinical summary) that holds the
+most of the query's words, those marked (:func:`openimr.services.corpus.fulltext.snippet`); without words
 it lists what the filters keep, newest first.
 
 The semantic side's filters and the item text of each issue come from the mapped index
@@ -75,8 +75,8 @@ class Hit:
 
 @dataclass(frozen=True)
 class Found:
-    """A hit of a page of results, with the passage of its rationale or clinical summary that holds
-    most of the query's words, those marked."""
+    """A hit of a page of results, with the passage of its rationale (else its clinical summary)
+    that holds the most of the query's words, those marked."""
 
     hit: Hit
     snippet: Snippet
