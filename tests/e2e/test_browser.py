@@ -57,14 +57,14 @@ def test_intake_to_downloaded_pdf_letter(
     page.get_by_label("Employer", exact=True).fill("Bayside Logistics")
     page.get_by_label("Requesting provider", exact=True).fill("Dr. Helen Park")
     page.get_by_label("Requesting provider's specialty").select_option("Hand Surgery")
-    page.get_by_label("Disputed items, one per line").fill("Acupuncture 2 x week for 3 weeks, right wrist")
+    page.get_by_label("Disputed item 1", exact=True).fill("Acupuncture 2 x week for 3 weeks, right wrist")
     page.get_by_label("Clinical summary").fill(SUMMARY)
     page.get_by_label("Medical records").set_input_files(
         files=[{"name": "progress-note.txt", "mimeType": "text/plain", "buffer": b"Right wrist pain 7/10."}]
     )
     shot(page, artifacts, "03-intake-form")
     page.get_by_role("button", name="Take the case in").click()
-    expect(page.get_by_role("status")).to_contain_text("taken in: records_requested")
+    expect(page.get_by_role("status")).to_contain_text("taken in: records requested")
     number = page.get_by_role("heading", level=1).inner_text().split()[1]
     expect(page.get_by_role("link", name="progress-note.txt")).to_be_visible()
     page.get_by_role("button", name="Assign a reviewer").click()

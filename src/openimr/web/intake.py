@@ -11,10 +11,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from openimr.core import bounds as b
+from openimr.core import labels
 from openimr.core.case import Application
 from openimr.core.process.data import load as load_process
 from openimr.core.roles import Action, Principal
-from openimr.services.documents import ACCEPTED, NotADocument, media_type
+from openimr.services.documents import NotADocument, media_type
 from openimr.services.schemas import CaseCreated
 from openimr.web.api import MAX_UPLOAD
 from openimr.web.base import (
@@ -95,7 +96,6 @@ def _intake_page(request: Request, who: Principal, code: int = 200, **context: A
         outcomes=OUTCOMES,
         rows=_rows(context["form"]),
         label=label,
-        accepted=ACCEPTED,
         **context,
     )
 
@@ -151,7 +151,8 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
 
     created = await run_in_threadpool(take_in)
     note = "taken in" if created.created else "already taken in"
-    return back(f"/cases/{created.case_number}", f"Case {created.case_number} {note}: {created.status}.")
+    status = labels.label(created.status, "status").lower()
+    return back(f"/cases/{created.case_number}", f"Case {created.case_number} {note}: {status}.")
 
 
 def _text(problem: Problem) -> str:
