@@ -371,7 +371,7 @@ def test_intake_takes_a_case_in(visitors: dict[str, Visitor]) -> None:
     _fill_intake(visitor.page)
     visitor.check("intake-form", "New case", "New IMR case")
     visitor.submit("Take the case in")
-    expect(visitor.page.get_by_role("status")).to_contain_text("taken in: records_requested")
+    expect(visitor.page.get_by_role("status")).to_contain_text("taken in: records requested")
     number = visitor.page.get_by_role("heading", level=1).inner_text().split()[1]
     visitor.check("intake-submitted", f"Case {number}", f"Case {number}")
 
