@@ -188,6 +188,12 @@ def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.Token
         conn.gate(request),
         token_name=body.name,
     )
+    return _token(attempt, "wrong username or password")
+
+
+def _token(attempt: auth.Attempt, wrong: str) -> out.TokenOut | JSONResponse:
+    """What a password check answers: its new token; 429 with Retry-After when throttled or busy;
+    else 401 saying *wrong*."""
     if attempt.retry_after:
         return JSONResponse(
             {"error": "busy" if attempt.busy else "throttled", "message": attempt.refusal, "detail": None},
@@ -195,7 +201,7 @@ def create_token(body: out.TokenIn, request: Request, cases: Cases) -> out.Token
             headers={"Retry-After": str(attempt.retry_after)},
         )
     if attempt.result is None:
-        raise Unauthenticated("wrong username or password")
+        raise Unauthenticated(wrong)
     return out.TokenOut(token=attempt.result)
 
 
@@ -218,30 +224,16 @@ def me(who: Who) -> out.UserOut:
     return out.UserOut(username=who.username, role=who.role, reviewer_code=who.reviewer_code)
 
 
-@router.put("/me/password", response_model=out.TokenOut, tags=["accounts"], responses=_errors(401, 429))
+@router.put("/me/password", response_model=out.TokenOut, tags=["accounts"], responses=_THROTTLED)
 def change_password(body: out.PasswordChangeIn, request: Request, who: Who) -> out.TokenOut | JSONResponse:
     """Change your own password. ``old_password`` is checked as a sign-in would be (401 when wrong,
     429 when throttled or busy, and a wrong one counts as a failed sign-in). Every session and API
     token of the account ends, the token of this request included; the answer is a new token
     (named ``name``) to go on with."""
-    attempt = request.app.state.users.change_password(
-        who,
-        body.old_password,
-        body.new_password,
-        conn.client_address(request),
-        conn.settings(request),
-        conn.gate(request),
-        token_name=body.name,
-    )
-    if attempt.retry_after:
-        return JSONResponse(
-            {"error": "busy" if attempt.busy else "throttled", "message": attempt.refusal, "detail": None},
-            status_code=429,
-            headers={"Retry-After": str(attempt.retry_after)},
-        )
-    if attempt.result is None:
-        raise Unauthenticated("old_password: that is not your current password; nothing was changed")
-    return out.TokenOut(token=attempt.result)
+    address, cfg, slots = conn.client_address(request), conn.settings(request), conn.gate(request)
+    users = request.app.state.users
+    attempt = users.change_password(who, body.old_password, body.new_password, address, cfg, slots, body.name)
+    return _token(attempt, "old_password: that is not your current password; nothing was changed")
 
 
 @router.post("/users", response_model=out.UserOut, status_code=201, tags=["accounts"])
@@ -407,16 +399,14 @@ def assign(body: out.AssignIn, who: Who, cases: Cases) -> list[out.OutcomeOut]:
     "/cases/{case_number}/assignment/candidates", response_model=list[out.CandidateOut], tags=["assignments"]
 )
 def reassignment_candidates(case_number: CaseNumber, who: Who, cases: Cases) -> list[out.CandidateOut]:
-    """Each reviewer other than the assigned one, by code: whether they may take the case now, their
-    open cases and capacity, and if they may not, why."""
+    """Each other reviewer, by code: whether they may take the case now, their workload, why not."""
     return cases.candidates(who, case_number, _today())
 
 
 @router.put("/cases/{case_number}/assignment", response_model=out.OutcomeOut, tags=["assignments"])
 def reassign(case_number: CaseNumber, body: out.ReassignIn, who: Who, cases: Cases) -> out.OutcomeOut:
     """Give an assigned case with no decision yet to ``reviewer`` (null: the best other qualified
-    reviewer), with why; 422 saying why not when that reviewer is not on the roster or may not take
-    it, or nobody else may."""
+    one), with why; 422 saying why when not on the roster, not qualified, or nobody else may."""
     return cases.reassign(who, case_number, body.reviewer, _today())
 
 
