@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from openimr.cli import COMMANDS, app, load_command
 
 OPENIMR = Path(sys.executable).with_name("openimr")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 FOREIGN = {"foo": 1}
 # Started apart (subprocess) with its own bad inputs: given good ones, it would serve until stopped.
 LONG_RUNNING = {("serve",)}
@@ -329,6 +330,28 @@ def test_a_reader_creates_no_store(words: tuple[str, ...], bad: dict[str, list[s
         shown = f"openimr {' '.join([*args, *given])}"
         assert list(Path.cwd().iterdir()) == [], f"{shown} created a store"
         assert list(missing.parent.glob(f"{missing.name}*")) == [], f"{shown} created {missing}"
+
+
+@pytest.mark.parametrize("words", sorted(WRITERS), ids=" ".join)
+def test_a_writer_names_the_folder_its_database_cannot_be_created_in(
+    words: tuple[str, ...], tmp_path: Path
+) -> None:
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(_letter_record("CM19-0000001")))
+    letter = tmp_path / "CM19-0000001.txt"
+    assert _run("letters", "render", str(record), "-o", str(letter)).exit_code == 0
+    inputs = {
+        ("letters", "ingest"): [str(letter)],
+        ("cases", "create"): [str(EXAMPLES / "case.json")],
+        ("cases", "import"): [str(EXAMPLES / "fhir" / "pas-request-bundle.json")],
+        ("reviewers", "import"): [str(EXAMPLES / "roster.csv")],
+        ("serve",): ["--port", str(_free_port())],
+    }
+    folder = tmp_path / "no" / "such" / "folder"
+    done = _run(*words, *inputs.get(words, []), "--db", f"sqlite:///{folder / 'x.db'}")
+    assert done.exit_code == 1 and "http://" not in done.output, done.output
+    assert done.stderr.splitlines()[-1] == f"error: {folder}: no such folder for the database x.db"
+    assert not (tmp_path / "no").exists()
 
 
 @pytest.mark.parametrize(

@@ -52,9 +52,9 @@ def _service(
     from openimr.core.errors import OpenIMRError
     from openimr.services.access import operator
     from openimr.services.app import OpenIMR
-    from openimr.services.database import existing
+    from openimr.services.database import creatable, existing
 
-    url = db if create else existing(db)
+    url = creatable(db) if create else existing(db)
     try:
         app = OpenIMR.open(url)
     except Exception as exc:

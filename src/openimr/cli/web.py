@@ -42,21 +42,25 @@ def serve(
     The port is taken first: when it cannot be (in use, or the address is not this machine's),
     one error line says so and the exit status is 1; the URL is printed once it is taken.
     """
-    sock = listen(host, port)  # before the web app is imported: a port in use is said at once
+    with listen(host, port) as sock:  # before the web app is imported: a port in use is said at once
+        _serve(sock, db, host, port, demo, workers)
+
+
+def _serve(sock: socket.socket, db: str | None, host: str, port: int, demo: bool, workers: int) -> None:
+    """Load the demo if asked, announce the URL, and serve on *sock* until stopped."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from openimr.services import web_demo as demo_data
     from openimr.services.app import OpenIMR
-    from openimr.services.database import url_of
+    from openimr.services.database import creatable
     from openimr.web.app import create_app, proxy_options
     from openimr.web.protocol import NoDelayH11Protocol
 
-    url = url_of(db)
+    url = creatable(db)
     try:
         proxies = proxy_options()
     except ValueError as exc:
-        sock.close()
         raise typer.BadParameter(str(exc)) from None
     if demo:
         application = OpenIMR.open(url)
@@ -95,5 +99,3 @@ def serve(
                 raise typer.Exit(1)
     except KeyboardInterrupt:
         pass
-    finally:
-        sock.close()

@@ -20,6 +20,7 @@ __all__ = [
     "NoStore",
     "Store",
     "at_head",
+    "creatable",
     "existing",
     "open_corpus",
     "open_store",
@@ -47,38 +48,56 @@ def shown(db: str | None) -> str:
 
 
 class NoStore(OpenIMRError, LookupError):
-    """A command that only reads named a database that does not exist (and created none)."""
+    """A database that is not there for a command that only reads one (which creates none), or a
+    folder that is not there for the database a command would create."""
 
     status, code = 404, "no_store"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a SQLite *url* names; None for a database server, memory, or a URL that is none
+    (opening it says what is wrong with it)."""
+    try:
+        parsed = make_url(url)
+    except SQLAlchemyError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def existing(db: str | None) -> str:
     """The URL of *db*, when it may name a store that exists: NoStore, creating nothing, for a SQLite
     file that is not there (a database server's store is found, or not, when connected to)."""
     url = url_of(db)
-    try:
-        parsed = make_url(url)
-    except SQLAlchemyError:
-        return url  # opening it says what is wrong with it
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database)
-        if not path.is_file():
-            raise NoStore(
-                f"{path}: no such database, and none was created (name one with --db or $OPENIMR_DB,"
-                " or create it: openimr db upgrade)"
-            )
+    path = _sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise NoStore(
+            f"{path}: no such database, and none was created (name one with --db or $OPENIMR_DB,"
+            " or create it: openimr db upgrade)"
+        )
+    return url
+
+
+def creatable(db: str | None) -> str:
+    """The URL of *db*, when its store exists or may be created: NoStore for a SQLite file in a
+    folder that is not there."""
+    url = url_of(db)
+    path = _sqlite_file(url)
+    if path is not None and not path.parent.is_dir():
+        raise NoStore(f"{path.parent}: no such folder for the database {path.name}")
     return url
 
 
 def open_store(db: str | None, create: bool = True) -> Store:
     """The store at *db*, upgraded to the newest schema first; NoStore if it does not exist and
-    not *create*."""
-    return Store.open(url_of(db) if create else existing(db))
+    not *create*, or cannot be created."""
+    return Store.open(creatable(db) if create else existing(db))
 
 
 def upgrade(db: str | None) -> tuple[set[str], set[str]]:
-    """Bring the schema at *db* to the newest; its revisions (before, after)."""
-    with Store(url_of(db)) as store:
+    """Bring the schema at *db* to the newest (creating the store); its revisions (before, after)."""
+    with Store(creatable(db)) as store:
         before = current_revisions(store.engine)
         migrate(store.url)
         return before, current_revisions(store.engine)
