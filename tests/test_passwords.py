@@ -258,6 +258,8 @@ def test_a_reviewer_account_must_name_a_code_on_the_roster(app, api) -> None:
     answer = api.post("/api/users", json=form, headers=who)
     assert answer.status_code == 422 and "not on the roster" in answer.json()["message"]
     assert not signs_in(api, "ghost", "long enough 1")
+    staff = api.post("/api/users", json={**form, "role": "analyst", "reviewer_code": "GHOST-99"}, headers=who)
+    assert staff.status_code == 422 and "only a reviewer account has one" in staff.json()["message"]
     good = api.post("/api/users", json={**form, "reviewer_code": "DC-01"}, headers=who)
     assert good.status_code == 201 and good.json()["reviewer_code"] == "DC-01"
 

@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openimr.core.roles import Action, Principal
+from openimr.core.roles import Action, Principal, Role
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
 from openimr.services.access import Gate, NotFound, ProcessError
@@ -87,10 +87,8 @@ class Users(Gate):
         problem (a reviewer code not on the roster among them) a :class:`ProcessError` (422)."""
         self.require(who, Action.MANAGE_USERS)
         with self._tx() as s:
-            if (
-                reviewer_code
-                and s.scalar(select(ReviewerRow.id).where(ReviewerRow.code == reviewer_code)) is None
-            ):
+            listed = select(ReviewerRow.id).where(ReviewerRow.code == reviewer_code)
+            if role == Role.REVIEWER and reviewer_code and s.scalar(listed) is None:
                 raise ProcessError(
                     f"reviewer code {reviewer_code} is not on the roster: import the reviewer first, "
                     "or use a code the Reviewers page lists"
