@@ -10,8 +10,8 @@ candidate lists by reciprocal rank.
 
 A page of full-text results (:meth:`Searcher.page`: the web page and the API) also counts every
 match, and gives each hit the passage of its rationale (else its clinical summary) that holds the
-most of the query's words, those marked (:func:`openimr.services.corpus.fulltext.snippet`); without words
-it lists what the filters keep, newest first.
+most of the query's words, those marked (:func:`openimr.services.corpus.fulltext.snippet`);
+without words it lists what the filters keep, newest first.
 
 The semantic side's filters and the item text of each issue come from the mapped index
 (:func:`openimr.services.corpus.index.build_mapped`), numpy files mapped once per engine and
@@ -90,17 +90,17 @@ class Results:
     found: list[Found]
 
 
-_DETAILS = (
+_COLUMNS = (
     "SELECT ci.id, coalesce(l.case_number, l.file), ci.position, li.item, ci.decision, ci.family,"
-    " ci.category, ci.year FROM corpus_issues AS ci"
+    " ci.category, ci.year"
+)
+_ISSUES = (
+    " FROM corpus_issues AS ci"
     " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
     " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id IN ({ids})"
 )
-_PASSAGES = (
-    "SELECT ci.id, li.rationale, l.clinical_summary FROM corpus_issues AS ci"
-    " JOIN letter_issues AS li ON li.letter_id = ci.letter_id AND li.position = ci.position"
-    " JOIN letters AS l ON l.id = ci.letter_id WHERE ci.id IN ({ids})"
-)
+_DETAILS = _COLUMNS + _ISSUES
+_WITH_PASSAGES = _COLUMNS + ", li.rationale, l.clinical_summary" + _ISSUES  # a hit's, then its snippet's
 PROBES = 24  # vector lists searched per query
 FILTERED_TEXTS = 512  # nearest texts taken before filtering, when a filter is set
 
@@ -281,23 +281,22 @@ class Searcher:
             if not corpus.size:
                 return Results(0, [])
             ids, total = corpus.fulltext.page(query, asdict(filters), offset, limit)
-            details, passages = {}, {}
-            if ids:
-                listed = ",".join(map(str, ids))
-                details = {row[0]: row for row in conn.execute(text(_DETAILS.format(ids=listed)))}
-                passages = {row[0]: row[1:] for row in conn.execute(text(_PASSAGES.format(ids=listed)))}
+            found = conn.execute(text(_WITH_PASSAGES.format(ids=",".join(map(str, ids))))) if ids else []
+            details = {row[0]: row for row in found}
         if len(details) < len(ids):  # issues deleted since the indexes were built: build them again
             from openimr.services.corpus.index import invalidate_mapped
 
             invalidate_mapped(self.engine)
             corpus.high = None
         words = frozenset(terms(query))
-        found = [  # scored as text search's fused ranks are
-            Found(_hit(details[i], 1.0 / (RRF_K + rank)), snippet(passages[i], words))
-            for rank, i in enumerate(ids, offset + 1)
-            if i in details
-        ]
-        return Results(total, found)
+        return Results(
+            total,
+            [  # scored as text search's fused ranks are
+                Found(_hit(details[i][:8], 1.0 / (RRF_K + rank)), snippet(details[i][8:], words))
+                for rank, i in enumerate(ids, offset + 1)
+                if i in details
+            ],
+        )
 
     @staticmethod
     def _text(corpus: _Corpus, query: str, filters: Filters, n: int) -> tuple[list[int], bool]:
