@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from openimr.core.letters.parse import parse_file
 from openimr.services.organization import Organization
-from openimr.services.render import Addressee, Sending, render_sent
+from openimr.services.sending import Addressee, Sending, render_sent
 from openimr.web.app import create_app
 from test_render import _letter
 from test_web_api import MTUS, SEED_CASE, Api

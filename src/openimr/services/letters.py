@@ -21,15 +21,8 @@ from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services.access import Gate, NotFound, ProcessError, assigned
 from openimr.services.organization import Organization
-from openimr.services.render import (
-    ADDRESSED,
-    Addressee,
-    Format,
-    Sending,
-    render,
-    render_notice,
-    render_sent,
-)
+from openimr.services.render import Format, render
+from openimr.services.sending import ADDRESSED, Addressee, Sending, render_notice, render_sent
 from openimr.store.schema import (
     CaseRow,
     IssuedLetterRow,
