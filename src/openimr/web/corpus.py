@@ -132,17 +132,17 @@ class SearchQuery:
         return _link(path, asdict(replace(self, **{"page": 1, **changes})), asdict(SearchQuery()))
 
 
-Words = Annotated[str, Query(max_length=200)]
+FilterText = Annotated[str, Query(max_length=200)]
 
 
 def search_query(
     q: Annotated[str, Query(max_length=500)] = "",
     decision: Annotated[Decision | None, Blank] = None,
-    family: Words = "",
-    category: Words = "",
-    body_part: Words = "",
-    drug_class: Words = "",
-    specialty: Words = "",
+    family: FilterText = "",
+    category: FilterText = "",
+    body_part: FilterText = "",
+    drug_class: FilterText = "",
+    specialty: FilterText = "",
     year: Annotated[int | None, Query(ge=1900, le=2200), Blank] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> SearchQuery:
