@@ -147,9 +147,12 @@ def review_command(
     from openimr.core.case import CaseError
     from openimr.core.guidelines.rules import RuleFileError
     from openimr.services.app import OpenIMR  # scikit-learn loads only when reviewing
+    from openimr.services.database import existing
     from openimr.services.guidelines import load
     from openimr.services.settings import Settings
 
+    if db is not None:
+        existing(db)  # the letter store is read, never created
     settings = Settings.from_env(db=db)
     try:  # a bad rules file is one error line before any case is read
         ruleset = load(rules, settings.packs)
