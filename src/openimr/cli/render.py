@@ -23,6 +23,7 @@ def _fail(path: Path, problem: str) -> NoReturn:
 
 
 def _json_problem(exc: ValueError | RecursionError) -> str:
+    """What is wrong with a file that is not JSON, in words."""
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
     if isinstance(exc, UnicodeDecodeError):
@@ -50,12 +51,7 @@ def read_record(path: Path) -> Letter:
         try:
             value = [json.loads(line) for line in data.splitlines() if line.strip()]
         except (ValueError, RecursionError):
-            why = (
-                f"line {exc.lineno} column {exc.colno}: {exc.msg}"
-                if isinstance(exc, json.JSONDecodeError)
-                else exc
-            )
-            _fail(path, f"not a letter record (invalid JSON at {why})")
+            _fail(path, f"not a letter record ({_json_problem(exc)})")
     if isinstance(value, list):
         if not value:
             _fail(path, "no letter record in it")
