@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -201,11 +201,11 @@ def _pack_of(message: str, packs: list[tuple[Pack, str]]) -> str:
     return message
 
 
-def packs_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """Where installed packs live: ``$OPENIMR_PACKS`` in *env*, else ``./openimr-packs`` (the one
-    setting the core reads itself, for :func:`~openimr.core.guidelines.rules.load_rules`; an
-    application passes its own folder, :class:`~openimr.services.settings.Settings`)."""
-    return Path(env.get(PACKS_ENV) or DEFAULT_PACKS_DIR)
+def packs_dir() -> Path:
+    """Where installed packs live: ``$OPENIMR_PACKS``, else ``./openimr-packs`` (the one setting the
+    core reads itself, for :func:`~openimr.core.guidelines.rules.load_rules`; an application
+    passes its own folder, :class:`~openimr.services.settings.Settings`)."""
+    return Path(os.environ.get(PACKS_ENV) or DEFAULT_PACKS_DIR)
 
 
 def read_pack(path: Path) -> Pack:
