@@ -6,6 +6,7 @@ API answers names its field in words, never pydantic's."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from pydantic import ValidationError
@@ -269,3 +270,18 @@ def test_the_new_form_offers_the_case_formats_fields(api: Api) -> None:
         assert f'name="{name}"' in page, name
     assert f'max="{TODAY}"' in page  # the calendar offers no future day
     assert csrf_token(page)
+
+
+def test_the_command_line_says_each_problem_on_its_own_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from openimr.cli import app
+
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(IMPOSSIBLE))
+    result = CliRunner().invoke(app, ["cases", "create", str(case), "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert f"error: Application received: {IMPOSSIBLE['application_received']} is in the future" in lines[0]
+    assert any(line.startswith("error: Age: must be between 14 and 110") for line in lines)
+    assert "validation error" not in result.stderr and "[type=" not in result.stderr

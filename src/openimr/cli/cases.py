@@ -50,6 +50,7 @@ def _service(
     from pydantic import ValidationError
 
     from openimr.core.errors import OpenIMRError
+    from openimr.core.validation import plain
     from openimr.services.access import operator
     from openimr.services.app import OpenIMR
     from openimr.services.database import creatable, existing
@@ -67,7 +68,11 @@ def _service(
     except OpenIMRError as exc:  # the class says how it exits
         typer.echo(f"{'conflict' if exc.exit_code == EXIT_CONFLICT else 'error'}: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc
-    except (ValidationError, OSError, ValueError) as exc:
+    except ValidationError as exc:  # a line per problem, each naming its field in words
+        for problem in plain(exc.errors()):
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1) from exc
+    except (OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:

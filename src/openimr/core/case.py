@@ -37,6 +37,7 @@ from openimr.core import bounds as b
 from openimr.core.errors import FileProblem
 from openimr.core.models import Claimant, Priority
 from openimr.core.requests.parse import parse
+from openimr.core.validation import plain
 
 PartyRole = Literal[
     "employee",
@@ -299,9 +300,7 @@ def case_from_json(data: object, file: str) -> Case:
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise CaseError(file, f"invalid case: {where}: {first['msg']}") from None
+        raise CaseError(file, f"invalid case: {plain(exc.errors()[:1], data)[0]}") from None
 
 
 def case_from_letter(record: dict) -> Case:

@@ -15,6 +15,7 @@ from openimr.core import labels
 from openimr.core.case import Application
 from openimr.core.process.data import load as load_process
 from openimr.core.roles import Action, Principal
+from openimr.core.validation import PARTY_ROLES, Problem, plain
 from openimr.services.documents import NotADocument, media_type
 from openimr.services.schemas import CaseCreated
 from openimr.web.api import MAX_UPLOAD
@@ -26,7 +27,7 @@ from openimr.web.base import (
     render,
     router,
 )
-from openimr.web.errors import PARTY_ROLES, Problem, TooLarge, plain
+from openimr.web.errors import TooLarge
 
 # Intake ---------------------------------------------------------------------------------------
 
