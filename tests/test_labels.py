@@ -3,6 +3,7 @@ unknown code still reads as words, and logged values read as text instead of JSO
 
 from __future__ import annotations
 
+import datetime as dt
 import typing
 
 import pytest
@@ -11,6 +12,8 @@ from openimr.core import labels
 from openimr.core.labels import label, logged, words
 from openimr.core.process.workflow import Status
 from openimr.core.requests.model import Category
+from openimr.services.audit import fold
+from openimr.services.schemas import AuditOut
 
 
 @pytest.mark.parametrize("status", list(Status))
@@ -37,6 +40,7 @@ def test_abbreviations_stay_in_capitals_and_unknown_codes_still_read() -> None:
     assert label("some_new_code", "action") == "Some new code"
     assert words("") == "" and words("_") == "_"
     assert label(None, "status") == ""
+    assert logged({"DC-01": "unqualified"}) == "DC-01: unqualified"  # a code as a key stays as written
 
 
 def test_a_logged_mapping_reads_field_by_field() -> None:
@@ -79,3 +83,27 @@ def test_statistics_groups_by_a_code_read_as_labels_and_names_stay_as_they_are()
     assert labels.group_label("nsaid", "drug-class") == "NSAID"
     assert labels.group_label("MTUS Chronic Pain", "family") == "MTUS Chronic Pain"
     assert labels.group_label("physical_medicine", "specialty") == "physical_medicine"  # a name, untouched
+
+
+def test_an_audit_entry_lists_each_field_with_a_value_in_words() -> None:
+    row = AuditOut(
+        id=1,
+        at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+        actor="coordinator",
+        case_number="CM26-0000001",
+        entity="case",
+        key="CM26-0000001",
+        action="create",
+        before={"status": "records_requested", "claim_number": None},
+        after={
+            "status": "assigned",
+            "claim_number": None,
+            "claimant": {"age": 38, "sex": "male"},
+            "documents": [],
+        },
+    )
+    [entry] = fold([row])
+    assert [(c.field, c.before, c.after) for c in entry.changes] == [
+        ("status", "Records requested", "Assigned"),
+        ("claimant", "", "Age: 38; Sex: male"),
+    ]

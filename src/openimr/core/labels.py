@@ -89,7 +89,7 @@ CAPITALS = {"ur": "UR", "imr": "IMR", "id": "ID", "mtus": "MTUS", "pdf": "PDF", 
 
 def words(code: str) -> str:
     """*code* ("ur_decision_date") as words in sentence case ("UR decision date")."""
-    parts = [CAPITALS.get(p, p) for p in code.replace("-", "_").split("_") if p]
+    parts = [CAPITALS.get(p, p) for p in code.split("_") if p]
     if not parts:
         return code
     first = parts[0]

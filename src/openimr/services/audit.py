@@ -60,7 +60,8 @@ class Entry:
             return []
         before, after = self.first.before or {}, self.first.after or {}
         fields = list(dict.fromkeys([*before, *after]))
-        return [Change(f, logged(before.get(f), f), logged(after.get(f), f)) for f in fields]
+        changes = (Change(f, logged(before.get(f), f), logged(after.get(f), f)) for f in fields)
+        return [c for c in changes if c.before or c.after]  # a field empty before and after says nothing
 
 
 @dataclass(frozen=True)
