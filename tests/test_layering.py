@@ -4,7 +4,8 @@
 - ``store`` imports only ``core``; ``services`` only ``core`` and ``store``;
 - the adapters never import the store nor open a transaction: the services own both;
 - the services import no web or terminal framework (starlette, FastAPI, rich, Typer);
-- Typer and click only in ``cli``; no import cycle between packages; no ``assert`` as a guard.
+- Typer and click only in ``cli``; no import cycle between packages; no ``assert`` as a guard;
+- the ``OPENIMR_*`` settings are read in one place, ``services/settings.py``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,44 @@ def test_services_import_no_web_or_terminal_framework() -> None:
         if package == "services" and module.split(".")[0] in ADAPTER_FRAMEWORKS
     ]
     assert not wrong, "\n".join(wrong)
+
+
+# Where the environment's OPENIMR_* variables may be read: the settings, and the one the core reads
+# itself (where criteria packs live, for the rules of a process with no application object).
+SETTINGS_READERS = {"services/settings.py", "core/guidelines/packs.py"}
+
+
+def _reads_setting(node: ast.AST) -> bool:
+    """Whether *node* reads an environment variable that is an OPENIMR_* one or named by a variable:
+    ``os.environ.get(K)``, ``os.getenv(K)`` or ``os.environ[K]``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+        target = node.func
+        environ = (
+            target.attr == "get"
+            and isinstance(target.value, ast.Attribute)
+            and target.value.attr == "environ"
+        )
+        if not (environ or target.attr == "getenv"):
+            return False
+        key = node.args[0]
+    elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        if not (isinstance(node.value, ast.Attribute) and node.value.attr == "environ"):
+            return False
+        key = node.slice
+    else:
+        return False
+    return not isinstance(key, ast.Constant) or str(key.value).startswith("OPENIMR_")
+
+
+def test_settings_are_read_in_one_place() -> None:
+    wrong = [
+        _where(path, node.lineno)
+        for path in sorted(ROOT.rglob("*.py"))
+        if path.relative_to(ROOT).as_posix() not in SETTINGS_READERS
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _reads_setting(node)
+    ]
+    assert not wrong, wrong
 
 
 def test_no_import_cycle_between_modules() -> None:
