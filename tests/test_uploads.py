@@ -21,6 +21,7 @@ DOCX = b"PK\x03\x04" + b"not really a word document" * 4
 
 GOOD = [
     ("records.pdf", a_pdf(2), "application/pdf"),
+    ("long-record.pdf", a_pdf(250), "application/pdf"),  # more pages than any letter: a record may
     ("scan.PNG", PNG, "image/png"),
     ("photo.jpeg", JPEG, "image/jpeg"),
     ("fax.tif", TIFF, "image/tiff"),

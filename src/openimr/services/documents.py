@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from openimr.core.errors import OpenIMRError
 from openimr.core.letters.errors import LetterError
-from openimr.core.letters.pdf import pdf_text
+from openimr.core.letters.pdf import pdf_opens
 from openimr.core.roles import Action, Principal
 from openimr.services import schemas as out
 from openimr.services import views
@@ -45,7 +45,6 @@ KINDS = {
     ".gif": "image/gif",
 }
 ACCEPTED = "a PDF, an image (PNG, JPEG, TIFF or GIF) or a text file (UTF-8)"
-MAX_PDF_TEXT = 10_000_000  # characters read to check that a PDF opens
 
 
 class NotADocument(OpenIMRError):
@@ -64,7 +63,7 @@ def media_type(name: str, content: bytes) -> str:
         raise NotADocument(f"{name}: the file is empty")
     if kind == PDF:
         try:
-            pdf_text(content, name, MAX_PDF_TEXT)  # in the PDF reader's bounded worker
+            pdf_opens(content, name)  # in the PDF reader's bounded worker
         except LetterError:
             raise NotADocument(f"{name}: the PDF does not open (it is damaged, or not a PDF)") from None
     elif kind == TEXT:

@@ -68,7 +68,8 @@ def _page_text(doc, index: int, total: int, max_text: int) -> str:
 
 def extract(data: bytes, max_text: int) -> str:
     """All pages' text of a PDF (an empty user password is tried), within the page and character
-    bounds; ``_Refused`` names the problem. Runs in the worker."""
+    bounds; ``_Refused`` names the problem. With *max_text* 0, only whether it opens (no text read,
+    any number of pages). Runs in the worker."""
     import pypdfium2 as pdfium
 
     try:
@@ -77,6 +78,8 @@ def extract(data: bytes, max_text: int) -> str:
         raise _Refused(f"damaged or unreadable PDF ({exc})") from None
     try:
         pages = len(doc)
+        if not max_text:
+            return ""
         if pages > MAX_PAGES:
             raise _Refused(f"PDF has {pages:,} pages: more than one letter holds (at most {MAX_PAGES})")
         texts: list[str] = []
@@ -252,6 +255,12 @@ def pdf_text(data: bytes, file: str, max_text: int) -> str:
     """All pages' text of the PDF *data*, read by a worker within this module's bounds and at most
     *max_text* characters; ``LetterError`` naming *file* and the problem otherwise."""
     return _pool.text(data, max_text, file)
+
+
+def pdf_opens(data: bytes, file: str) -> None:
+    """Check that the PDF *data* opens (a case record's: any number of pages, no text read), in a
+    worker within this module's time and memory bounds; ``LetterError`` naming *file* otherwise."""
+    _pool.text(data, 0, file)
 
 
 if __name__ == "__main__":
