@@ -70,3 +70,16 @@ def test_a_malformed_setting_is_one_error_naming_it(variable: str, value: str, m
     assert str(raised.value).startswith(variable) and message in str(raised.value)
     assert "\n" not in str(raised.value)
     assert isinstance(raised.value, OpenIMRError) and raised.value.exit_code == 2
+
+
+def test_the_organizations_settings_are_composed_not_defined_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = {"OPENIMR_ORG_NAME": "Bay Review", "OPENIMR_ORG_ADDRESS": "1 Main St; Oakland"}
+    org = Settings.from_env(given).org
+    assert org.label == "Bay Review" and org.address_lines == ["1 Main St", "Oakland"]
+    monkeypatch.setenv("OPENIMR_ORG_NAME", "Elsewhere")
+    monkeypatch.setenv("OPENIMR_LOGIN_MAX_FAILURES", "9")
+    assert Settings.from_env().org.name == "Elsewhere" and Settings.from_env().sign_in.max_failures == 9
+    alone = Settings.from_env({})  # a mapping alone: the process's environment adds nothing
+    assert alone.org.name == "" and alone.sign_in.max_failures == 5
+    with pytest.raises(SettingsError, match=r"^OPENIMR_ORG_PHONE: .*50 characters"):
+        Settings.from_env({"OPENIMR_ORG_PHONE": "5" * 51})

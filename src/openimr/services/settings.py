@@ -7,6 +7,8 @@ checked once (pydantic-settings) by :meth:`Settings.from_env`, a malformed one r
 - ``OPENIMR_INDEX_DIR``: where the corpus index of a server database lives
   (default ``~/.cache/openimr/index``; a SQLite file keeps its index beside it).
 - Sign-in, tokens, sessions and HTTPS: see :class:`SignInSettings`.
+- ``OPENIMR_ORG_*``: the review organization's letterhead and signatory
+  (:class:`~openimr.services.organization.Organization`, composed here as :attr:`Settings.org`).
 - ``OPENIMR_MAX_BODY_BYTES`` (25 MiB) and ``OPENIMR_MAX_JSON_BYTES`` (1 MiB): the largest request
   bodies the web application takes, multipart and any other.
 - ``OPENIMR_TRUSTED_PROXIES``: the proxies (addresses or networks, comma-separated) whose
@@ -27,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from openimr.core.errors import OpenIMRError
 from openimr.core.guidelines.packs import DEFAULT_PACKS_DIR
+from openimr.services.organization import Organization
 from openimr.store.schema import utc_now
 
 PREFIX = "OPENIMR_"
@@ -145,6 +148,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = _BODY.uploads
     max_json_bytes: int = _BODY.other
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    org: Organization = Field(default_factory=Organization)
 
     @field_validator("db", mode="before")
     @classmethod
@@ -235,10 +239,8 @@ class Settings(BaseSettings):
         try:
             if env is None or env is os.environ:
                 return cls(**({"db": db} if db else {}))
-            given = {
-                name: env.get(f"{PREFIX}{name.upper()}", f.default) for name, f in cls.model_fields.items()
-            }
-            return cls(**{**given, **({"db": db} if db else {})})
+            given = _given(cls, env, PREFIX) | {"org": Organization(**_given(Organization, env, ORG_PREFIX))}
+            return cls(**given | ({"db": db} if db else {}))
         except ValidationError as exc:
             raise SettingsError(_said(exc)) from None
 
@@ -248,13 +250,26 @@ class Settings(BaseSettings):
         return given if isinstance(given, Settings) else cls.from_env(db=given)
 
 
+ORG_PREFIX = Organization.model_config.get("env_prefix", "")
+
+
+def _given(model: type[BaseSettings], env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    """Every plain field of *model* from *env* (its default where *env* has none), so that the
+    environment of the process adds nothing."""
+    fields = model.model_fields.items()
+    return {
+        name: env.get(f"{prefix}{name.upper()}", f.default) for name, f in fields if not f.default_factory
+    }
+
+
 def _said(exc: ValidationError) -> str:
     """The first problem of *exc* in one line, naming its variable."""
     first = exc.errors()[0]
     error = first.get("ctx", {}).get("error")
     if isinstance(error, ValueError):
         return str(error)
-    where = f"{PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else "a setting"
+    prefix = ORG_PREFIX if exc.title == Organization.__name__ else PREFIX
+    where = f"{prefix}{str(first['loc'][0]).upper()}" if first["loc"] else "a setting"
     return f"{where}: {first['msg']}"
 
 
