@@ -26,6 +26,7 @@ PAGES = {
         "/guidelines",
         "/guidelines?page=2",
         "/admin/reviewers",
+        "/account/password",
         "/cases",  # no such page: the error page, with the menu
         "{open}",
         "{assigned}",
@@ -104,6 +105,17 @@ def test_no_page_scrolls_sideways(
         if scroll > width + SLACK:
             wide.append(f"{path} is {scroll} px wide")
     assert not wide, f"{role} at {width} px: " + "; ".join(wide)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_sign_in_page_fits(browser: Browser, base_url: str, shots: Path, width: int) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    try:
+        page.goto(f"{base_url}/login")
+        page.screenshot(path=str(shots / f"{width}--signed-out--login.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + SLACK
+    finally:
+        page.close()
 
 
 def test_the_menu_wraps_on_a_phone_and_every_link_stays_on_the_dark_header(
