@@ -295,7 +295,7 @@ def test_a_decision_someone_made_first_keeps_the_typed_rationale_and_a_way_back(
     form = {
         "decision": "Upheld",
         "guideline": "Decision based on MTUS Acupuncture Medical Treatment Guidelines.",
-        "rationale": "First <b>rationale</b>",
+        "rationale": "The first <b>rationale</b>",
         "expected_version": "0",
     }
     assert people["lac-01"].post(f"/cases/{number}/items/1/decide", form).status_code == 200
@@ -304,7 +304,7 @@ def test_a_decision_someone_made_first_keeps_the_typed_rationale_and_a_way_back(
         {**form, "decision": "Overturned", "rationale": "My long typed reason"},
     )
     assert late.status_code == 409
-    assert "My long typed reason" in late.text and "First &lt;b&gt;rationale&lt;/b&gt;" in late.text
+    assert "My long typed reason" in late.text and "The first &lt;b&gt;rationale&lt;/b&gt;" in late.text
     assert f'href="/cases/{number}#item-1"' in late.text and "pass its version" not in late.text
     version = re.search(r'name="expected_version" value="(\d+)"', late.text).group(1)
     assert version == "1"

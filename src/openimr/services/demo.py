@@ -117,19 +117,31 @@ def examples(today: dt.date) -> list[Example]:
     mtus = "Decision based on MTUS {}."
     parties = [
         {"role": "employer", "name": "Valley Fresh Packing Co."},
-        {"role": "claims_administrator", "name": _CA},
+        {"role": "claims_administrator", "name": _CA, "address": "PO Box 4410\nStockton, CA 95204"},
         {"role": "ur_organization", "name": "Coastline UR Partners"},
     ]
+
+    def worker(name: str, street: str) -> dict:
+        """The injured worker as a party the letter is sent to (names and streets are invented)."""
+        return {"role": "employee", "name": name, "address": f"{street}\nModesto, CA 95354"}
+
+    clinic = "200 Medical Plaza Drive\nModesto, CA 95355"
     acupuncture = Application.model_validate(
         {
             "application_received": ago(12),
             "date_of_injury": ago(400),
             "ur_decision_date": ago(25),
             "ur_decision_served": ago(24),
-            "claimant": {"age": 55, "sex": None},
+            "claimant": {"name": "Alex Moreno", "age": 55, "sex": None},
             "parties": [
                 *parties,
-                {"role": "requesting_provider", "name": "Dr. Maria Ortiz", "specialty": "Hand Surgery"},
+                worker("Alex Moreno", "18 Orchard Lane"),
+                {
+                    "role": "requesting_provider",
+                    "name": "Dr. Maria Ortiz",
+                    "specialty": "Hand Surgery",
+                    "address": clinic,
+                },
             ],
             "ur_items": [{"item": "POSTOPERATIVE ACUPUNCTURE 2 X WEEK FOR 6 WEEKS", "outcome": "modified"}],
             "clinical_summary": (
@@ -155,9 +167,10 @@ def examples(today: dt.date) -> list[Example]:
             "application_received": ago(3),
             "date_of_injury": ago(900),
             "ur_decision_date": ago(10),
-            "claimant": {"age": 47, "sex": "female"},
+            "claimant": {"name": "Jamie Whitaker", "age": 47, "sex": "female"},
             "parties": [
                 *parties,
+                worker("Jamie Whitaker", "5 Riverbend Court"),
                 {"role": "requesting_provider", "name": "Dr. Alan Pierce", "specialty": "Pain Management"},
             ],
             "clinical_summary": (
@@ -183,9 +196,10 @@ def examples(today: dt.date) -> list[Example]:
             "date_of_injury": ago(120),
             "ur_decision_date": ago(30),
             "ur_decision_served": ago(28),
-            "claimant": {"age": 38, "sex": "male"},
+            "claimant": {"name": "Sam Ortega", "age": 38, "sex": "male"},
             "parties": [
                 *parties,
+                worker("Sam Ortega", "940 Almond Avenue"),
                 {
                     "role": "requesting_provider",
                     "name": "Dr. Grace Liu",
