@@ -171,7 +171,12 @@ def examples(today: dt.date) -> list[Example]:
             "parties": [
                 *parties,
                 worker("Jamie Whitaker", "5 Riverbend Court"),
-                {"role": "requesting_provider", "name": "Dr. Alan Pierce", "specialty": "Pain Management"},
+                {
+                    "role": "requesting_provider",
+                    "name": "Dr. Alan Pierce",
+                    "specialty": "Pain Management",
+                    "address": clinic,
+                },
             ],
             "clinical_summary": (
                 "The injured worker is a 47-year-old with chronic low back pain after lifting at "
@@ -204,6 +209,7 @@ def examples(today: dt.date) -> list[Example]:
                     "role": "requesting_provider",
                     "name": "Dr. Grace Liu",
                     "specialty": "Occupational Medicine",
+                    "address": clinic,
                 },
             ],
             "clinical_summary": (
