@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from helpers import csrf_token
 from openimr.core.case import Application
+from openimr.core.dates import long_date
 from test_web_api import SEED_CASE, Api, api
 from test_web_escaping import sign_in
 
@@ -32,6 +33,10 @@ PYDANTIC = (
 
 def day(offset: int) -> str:
     return (TODAY + dt.timedelta(days=offset)).isoformat()
+
+
+def said(offset: int) -> str:
+    return long_date(TODAY + dt.timedelta(days=offset))
 
 
 def problems(data: dict, today: dt.date | None = None) -> dict[str, str]:
@@ -55,7 +60,7 @@ IMPOSSIBLE = {
 def test_each_future_date_and_an_impossible_age_is_named() -> None:
     found = problems(IMPOSSIBLE)
     for field in ("application_received", "date_of_injury", "ur_decision_date", "ur_decision_served"):
-        assert "is in the future" in found[field] and f"today is {TODAY}" in found[field]
+        assert "is in the future" in found[field] and f"today is {long_date(TODAY)}" in found[field]
     assert found["claimant.age"].startswith("must be between 14 and 110")
     assert "work permit" in found["claimant.age"]  # where the bound comes from
 
@@ -181,8 +186,8 @@ def test_the_page_says_each_problem_beside_its_field(api: Api) -> None:
     assert page.status_code == 422
     alert = page.text.split('role="alert"')[1].split("</div>")[0]
     for line in (
-        "Application received: " + day(10) + " is in the future",
-        "Date of injury: " + day(90) + " is in the future",
+        f"Application received: {said(10)} is in the future",
+        f"Date of injury: {said(90)} is in the future",
         "Age: must be between 14 and 110",
         "Employer: give the name of the employer whose address is set",
     ):
@@ -282,6 +287,6 @@ def test_the_command_line_says_each_problem_on_its_own_line(tmp_path) -> None:
     result = CliRunner().invoke(app, ["cases", "create", str(case), "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert f"error: Application received: {IMPOSSIBLE['application_received']} is in the future" in lines[0]
+    assert f"error: Application received: {said(10)} is in the future" in lines[0]
     assert any(line.startswith("error: Age: must be between 14 and 110") for line in lines)
     assert "validation error" not in result.stderr and "[type=" not in result.stderr

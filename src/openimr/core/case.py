@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from openimr.core import bounds as b
+from openimr.core.dates import long_date
 from openimr.core.errors import FileProblem
 from openimr.core.models import Claimant, Priority
 from openimr.core.requests.parse import parse
@@ -237,7 +238,7 @@ class Application(Case):
             raise PydanticCustomError(
                 "date_in_future",
                 "{day} is in the future (today is {today})",
-                {"day": str(value), "today": str(today)},
+                {"day": long_date(value), "today": long_date(today)},
             )
         return value
 
@@ -245,13 +246,15 @@ class Application(Case):
     def _possible(self) -> Application:
         """Dates in the order things happen, and items asking for what can be."""
         decided = self.ur_decision_date
+        when = long_date(decided)
         problems: list[tuple[tuple[str | int, ...], str, str, object]] = []
         if self.date_of_injury and self.date_of_injury > decided:
             problems.append(
                 (
                     ("date_of_injury",),
                     "injury_after_decision",
-                    f"{self.date_of_injury} is after the UR decision ({decided}): the injury comes first",
+                    f"{long_date(self.date_of_injury)} is after the UR decision ({when}): "
+                    "the injury comes first",
                     str(self.date_of_injury),
                 )
             )
@@ -260,7 +263,7 @@ class Application(Case):
                 (
                     ("application_received",),
                     "application_before_decision",
-                    f"{self.application_received} is before the UR decision ({decided}): "
+                    f"{long_date(self.application_received)} is before the UR decision ({when}): "
                     "an application for IMR asks to review a decision already made",
                     str(self.application_received),
                 )
@@ -270,7 +273,7 @@ class Application(Case):
                 (
                     ("ur_decision_served",),
                     "served_before_decision",
-                    f"{self.ur_decision_served} is before the UR decision ({decided}): "
+                    f"{long_date(self.ur_decision_served)} is before the UR decision ({when}): "
                     "a decision is served on or after the day it is made",
                     str(self.ur_decision_served),
                 )

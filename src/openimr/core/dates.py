@@ -84,3 +84,8 @@ def parse_date(text: str | None) -> dt.date | None:
     """*text* as a date when it is one in any of the forms, else ``None``."""
     m = _DATE.fullmatch(text.strip()) if text else None
     return date_of(m) if m else None
+
+
+def long_date(day: dt.date) -> str:
+    """*day* as people write it, whatever their locale's short form: "December 17, 2026"."""
+    return f"{day:%B} {day.day}, {day.year}"

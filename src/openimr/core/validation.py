@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
+
+from pydantic_core.core_schema import ErrorType
 
 from openimr.core.bounds import LINE, TEXT
 from openimr.core.labels import words
@@ -81,6 +83,7 @@ _MESSAGES = {
     "url_parsing": "is not a web address",
     "date_from_datetime_inexact": "must be a date without a time",
 }
+_PYDANTIC = frozenset(get_args(ErrorType))  # pydantic's own error types; any other is ours
 _NOT_A_DATE = ("date_parsing", "date_from_datetime_parsing", "date_type", "datetime_parsing", "datetime_type")
 
 
@@ -151,6 +154,8 @@ def _text(error: Mapping[str, Any], form: bool) -> str:
         except (KeyError, IndexError):
             pass
     message = str(error.get("msg", "is not valid"))
+    if kind not in _PYDANTIC:  # ours, written as it should read ("December 7, 2026 is ...")
+        return message
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return message[:1].lower() + message[1:]
 
