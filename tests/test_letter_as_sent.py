@@ -223,3 +223,29 @@ def test_the_ineligibility_notice_is_a_letter_in_html_and_pdf(api: Api) -> None:
     client.cookies.clear()
     sign_in(client, "analyst")
     assert client.get(f"/cases/{number}/notice.pdf").status_code == 403
+
+
+def test_the_application_signs_with_its_settings_organization(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENIMR_ORG_NAME", "Sierra Review Partners")
+    monkeypatch.setenv("OPENIMR_ORG_WEB", "https://review.example")
+    path = tmp_path / "web.db"
+    shutil.copy(demo_db, path)
+    app = create_app(f"sqlite:///{path}")
+    try:
+        with TestClient(app) as client:
+            api = Api(client)
+            number = _issued(api)
+            html = api.call("coordinator", "GET", f"/api/cases/{number}/letter.html").text
+            pdf = api.call("coordinator", "GET", f"/api/cases/{number}/letter.pdf").content
+    finally:
+        app.state.store.close()
+    assert '<p class="sender">Sierra Review Partners</p>' in html and "https://review.example" in html
+    assert "Medical Director, Sierra Review Partners" in html
+    assert "The independent review organization, Sierra Review Partners, sent this dispute" in html
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        assert doc.get_metadata_dict()["Author"] == "Sierra Review Partners"
+    finally:
+        doc.close()

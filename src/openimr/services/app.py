@@ -29,6 +29,7 @@ class OpenIMR:
         self.settings = settings or Settings.from_env()
         self.store = store or Store(self.settings.db)
         self.cases = CaseService(self.store, rules=lambda: self.rules)
+        self.cases.organization = lambda: self.settings.org  # the letters' sender, from the settings
         self.users = Users(self.store)
         self.corpus = Corpus(self.store)
         self.guidelines = Guidelines(self.store, rules=lambda: self.rules)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Literal
 
@@ -67,7 +68,11 @@ def sending(case: CaseRow, letter: Letter, issued: bool) -> Sending:
 
 
 class Letters(Gate):
-    """Each case's letter: issued, read, rendered; and its ineligibility notice."""
+    """Each case's letter: issued, read, rendered; and its ineligibility notice. The letters are
+    sent by :attr:`organization` (default: read from ``OPENIMR_ORG_*`` at each letter; the
+    application gives its settings' own)."""
+
+    organization: Callable[[], Organization] = Organization
 
     def issue(self, who: Principal, number: str, today: dt.date) -> tuple[Letter, bool]:
         """Freeze the case's Final Determination letter; returns it and whether it is new.
@@ -157,8 +162,8 @@ class Letters(Gate):
         if fmt == "pdf" and not issued:
             raise NotFound(f"the letter of {number} is not issued yet: only its HTML preview exists")
         if form == "published" or fmt == "txt":
-            return render(letter, fmt, Organization().label)
-        return render_sent(letter, to, fmt, Organization(), today)
+            return render(letter, fmt, self.organization().label)
+        return render_sent(letter, to, fmt, self.organization(), today)
 
     def notice(self, who: Principal, number: str) -> str:
         """The ineligibility notice of an ineligible case, as text; audited."""
@@ -173,7 +178,7 @@ class Letters(Gate):
             text = eligibility.notice(number, case.eligibility or {})
             to, day = addressed(case), case.created_at.date()
         reasons = [line[2:] for line in text.splitlines() if line.startswith("- ")]  # one a line
-        return render_notice(number, reasons, to, fmt, Organization(), day)
+        return render_notice(number, reasons, to, fmt, self.organization(), day)
 
     def _ineligible(self, s: Session, who: Principal, number: str) -> CaseRow:
         case = self._open(s, who, number, Action.READ_LETTER, "notice")
