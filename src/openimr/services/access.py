@@ -6,8 +6,9 @@ raises, each carrying how the adapters answer it (HTTP status, error code, exit 
 :meth:`Gate._open` checks the action, answers a case that is not a reviewer's own exactly like a
 missing one (404), writes every refusal to the audit log (in a transaction of its own, kept when
 the request's is rolled back) and audits the read. Every change is audited as well, naming who.
-Every service (cases, documents, assignment, decisions, letters, the audit log) is a :class:`Gate`
-over one store, each operation ``op(who, ...)`` owning its transaction, check and audit.
+Every service (cases, decision support, documents, assignment, decisions, letters, the audit log,
+the corpus, the guidelines) is a :class:`Gate` over one store, each operation ``op(who, ...)``
+owning its transaction, check and audit.
 """
 
 from __future__ import annotations
