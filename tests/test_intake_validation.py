@@ -189,6 +189,7 @@ def test_the_page_says_each_problem_beside_its_field(api: Api) -> None:
         f"Application received: {said(10)} is in the future",
         f"Date of injury: {said(90)} is in the future",
         "Age: must be between 14 and 110",
+        "Disputed item 2: asks for 0 visits: a request asks for at least one",
         "Employer: give the name of the employer whose address is set",
     ):
         assert line in alert, alert

@@ -120,6 +120,10 @@ def test_intake_refuses_a_hostile_record_beside_its_field_and_takes_no_case(api:
     assert 'id="documents-error">empty.pdf: the file is empty; notes.docx: not a kind of file' in page.text
     assert "Medical records: empty.pdf: the file is empty" in page.text
     assert len(api.cases("coordinator")) == before
+    sent_back = api.client.post(
+        "/intake", data={**form, "claimant_age": "9"}, files=[("documents", ("records.pdf", a_pdf()))]
+    )
+    assert "Medical records: choose the files again" in sent_back.text  # a browser keeps no file
     taken = api.client.post(
         "/intake", data=form, files=[("documents", ("records.pdf", a_pdf()))], follow_redirects=False
     )

@@ -138,12 +138,40 @@ class Case(BaseModel):
         return next((p.specialty for p in self.parties if p.role == "requesting_provider"), None)
 
 
+# The most a single item may ask for; more is a typing mistake (a year of daily visits, a drug
+# supply for years).
+MOST = {"sessions": 365, "frequency_per_week": 21, "duration_weeks": 260, "quantity": 10_000}
+
+
+def _possible_counts(text: str) -> str:
+    """The item *text*, unless it asks for what cannot be (no visits, or absurdly many)."""
+    request = parse(text)
+    stated = {
+        "sessions": (request.sessions, "visits"),
+        "frequency_per_week": (request.frequency_per_week, "visits a week"),
+        "duration_weeks": (request.duration_weeks, "weeks"),
+        "quantity": (request.drug.quantity if request.drug else None, "units of the drug"),
+    }
+    for key, (value, unit) in stated.items():
+        if value is not None and value <= 0:
+            raise PydanticCustomError(
+                "impossible_quantity", f"asks for {value:g} {unit}: a request asks for at least one"
+            )
+        if value is not None and value > MOST[key]:
+            raise PydanticCustomError(
+                "impossible_quantity",
+                f"asks for {value:g} {unit}: more than anyone is prescribed (at most {MOST[key]:,})",
+            )
+    return text
+
+
 class ApplicationItem(DisputedItem):
-    """A disputed item as an application states it: named, and nothing unknown."""
+    """A disputed item as an application states it: named, asking for what can be, and nothing
+    unknown."""
 
     model_config = ConfigDict(extra="forbid")
 
-    item: b.text(b.ITEM_TEXT, 1)
+    item: Annotated[b.text(b.ITEM_TEXT, 1), AfterValidator(_possible_counts)]
 
 
 # The ages an injured worker taken in may have. 14: the youngest age at which a minor may be
@@ -156,9 +184,6 @@ WORKING_AGE_SOURCE = (
     "14 is the youngest age at which a minor may work with a work permit (29 C.F.R. 570.2; "
     "California Education Code 49110-49116), and no worker is older than 110"
 )
-# The most a single item may ask for; more is a typing mistake (a year of daily visits, a drug
-# supply for years).
-MOST = {"sessions": 365, "frequency_per_week": 21, "duration_weeks": 260, "quantity": 10_000}
 
 
 def _working_age(age: int) -> int:
@@ -186,23 +211,6 @@ def today_of(info: ValidationInfo) -> dt.date:
     context = info.context if isinstance(info.context, dict) else {}
     day = context.get("today")
     return day if isinstance(day, dt.date) else dt.date.today()
-
-
-def _impossible_counts(text: str) -> str | None:
-    """Why the item *text* asks for what cannot be (no visits, or absurdly many), else None."""
-    request = parse(text)
-    stated = {
-        "sessions": (request.sessions, "visits"),
-        "frequency_per_week": (request.frequency_per_week, "visits a week"),
-        "duration_weeks": (request.duration_weeks, "weeks"),
-        "quantity": (request.drug.quantity if request.drug else None, "units of the drug"),
-    }
-    for key, (value, unit) in stated.items():
-        if value is not None and value <= 0:
-            return f"asks for {value:g} {unit}: a request asks for at least one"
-        if value is not None and value > MOST[key]:
-            return f"asks for {value:g} {unit}: more than anyone is prescribed (at most {MOST[key]:,})"
-    return None
 
 
 class Application(Case):
@@ -244,7 +252,7 @@ class Application(Case):
 
     @model_validator(mode="after")
     def _possible(self) -> Application:
-        """Dates in the order things happen, and items asking for what can be."""
+        """Dates in the order things happen."""
         decided = self.ur_decision_date
         when = long_date(decided)
         problems: list[tuple[tuple[str | int, ...], str, str, object]] = []
@@ -278,9 +286,6 @@ class Application(Case):
                     str(self.ur_decision_served),
                 )
             )
-        for n, item in enumerate(self.disputed_items):
-            if why := _impossible_counts(item.item):
-                problems.append((("disputed_items", n, "item"), "impossible_quantity", why, item.item))
         if problems:
             raise ValidationError.from_exception_data(
                 type(self).__name__,

@@ -136,6 +136,8 @@ async def intake(request: Request, who: Poster, cases: Cases) -> Response:
     except ValidationError as exc:
         errors += [(_form_name(p, rows), _text(p)) for p in plain(exc.errors(), data, form=True)]
     if errors:
+        if files and not any(name == "documents" for name, _ in errors):
+            errors.append(("documents", "choose the files again: a form sent back keeps none"))
         summary = [f"{label(name)}: {text}" for name, text in errors]
         beside: dict[str, str] = {}
         for name, text in errors:
