@@ -146,7 +146,7 @@ def sent_view(letter: Letter, sending: Sending, org: Organization, today: dt.dat
     licenses = ", ".join(sending.licenses or reviewer.license_states) or "not stated"
     specialties = ", ".join(reviewer.specialties) or "not stated"
     qualifications = (
-        f"The expert reviewer is licensed in {licenses} and practises in {specialties}; the reviewer is "
+        f"The expert reviewer is licensed in {licenses} (certification or specialty: {specialties}), is "
         "in active clinical practice and has no ties to any party to this dispute."
     )
     who = org.name.strip() or "Independent Medical Review"
