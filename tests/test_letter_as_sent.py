@@ -135,6 +135,13 @@ def test_the_published_form_stays_and_parses_back(api: Api, tmp_path: Path) -> N
     }
     html = api.call("coordinator", "GET", f"/api/cases/{number}/letter.html", params=published_form).text
     assert "Jordan Example" not in html and "4610.6" not in html  # redacted, as published
+    doc = pdfium.PdfDocument(published.content)
+    try:
+        meta = doc.get_metadata_dict()
+    finally:
+        doc.close()
+    assert meta["Title"] == re.search(r"<title>(.*?)</title>", html)[1]
+    assert meta["CreationDate"].startswith(f"D:{TODAY:%Y%m%d}") and meta["Author"] != "(anonymous)"
     assert api.call("coordinator", "GET", f"/api/cases/{number}/letter.html?form=nope").status_code == 422
 
 

@@ -32,6 +32,7 @@ from openimr.services.options import LETTER_FORMATS, LetterFormat
 Format = LetterFormat
 FORMATS = LETTER_FORMATS
 TXT_WIDTH = 95
+LANG = "en-US"  # the letters' language, in their HTML and PDF
 
 # Our own wording for the letter's connecting prose ({named}: ", NAME," for a named organization).
 HOW_TEXT = (
@@ -165,7 +166,7 @@ def render(letter: Letter, fmt: Format, organization: str = layout.DEFAULT_ORGAN
     """Render *letter* as a Final Determination letter: ``str`` for txt and html, ``bytes`` for pdf."""
     view = letter_view(letter, organization)
     if fmt == "pdf":
-        return _pdf(view)
+        return _pdf(view, organization, letter.decision_date)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     return TEMPLATES.get_template(f"letter.{fmt}.j2").render(view=view)
@@ -194,8 +195,20 @@ def _labeled_para(label: str, text: str | None) -> Paragraph:
     )
 
 
+class DayStamp:
+    """reportlab's document time stamp set to a letter's own date (midnight UTC), in place of
+    its fixed 2000-01-01 (``invariant``) or the moment of writing."""
+
+    def __init__(self, day: dt.date) -> None:
+        self.YMDhms = (day.year, day.month, day.day, 0, 0, 0)
+        self.dhh = self.dmm = 0
+
+
 class NumberedCanvas(Canvas):
-    """A canvas that prints "Page N of M" at each page's foot once the page count is known."""
+    """A canvas that prints "Page N of M" at each page's foot once the page count is known, and
+    dates the document on :attr:`day` when it has one."""
+
+    day: dt.date | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -210,6 +223,8 @@ class NumberedCanvas(Canvas):
             self.__dict__.update(state)
             self._footer()
             Canvas.showPage(self)
+        if self.day is not None:
+            self._doc._timeStamp = DayStamp(self.day)
         self._finish()
         super().save()
 
@@ -221,8 +236,9 @@ class NumberedCanvas(Canvas):
         """After the last page, before the file is written: nothing here (see tagged_pdf)."""
 
 
-def _pdf(view: LetterView) -> bytes:
-    """Lay out *view* on US-letter pages in Helvetica with reportlab's platypus."""
+def _pdf(view: LetterView, author: str, day: dt.date | None) -> bytes:
+    """Lay out *view* on US-letter pages in Helvetica with reportlab's platypus; the PDF is by
+    *author* (the organization), in English, dated *day* (the decision date) when known."""
     story: list = []
     if view.header:
         cells = [[_labeled_para(*cell) for cell in row] for row in view.header]
@@ -258,7 +274,15 @@ def _pdf(view: LetterView) -> bytes:
         topMargin=margin,
         bottomMargin=margin,
         title=view.title,
+        author=author,
+        lang=LANG,
         invariant=True,
     )
-    doc.build(story, canvasmaker=NumberedCanvas)
+
+    def canvas(*args: Any, **kwargs: Any) -> NumberedCanvas:
+        made = NumberedCanvas(*args, **kwargs)
+        made.day = day
+        return made
+
+    doc.build(story, canvasmaker=canvas)
     return buffer.getvalue()

@@ -23,6 +23,7 @@ from openimr.services.render import (
     BODY,
     DECISION,
     HEADING,
+    LANG,
     TEMPLATES,
     LetterView,
     header_value,
@@ -77,7 +78,6 @@ ADDRESSED = {
     "requesting_provider": "Requesting physician",
     "claims_administrator": "Claims administrator",
 }
-LANG = "en-US"
 
 
 @dataclass(frozen=True)

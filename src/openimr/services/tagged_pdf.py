@@ -70,19 +70,10 @@ class _Tagged(Paragraph):
         return parts
 
 
-class _IssueStamp:
-    """reportlab's document time stamp, set to a letter's issue date (midnight UTC)."""
-
-    def __init__(self, day: dt.date) -> None:
-        self.YMDhms = (day.year, day.month, day.day, 0, 0, 0)
-        self.dhh = self.dmm = 0
-
-
 class TaggedCanvas(NumberedCanvas):
     """A numbered canvas that marks page numbers as artifacts and writes the structure tree."""
 
     structure: _Structure
-    issued_on: dt.date
 
     def showPage(self) -> None:
         super().showPage()
@@ -95,7 +86,6 @@ class TaggedCanvas(NumberedCanvas):
         self.addLiteral("EMC")
 
     def save(self) -> None:
-        self._doc._timeStamp = _IssueStamp(self.issued_on)
         self._doc.Catalog.MarkInfo = PDFDictionary({"Marked": _True()})
         self._doc.Catalog.ViewerPreferences = PDFDictionary({"DisplayDocTitle": _True()})
         super().save()
@@ -167,7 +157,7 @@ class TaggedStory:
 
         def canvas(*args: Any, **kwargs: Any) -> TaggedCanvas:
             made = TaggedCanvas(*args, **kwargs)
-            made.structure, made.issued_on = structure, day
+            made.structure, made.day = structure, day
             return made
 
         buffer = io.BytesIO()
