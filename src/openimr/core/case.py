@@ -202,7 +202,14 @@ class ApplicationClaimant(CaseClaimant):
 
     model_config = ConfigDict(extra="forbid")
 
-    age: Annotated[int, AfterValidator(_working_age)] | None = None
+    age: (
+        Annotated[
+            int,
+            AfterValidator(_working_age),
+            Field(json_schema_extra={"minimum": WORKING_AGE[0], "maximum": WORKING_AGE[1]}),
+        ]
+        | None
+    ) = None
 
 
 def today_of(info: ValidationInfo) -> dt.date:
