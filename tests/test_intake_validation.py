@@ -291,3 +291,14 @@ def test_the_command_line_says_each_problem_on_its_own_line(tmp_path) -> None:
     assert f"error: Application received: {said(10)} is in the future" in lines[0]
     assert any(line.startswith("error: Age: must be between 14 and 110") for line in lines)
     assert "validation error" not in result.stderr and "[type=" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [({"year": "last"}, "Year: must be a whole number"), ({"year": "1800"}, "Year: must be at least 1900")],
+)
+def test_a_page_refusing_its_address_says_the_field_in_words(api: Api, query: dict, expected: str) -> None:
+    sign_in(api.client, "analyst")
+    page = api.client.get("/search", params=query)
+    assert page.status_code == 422 and expected in page.text
+    assert "query." not in page.text and not [w for w in PYDANTIC if w in page.text]
