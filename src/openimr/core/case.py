@@ -259,48 +259,33 @@ class Application(Case):
 
     @model_validator(mode="after")
     def _possible(self) -> Application:
-        """Dates in the order things happen."""
+        """Dates in the order things happen: the injury, the UR decision, its service and the
+        application."""
         decided = self.ur_decision_date
-        when = long_date(decided)
-        problems: list[tuple[tuple[str | int, ...], str, str, object]] = []
-        if self.date_of_injury and self.date_of_injury > decided:
-            problems.append(
-                (
-                    ("date_of_injury",),
-                    "injury_after_decision",
-                    f"{long_date(self.date_of_injury)} is after the UR decision ({when}): "
-                    "the injury comes first",
-                    str(self.date_of_injury),
-                )
+        order = (  # a day, and on which side of the decision it cannot be
+            ("date_of_injury", self.date_of_injury, "after", "the injury comes first"),
+            (
+                "application_received",
+                self.application_received,
+                "before",
+                "an application for IMR asks to review a decision already made",
+            ),
+            ("ur_decision_served", self.ur_decision_served, "before", "a decision is served once made"),
+        )
+        problems = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    f"{side}_decision",
+                    f"{long_date(day)} is {side} the UR decision ({long_date(decided)}): {why}",
+                ),
+                loc=(field,),
+                input=str(day),
             )
-        if self.application_received < decided:
-            problems.append(
-                (
-                    ("application_received",),
-                    "application_before_decision",
-                    f"{long_date(self.application_received)} is before the UR decision ({when}): "
-                    "an application for IMR asks to review a decision already made",
-                    str(self.application_received),
-                )
-            )
-        if self.ur_decision_served and self.ur_decision_served < decided:
-            problems.append(
-                (
-                    ("ur_decision_served",),
-                    "served_before_decision",
-                    f"{long_date(self.ur_decision_served)} is before the UR decision ({when}): "
-                    "a decision is served on or after the day it is made",
-                    str(self.ur_decision_served),
-                )
-            )
+            for field, day, side, why in order
+            if day and (day > decided if side == "after" else day < decided)
+        ]
         if problems:
-            raise ValidationError.from_exception_data(
-                type(self).__name__,
-                [
-                    InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=given)
-                    for loc, kind, message, given in problems
-                ],
-            )
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
 
 
