@@ -75,7 +75,7 @@ def label(name: str) -> str:
         row, _, suffix = name.removeprefix("item_").partition("_")
         words = next((w for s, _, w in ITEM_FIELDS if s == f"_{suffix}" or s == suffix), "")
         return f"Disputed item {row}" + (f", {words}" if words else "")
-    return LABELS.get(name, name)
+    return LABELS.get(name) or labels.words(name)
 
 
 def _rows(fields: dict[str, str]) -> int:
@@ -182,7 +182,7 @@ def _form_name(problem: Problem, rows: list[tuple[int, str | None]]) -> str:
         return f"party_{role}" + (f"_{sub}" if sub in ("address", "specialty") else "")
     if head == "disputed_items":
         return "item_1"
-    return str(head) if head in LABELS else "clinical_summary"
+    return str(head)
 
 
 def _case_from_form(f: dict[str, str]) -> tuple[dict[str, Any], list[tuple[int, str | None]]]:
