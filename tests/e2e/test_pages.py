@@ -488,7 +488,8 @@ def test_the_notice_of_an_ineligible_case(visitors: dict[str, Visitor], demo: De
     visitor = visitors["coordinator"]
     visitor.open(f"/cases/{demo.ineligible}")
     visitor.page.get_by_role("link", name="Ineligibility notice", exact=True).click()
-    expect(visitor.page.locator("pre.notice")).not_to_be_empty()
+    letter = visitor.page.frame_locator("iframe#letter")  # the notice as the letter the parties get
+    expect(letter.locator("ol.reasons li").first).not_to_be_empty()
     visitor.check("notice", f"Ineligibility notice {demo.ineligible}", "Ineligibility notice")
 
 
