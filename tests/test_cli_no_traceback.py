@@ -359,7 +359,7 @@ def test_a_writer_names_the_folder_its_database_cannot_be_created_in(
     "args",
     [
         ["search", "acupuncture"],
-        ["stats"],
+        ["stats", "--db", "openimr.db"],
         ["db", "current"],
         ["letters", "stats"],
         ["similar", "knee MRI"],
@@ -376,3 +376,16 @@ def test_a_missing_store_is_one_line(args: list[str], bad: dict[str, list[str]])
     assert done.stderr.startswith(f"error: {store}: no such database, and none was created")
     assert done.stderr.count("\n") == 1
     assert not store.exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "png"])
+def test_stats_of_a_default_store_not_made_yet_are_an_empty_corpus(fmt: str, bad: Any) -> None:
+    done = _run("stats", "--format", fmt)
+    assert done.exit_code == 0, done.output
+    assert done.stderr.startswith("note: ") and "an empty corpus" in done.stderr
+    assert done.stderr.count("\n") == 1
+    if fmt == "json":
+        assert json.loads(done.stdout)["overall"]["issues"] == 0
+    else:
+        assert done.stdout_bytes.startswith(b"\x89PNG")
+    assert list(Path.cwd().iterdir()) == []

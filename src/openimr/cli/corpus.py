@@ -194,11 +194,20 @@ def stats(
     and the overall figures count it once."""
     not_to_terminal(fmt.value, output)
     from openimr.cli.tables import print_table
-    from openimr.services.stats import breakdown, chart, write_csv, write_json
+    from openimr.services.database import NoStore
+    from openimr.services.stats import Breakdown, breakdown, chart, total, write_csv, write_json
 
     binary = fmt in (StatsFormat.png, StatsFormat.svg)
-    with _open(db) as store:
-        result = breakdown(store.engine, by)
+    try:
+        with _open(db) as store:
+            result = breakdown(store.engine, by)
+    except NoStore as exc:
+        if db is not None:
+            raise
+        # The default store not made yet holds no letter: its statistics are an empty corpus's,
+        # said so on stderr, and nothing is created.
+        typer.echo(f"note: {exc}; these are the statistics of an empty corpus", err=True)
+        result = Breakdown(by, [], total([]))
     if fmt is StatsFormat.table:
         print_table(result, console())
     elif binary:

@@ -224,6 +224,9 @@ def chart(
         sharey=True,
         gridspec_kw={"width_ratios": [1, 1.3]},
     )
+    if not shown:
+        left.set_ylim(-1, 1)
+        left.text(0.5, 0.5, "No decisions stored", ha="center", va="center", transform=left.transAxes)
     upheld, overturned = [g.upheld for g in shown], [g.overturned for g in shown]
     left.barh(ys, upheld, color="#9aa5b1", label="Upheld")
     left.barh(ys, overturned, left=upheld, color="#d9480f", label="Overturned")
