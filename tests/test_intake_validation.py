@@ -302,3 +302,16 @@ def test_a_page_refusing_its_address_says_the_field_in_words(api: Api, query: di
     page = api.client.get("/search", params=query)
     assert page.status_code == 422 and expected in page.text
     assert "query." not in page.text and not [w for w in PYDANTIC if w in page.text]
+
+
+def test_each_items_own_ur_outcome_decides_whether_it_goes_to_review() -> None:
+    from openimr.core.process import eligibility
+
+    items = [
+        {"item": "Acupuncture 2 x week for 3 weeks", "ur_outcome": "approved"},
+        {"item": "MRI of the right wrist", "ur_outcome": "delayed"},
+        {"item": "Wrist brace", "authorized": "Wrist brace, prefabricated"},
+    ]
+    case = Application.model_validate({**SEED_CASE, "ur_items": [], "disputed_items": items})
+    found = [(f.passed, f.why.facts.get("outcome")) for f in eligibility.check(case).items]
+    assert found == [(False, "approved"), (True, "delayed"), (True, "modified")]
