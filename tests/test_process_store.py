@@ -254,6 +254,9 @@ def test_cli_end_to_end(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "letter.txt"
     ok("cases", "issue", number, "--format", "txt", "-o", str(out))
     assert "POSTOPERATIVE ACUPUNCTURE 2 X WEEK FOR 6 WEEKS: Upheld" in out.read_text()
+    sent = tmp_path / "letter.html"
+    ok("cases", "issue", number, "--format", "html", "-o", str(sent))  # the same letter, as sent
+    assert "4610.6" in sent.read_text() and "appeal" in sent.read_text().lower()
     audit = [json.loads(line) for line in ok("cases", "audit", number).splitlines()]
     assert [a["action"] for a in audit if a["entity"] == "decision"] == ["decide", "decide_conflict"]
     assert audit[-1]["after"] == {"status": "letter_issued"}

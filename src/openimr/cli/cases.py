@@ -16,7 +16,7 @@ import typer
 
 from openimr.cli.output import console, not_to_terminal, pipe_safe
 from openimr.core.process.workflow import Status
-from openimr.services.options import LetterFormat
+from openimr.services.options import LetterForm, LetterFormat
 
 if TYPE_CHECKING:
     from openimr.core.process.roster import ReviewerIn
@@ -400,6 +400,14 @@ def _write(body: str | bytes, out: Path | None) -> None:
 def issue(
     case: Case,
     fmt: Annotated[LetterFormat, typer.Option("--format", "-f", help="The letter's file format.")] = "pdf",
+    form: Annotated[
+        LetterForm,
+        typer.Option(
+            "--form",
+            help="sent: the letter to the parties (letterhead, addressees, appeal rights, signature);"
+            " published: the redacted form of the published letters (txt is always this form).",
+        ),
+    ] = "sent",
     out: Output = None,
     today: Today = None,
     db: Db = None,
@@ -407,11 +415,10 @@ def issue(
 ) -> None:
     """Issue the Final Determination letter (frozen from then on) and write it; again: the same letter."""
     not_to_terminal(fmt, out)
-    from openimr.services.render import render
-
     with _service(db, actor) as (cases, who):
-        letter, _ = cases.issue(who, case, _today(today))
-        _write(render(letter, fmt), out)
+        day = _today(today)
+        cases.issue(who, case, day)
+        _write(cases.rendered(who, case, fmt, day, form), out)
 
 
 @cases_app.command("notice")

@@ -21,6 +21,7 @@ from openimr.core.process.roster import License
 from openimr.core.process.workflow import Status
 from openimr.core.roles import Action, Principal
 from openimr.services.access import Gate, NotFound, ProcessError, assigned
+from openimr.services.options import LetterForm
 from openimr.services.organization import Organization
 from openimr.services.render import Format, render
 from openimr.services.sending import ADDRESSED, Addressee, Sending, render_notice, render_sent
@@ -28,9 +29,6 @@ from openimr.store.schema import (
     CaseRow,
     IssuedLetterRow,
 )
-
-Form = Literal["sent", "published"]
-FORMS: tuple[Form, ...] = ("sent", "published")
 
 
 def _good_licenses(case: CaseRow, on: dt.date) -> list[License]:
@@ -154,7 +152,7 @@ class Letters(Gate):
             return letter, False, sending(case, letter, False)
 
     def rendered(
-        self, who: Principal, number: str, fmt: Format, today: dt.date, form: Form = "sent"
+        self, who: Principal, number: str, fmt: Format, today: dt.date, form: LetterForm = "sent"
     ) -> str | bytes:
         """The letter as HTML (a draft until issued) or PDF (only once issued): as sent to the
         parties (letterhead, addressees, appeal rights, signature), or in the published form."""

@@ -11,6 +11,7 @@ from typing import Literal
 
 LetterFormat = Literal["txt", "html", "pdf"]
 LETTER_FORMATS: tuple[LetterFormat, ...] = ("txt", "html", "pdf")
+LetterForm = Literal["sent", "published"]  # the letter to the parties, or its published redacted form
 # The settings the command line's options also read (all of them: services/settings.py).
 ORGANIZATION_ENV = "OPENIMR_ORGANIZATION"
 RULES_ENV = "OPENIMR_RULES"
