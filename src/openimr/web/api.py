@@ -28,10 +28,10 @@ from openimr.core.roles import Action, Principal
 from openimr.services import accounts as auth
 from openimr.services import schemas as out
 from openimr.services.cases import CaseService, Forbidden
-from openimr.services.corpus.index import sync_index
-from openimr.services.corpus.ingest import ingest_uploads
-from openimr.services.corpus.search import Filters, search_page
+from openimr.services.corpus.search import Filters
+from openimr.services.corpus.service import Corpus
 from openimr.services.documents import KINDS
+from openimr.services.guidelines import Guidelines
 from openimr.web import connection as conn
 from openimr.web.errors import TooLarge, Unauthenticated, Unreadable
 
@@ -52,6 +52,20 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def service(request: Request) -> CaseService:
     """The application's case service (its store opened once, at start-up)."""
     return request.app.state.cases
+
+
+def corpus_service(request: Request) -> Corpus:
+    """The application's letter corpus service."""
+    return request.app.state.openimr.corpus
+
+
+def guidelines_service(request: Request) -> Guidelines:
+    """The application's guidelines service (its rules loaded once)."""
+    return request.app.state.openimr.guidelines
+
+
+CorpusDep = Annotated[Corpus, Depends(corpus_service)]
+GuidelinesDep = Annotated[Guidelines, Depends(guidelines_service)]
 
 
 def principal(
@@ -546,13 +560,11 @@ def _parse_upload(who: Principal, cases: CaseService, file: UploadFile) -> Lette
 
 @router.post("/letters/ingest", response_model=out.IngestOut, tags=["corpus"], responses=_errors(413))
 def ingest_letters(
-    who: Who, cases: Cases, files: Annotated[list[UploadFile], File(description="Letters: PDF or .txt.")]
+    who: Who, corpus: CorpusDep, files: Annotated[list[UploadFile], File(description="Letters: PDF or .txt.")]
 ) -> out.IngestOut:
     """Store letters in the corpus (one that is stored already is left alone) and index them."""
-    cases.require(who, Action.INGEST_LETTERS)
     uploads = [(file_name(upload, "files", n), read_upload(upload)) for n, upload in enumerate(files)]
-    report = ingest_uploads(uploads, cases.store)
-    sync_index(cases.store.engine)
+    report = corpus.ingest(who, uploads)
     return out.IngestOut(stored=report.stored, unchanged=report.unchanged, errors=report.errors)
 
 
@@ -571,7 +583,7 @@ _COUNTED = {
 @router.get("/search", response_model=list[out.HitOut], tags=["corpus"], responses=_COUNTED)
 def search(
     who: Who,
-    cases: Cases,
+    corpus: CorpusDep,
     response: Response,
     q: Annotated[
         str, Query(max_length=500, pattern=b.TEXT, description="Words to look for; none: the filters alone.")
@@ -591,8 +603,7 @@ def search(
     """Full-text search of the stored decisions (item, rationale, summary), best first, each with
     the passage that matched (its matched words' spans in ``marks``); without words, the decisions
     the filters keep, newest first. The X-Total-Count header says how many match in all."""
-    cases.require(who, Action.SEARCH_CORPUS)
     filters = Filters(decision, family, category, body_part, drug_class, year, specialty)
-    results = search_page(cases.store, q, filters, offset, limit)
+    results = corpus.search(who, q, filters, offset, limit)
     response.headers["X-Total-Count"] = str(results.total)
     return [out.HitOut(**vars(f.hit), snippet=f.snippet.text, marks=f.snippet.marks) for f in results.found]

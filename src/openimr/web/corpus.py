@@ -12,28 +12,12 @@ from fastapi import Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-from openimr.core.guidelines import load_rules
 from openimr.core.guidelines.rules import Rule
 from openimr.core.models import Decision
-from openimr.core.roles import Action, Principal
-from openimr.services.cases import (
-    CaseService,
-    NotFound,
-)
-from openimr.services.corpus.index import sync_index
-from openimr.services.corpus.search import (
-    EXPORT_LIMIT,
-    Filters,
-    Results,
-    filter_values,
-    past_decision,
-    search_page,
-    write_hits_csv,
-)
-from openimr.services.guidelines import in_force
-from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, Breakdown, By, breakdown, chart, write_csv
+from openimr.services.corpus.search import EXPORT_LIMIT, Filters, write_hits_csv
+from openimr.services.stats import BY_LABELS, SEVERAL_SPECIALTIES, By, chart, write_csv
+from openimr.web.api import CorpusDep, GuidelinesDep
 from openimr.web.base import (
-    Cases,
     Who,
     attachment,
     render,
@@ -50,16 +34,10 @@ RULES_PER_PAGE = 20  # the guideline browser's page
 MAX_PAGE = 400  # 10,000 hits deep: past that, fewer words or a filter serve better
 
 
-def _breakdown(cases: CaseService, who: Principal, by: By) -> Breakdown:
-    cases.require(who, Action.SEARCH_CORPUS)
-    sync_index(cases.store.engine)
-    return breakdown(cases.store.engine, by)
-
-
 @router.get("/corpus/stats")
-def corpus_stats(request: Request, who: Who, cases: Cases, by: By = By.category) -> Response:
+def corpus_stats(request: Request, who: Who, corpus: CorpusDep, by: By = By.category) -> Response:
     """Decisions in the letter corpus by a grouping, with overturn rates and Wilson intervals."""
-    result = _breakdown(cases, who, by)
+    result = corpus.stats(who, by)
     return render(
         request,
         "stats.html.j2",
@@ -73,19 +51,21 @@ def corpus_stats(request: Request, who: Who, cases: Cases, by: By = By.category)
 
 
 @router.get("/corpus/stats.csv")
-def corpus_stats_csv(who: Who, cases: Cases, by: By = By.category) -> Response:
+def corpus_stats_csv(who: Who, corpus: CorpusDep, by: By = By.category) -> Response:
     """The statistics page's table as CSV."""
     out = io.StringIO()
-    write_csv(_breakdown(cases, who, by).groups, out)
+    write_csv(corpus.stats(who, by).groups, out)
     name = f"decisions-by-{by.value}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=attachment(name))
 
 
 @router.get("/corpus/stats.{fmt}")
-def corpus_stats_chart(who: Who, cases: Cases, fmt: Literal["svg", "png"], by: By = By.category) -> Response:
+def corpus_stats_chart(
+    who: Who, corpus: CorpusDep, fmt: Literal["svg", "png"], by: By = By.category
+) -> Response:
     """The statistics page's chart, as SVG (shown) or PNG (to download)."""
     out = io.BytesIO()
-    result = _breakdown(cases, who, by)
+    result = corpus.stats(who, by)
     chart(result.groups, by, out, result.overall, fmt=fmt)
     kind = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(out.getvalue(), media_type=kind)
@@ -155,13 +135,13 @@ Asked = Annotated[SearchQuery, Depends(search_query)]
 
 
 @router.get("/search")
-def corpus_search(request: Request, who: Who, cases: Cases, f: Asked) -> Response:
+def corpus_search(request: Request, who: Who, corpus: CorpusDep, f: Asked) -> Response:
     """Search past decisions with the command line's filters, or list those the filters alone
     keep; a page of hits with the passage that matched, the count of all, each linking to its
     decision."""
-    cases.require(who, Action.SEARCH_CORPUS)
+    choices = corpus.choices(who)  # checks the permission whether or not anything is asked
     offset = (f.page - 1) * HITS_PER_PAGE
-    results = search_page(cases.store, f.q, f.filters, offset, HITS_PER_PAGE) if f.asked else None
+    results = corpus.search(who, f.q, f.filters, offset, HITS_PER_PAGE) if f.asked else None
     return render(
         request,
         "search.html.j2",
@@ -171,18 +151,16 @@ def corpus_search(request: Request, who: Who, cases: Cases, f: Asked) -> Respons
         pages=pages(results.total, HITS_PER_PAGE) if results else 1,
         size=HITS_PER_PAGE,
         decisions=list(Decision),
-        choices=filter_values(cases.store),
+        choices=choices,
     )
 
 
 @router.get("/search.csv")
-def corpus_search_csv(who: Who, cases: Cases, f: Asked) -> Response:
-    """The search's hits as CSV, best first (the first :data:`EXPORT_LIMIT`), with their snippets."""
-    cases.require(who, Action.SEARCH_CORPUS)
+def corpus_search_csv(who: Who, corpus: CorpusDep, f: Asked) -> Response:
+    """The search's hits as CSV, best first (the first :data:`EXPORT_LIMIT`), with their snippets;
+    with neither words nor filters, every decision, newest first."""
     out = io.StringIO()
-    write_hits_csv(
-        search_page(cases.store, f.q, f.filters, 0, EXPORT_LIMIT) if f.asked else Results(0, []), out
-    )
+    write_hits_csv(corpus.search(who, f.q, f.filters, 0, EXPORT_LIMIT), out)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=attachment("search.csv"))
 
 
@@ -190,7 +168,7 @@ def corpus_search_csv(who: Who, cases: Cases, f: Asked) -> Response:
 def guidelines_page(
     request: Request,
     who: Who,
-    cases: Cases,
+    guidelines: GuidelinesDep,
     on: Annotated[dt.date | None, Blank] = None,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
@@ -198,17 +176,8 @@ def guidelines_page(
     """The encoded rules in force on a date of service (all of them without one), each with its
     citation, dates, whether its criteria are encoded, and every limit's source and verification;
     by guideline family, a page at a time, with an index of every rule found linking to its anchor."""
-    cases.require(who, Action.READ_GUIDELINES)
-    ruleset = load_rules()
-    words = q.casefold().split()
-    found = sorted(
-        (
-            r
-            for r in in_force(ruleset, on)
-            if all(w in f"{r.id} {r.title} {r.family} {r.citation.section}".casefold() for w in words)
-        ),
-        key=lambda r: r.family,
-    )
+    ruleset = guidelines.rules(who)
+    found = guidelines.matching(who, on, q)
     count = pages(len(found), RULES_PER_PAGE)
     page = min(page, count)
     asked = {"on": on.isoformat() if on else "", "q": q.strip()}
@@ -237,11 +206,7 @@ def guidelines_page(
 
 @router.get("/corpus/letters/{letter}")
 def past_letter(
-    request: Request, who: Who, cases: Cases, letter: Annotated[str, PathParam(max_length=200)]
+    request: Request, who: Who, corpus: CorpusDep, letter: Annotated[str, PathParam(max_length=200)]
 ) -> Response:
     """One past decision letter of the corpus: its disputed items, decisions and rationales."""
-    cases.require(who, Action.SEARCH_CORPUS)
-    found = past_decision(cases.store, letter)
-    if found is None:
-        raise NotFound(f"no letter {letter} in the corpus")
-    return render(request, "past_letter.html.j2", who, letter=found)
+    return render(request, "past_letter.html.j2", who, letter=corpus.letter(who, letter))

@@ -31,6 +31,13 @@ class Corpus(Gate):
         self.require(who, Action.SEARCH_CORPUS, what=CORPUS)
         return search_page(self.store, q, filters, offset, limit)
 
+    def choices(self, who: Principal) -> dict[str, list[str]]:
+        """The values each text filter takes in the corpus: what a search form suggests."""
+        from openimr.services.corpus.search import filter_values
+
+        self.require(who, Action.SEARCH_CORPUS, what=CORPUS)
+        return filter_values(self.store)
+
     def stats(self, who: Principal, by: By) -> Breakdown:
         """Decisions grouped *by* a dimension, with overturn rates and intervals, the index synced."""
         from openimr.services.corpus.index import sync_index
