@@ -16,6 +16,7 @@ from typing import Literal
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Spacer
 
+from openimr.core.dates import long_date
 from openimr.core.letters import layout
 from openimr.core.models import Letter
 from openimr.services.organization import Organization
@@ -124,10 +125,6 @@ class SentView:
     lang: str = LANG
 
 
-def _long_date(day: dt.date) -> str:
-    return f"{day:%B} {day.day}, {day.year}"
-
-
 def sent_view(letter: Letter, sending: Sending, org: Organization, today: dt.date) -> SentView:
     """The letter as sent of *letter* (dated its decision date, else *today* for a draft)."""
     body = letter_view(letter, org.label)
@@ -155,7 +152,7 @@ def sent_view(letter: Letter, sending: Sending, org: Organization, today: dt.dat
         subject=f"Final Determination of the Independent Medical Review of case {letter.case_number}",
         author=who,
         day=issued_on,
-        date=_long_date(issued_on),
+        date=long_date(issued_on),
         draft=sending.draft,
         letterhead=org.letterhead,
         addressees=list(sending.addressees),
@@ -164,7 +161,7 @@ def sent_view(letter: Letter, sending: Sending, org: Organization, today: dt.dat
         determinations=[(issue.item, issue.decision) for issue in letter.issues],
         qualifications=qualifications,
         body=body,
-        appeal=APPEAL_TEXT.format(date=_long_date(issued_on)),
+        appeal=APPEAL_TEXT.format(date=long_date(issued_on)),
         grounds=APPEAL_GROUNDS,
         remedy=APPEAL_REMEDY,
         signature=[
@@ -286,7 +283,7 @@ def notice_view(
         subject=f"Case {number} is not eligible for Independent Medical Review",
         author=who,
         day=day,
-        date=_long_date(day),
+        date=long_date(day),
         letterhead=org.letterhead,
         addressees=list(sending.addressees),
         reference=reference,
