@@ -168,10 +168,16 @@ def test_a_rationale_shorter_than_a_sentence_is_refused_by_the_page(api: Api) ->
     number, reviewer = _assigned(api)
     client = api.client
     csrf = sign_in(client, reviewer)
-    form = {"decision": "Upheld", "guideline": MTUS, "rationale": "No.", "csrf_token": csrf}
+    guideline = f"{MTUS} <b>as typed</b>"
+    form = {"decision": "Overturned", "guideline": guideline, "rationale": "No.", "csrf_token": csrf}
     answer = client.post(f"/cases/{number}/items/1/decide", data=form)
     assert answer.status_code == 422
-    assert "rationale" in answer.text and "shorter than a sentence" in answer.text
+    assert 'id="problem-1">Not saved: rationale:' in answer.text and "shorter than a sentence" in answer.text
+    # the case page again, its form as the reviewer wrote it (escaped), nothing saved
+    assert '<form method="post" action="/cases/' in answer.text
+    assert 'value="Overturned" checked' in answer.text and ">No.</textarea>" in answer.text
+    assert "&lt;b&gt;as typed&lt;/b&gt;" in answer.text and "<b>as typed" not in answer.text
+    assert client.get(f"/api/cases/{number}/items").json()[0]["decision"] is None
 
 
 def test_with_no_organization_set_the_letter_still_reads(monkeypatch: pytest.MonkeyPatch) -> None:

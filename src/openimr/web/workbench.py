@@ -15,14 +15,16 @@ from openimr.core.models import EVIDENCE_STANDARDS
 from openimr.core.process.workflow import Status
 from openimr.core.review.assessment import against
 from openimr.core.review.engine import Review
-from openimr.core.roles import Action
+from openimr.core.roles import Action, Principal
 from openimr.services.cases import (
     BUSY,
+    CaseService,
     ConflictError,
+    NotFound,
+    ProcessError,
 )
 from openimr.services.guidelines import families_in_force
 from openimr.services.schemas import CaseOut, DecisionIn
-from openimr.web.api import decide as decide_item
 from openimr.web.api import file_name, read_upload
 from openimr.web.base import (
     BASIS_WORDS,
@@ -72,6 +74,19 @@ def _key(text: str) -> str:
 def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Response:
     """Summary with evidence marked, documents, and per item the request, decision support's review
     (recommendation, guideline, criteria, decisive reason, hints) and the decision form."""
+    return _case_page(request, case_number, who, cases)
+
+
+def _case_page(
+    request: Request,
+    case_number: str,
+    who: Principal,
+    cases: CaseService,
+    code: int = 200,
+    entered: dict[int, DecisionIn] | None = None,
+    problems: dict[int, str] | None = None,
+) -> Response:
+    """The case page; a decision refused shows again in its form (*entered*), with its problem."""
     shown = cases.workbench(who, case_number, dt.date.today())  # the case loaded once
     case, review = shown.case, shown.review
     spans = evidence_spans(review)
@@ -79,7 +94,10 @@ def workbench(request: Request, case_number: str, who: Who, cases: Cases) -> Res
         request,
         "case.html.j2",
         who,
+        code,
         case=case,
+        entered=entered or {},
+        problems=problems or {},
         recs={i + 1: r for i, r in enumerate(review.items)} if review else {},
         review_note=shown.review_note,
         summary=highlight(case.clinical_summary, spans),
@@ -121,13 +139,26 @@ def decide(
         }
     )
     try:
-        result = decide_item(case_number, position, body, who, cases)  # the API's own step
+        result = cases.decide(
+            who,
+            case_number,
+            position,
+            body.decision,
+            body.guideline,
+            body.rationale,
+            body.evidence_level,
+            body.expected_version,
+        )
     except ConflictError:
         case = cases.case(who, case_number, dt.date.today())
         item = next(i for i in case.items if i.position == position)
         return render(
             request, "conflict.html.j2", who, 409, case=case, item=item, mine=body, levels=EVIDENCE_STANDARDS
         )
+    except ProcessError as exc:  # e.g. a rationale shorter than a sentence: the form again, as written
+        if isinstance(exc, NotFound):
+            raise
+        return _case_page(request, case_number, who, cases, 422, {position: body}, {position: str(exc)})
     return back(f"/cases/{case_number}", f"Item {position}: {decision} saved; the case is {result.status}.")
 
 
