@@ -154,7 +154,7 @@ def test_web_parses_run_in_a_bounded_number_of_threads(
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from openimr.web import api as web_api
+    from openimr.web import corpus_api as web_api
 
     web: Api = request.getfixturevalue("api")
     lock, active, most = threading.Lock(), [0], [0]
@@ -187,7 +187,7 @@ def test_a_parse_past_the_queue_is_refused_at_once_with_retry_after(
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from openimr.web import api as web_api
+    from openimr.web import corpus_api as web_api
 
     web: Api = request.getfixturevalue("api")
     web.token("analyst")

@@ -236,6 +236,14 @@ def test_the_ineligibility_notice_is_a_letter_in_html_and_pdf(api: Api) -> None:
     client.cookies.clear()
     sign_in(client, "analyst")
     assert client.get(f"/cases/{number}/notice.pdf").status_code == 403
+    client.cookies.clear()
+    # the API gives the same letter to a token
+    for suffix, kind in (("html", "text/html"), ("pdf", "application/pdf")):
+        answer = api.call("coordinator", "GET", f"/api/cases/{number}/notice.{suffix}")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith(kind)
+    assert title in api.call("coordinator", "GET", f"/api/cases/{number}/notice.html").text
+    assert api.call("coordinator", "GET", f"/api/cases/{open_case}/notice.pdf").status_code == 422
+    assert api.call("analyst", "GET", f"/api/cases/{number}/notice.html").status_code == 403
 
 
 def test_the_application_signs_with_its_settings_organization(

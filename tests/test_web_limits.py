@@ -151,7 +151,7 @@ def test_letters_are_parsed_off_the_event_loop(api: Api, monkeypatch: pytest.Mon
             threads.append("worker")
         return Parsed(examples_letter(), "hash")
 
-    monkeypatch.setattr("openimr.web.api.read_bytes", read_bytes)
+    monkeypatch.setattr("openimr.web.corpus_api.read_bytes", read_bytes)
     letter = render(examples_letter(), "txt").encode()
     answer = api.call("analyst", "POST", "/api/letters/parse", files={"file": ("l.txt", letter)})
     assert answer.status_code == 200 and threads == ["worker"]
