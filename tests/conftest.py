@@ -4,6 +4,8 @@ web demo's database, built once per run."""
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,15 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("web") / "demo.db"
     load_demo(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture
+def app(demo_db: Path, tmp_path: Path) -> Iterator:
+    """The web application on a copy of the demo database (a module may define its own ``app``)."""
+    from openimr.web.app import create_app
+
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_db, path)
+    application = create_app(f"sqlite:///{path}")
+    yield application
+    application.state.store.close()

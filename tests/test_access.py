@@ -4,10 +4,6 @@ page audits them; a withdrawal needs a reason wherever it comes from)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -19,7 +15,6 @@ from openimr.core.process.workflow import TransitionError
 from openimr.services import web_demo as demo
 from openimr.services.access import ConflictError, Forbidden, NotFound, ProcessError, Taken, Unavailable
 from openimr.store.schema import AuditRow
-from openimr.web.app import create_app
 from openimr.web.errors import TooLarge, Unauthenticated, Unreadable, classify
 
 
@@ -45,15 +40,6 @@ def test_each_error_carries_its_status_code_and_exit_code(
     raised = error("why")
     assert (raised.status, raised.code, raised.exit_code) == (status, code, exit_code)
     assert classify(raised) == (status, code)
-
-
-@pytest.fixture
-def app(demo_db: Path, tmp_path: Path) -> Iterator:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    yield application
-    application.state.store.close()
 
 
 def _bearer(client: TestClient, username: str) -> dict[str, str]:

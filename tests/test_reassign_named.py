@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,19 +16,9 @@ from openimr.core.process.roster import License
 from openimr.core.roles import PERMISSIONS, Action
 from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, ReviewerRow
-from openimr.web.app import create_app
 from test_web_admin import Person
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def app(demo_db: Path, tmp_path: Path) -> Iterator:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    yield application
-    application.state.store.close()
 
 
 def token(client: TestClient, username: str) -> dict[str, str]:

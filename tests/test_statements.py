@@ -8,28 +8,15 @@ is 6 each (see the docstrings for what stands in the way).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from openimr.services import web_demo as demo
-from openimr.web.app import create_app
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-@pytest.fixture
-def app(demo_db: Path, tmp_path: Path) -> Iterator:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    yield application
-    application.state.store.close()
 
 
 @contextmanager
