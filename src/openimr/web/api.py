@@ -458,6 +458,10 @@ def recommendations(case_number: CaseNumber, who: Who, cases: Cases) -> Review:
 # Letters --------------------------------------------------------------------------------------
 
 
+# A letter's or notice's document, as the API describes it.
+HTML = {200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}}
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+PDF = {200: {"content": {"application/pdf": _BINARY}, "description": "PDF"}}
 LetterForm = Annotated[
     Literal["sent", "published"],
     Query(
@@ -482,7 +486,7 @@ def read_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
 @router.get(
     "/cases/{case_number}/letter.html",
     response_class=Response,
-    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
+    responses=HTML,
     tags=["letters"],
 )
 def letter_html(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm = "sent") -> Response:
@@ -494,12 +498,7 @@ def letter_html(case_number: CaseNumber, who: Who, cases: Cases, form: LetterFor
 @router.get(
     "/cases/{case_number}/letter.pdf",
     response_class=Response,
-    responses={
-        200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "PDF",
-        }
-    },
+    responses=PDF,
     tags=["letters"],
 )
 def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm = "sent") -> Response:
@@ -513,7 +512,7 @@ def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm
 @router.get(
     "/cases/{case_number}/notice.html",
     response_class=Response,
-    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}},
+    responses=HTML,
     tags=["letters"],
 )
 def notice_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
@@ -525,12 +524,7 @@ def notice_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
 @router.get(
     "/cases/{case_number}/notice.pdf",
     response_class=Response,
-    responses={
-        200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "PDF",
-        }
-    },
+    responses=PDF,
     tags=["letters"],
 )
 def notice_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
