@@ -416,7 +416,7 @@ def test_a_decision_then_a_stale_one_shows_the_conflict(
     page.get_by_label("Rationale").fill("Six sessions were given already with no change in function or pain.")
     visitor.submit("Save the decision")
     expect(page.get_by_role("status")).to_contain_text("the case is decided")
-    visitor.check("case-decided", f"Case {demo.to_decide}", "decided")
+    visitor.check("case-decided", f"Case {demo.to_decide}", "Decided")
 
     mine = "A second look: the record supports a short further trial of three sessions."
     stale.get_by_label("Overturned (medically necessary)").check()
@@ -584,7 +584,7 @@ def test_accounts_create_and_disable(visitors: dict[str, Visitor], browser: Brow
     page = visitor.page
     visitor.open("/admin/users")
     page.get_by_label("Username").fill("temp-analyst")
-    page.get_by_label("Password (at least 8 characters)").fill("a-long-passphrase")
+    page.get_by_label("Password (at least 8 characters)", exact=True).fill("a-long-passphrase")
     page.get_by_label("Role").select_option("analyst")
     visitor.submit("Create the account")
     expect(page.get_by_role("status")).to_contain_text("Account temp-analyst created (analyst).")

@@ -11,6 +11,7 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from openimr.core.bounds import DOC_TYPE, LINE
+from openimr.core.labels import label
 from openimr.core.models import EVIDENCE_STANDARDS
 from openimr.core.process.workflow import Status
 from openimr.core.review.assessment import against
@@ -159,7 +160,8 @@ def decide(
         if isinstance(exc, NotFound):
             raise
         return _case_page(request, case_number, who, cases, 422, {position: body}, {position: str(exc)})
-    return back(f"/cases/{case_number}", f"Item {position}: {decision} saved; the case is {result.status}.")
+    status = label(result.status, "status").lower()
+    return back(f"/cases/{case_number}", f"Item {position}: {decision} saved; the case is {status}.")
 
 
 @router.post("/cases/{case_number}/documents")
