@@ -38,7 +38,7 @@ def test_the_environment_is_read_once_into_typed_settings(
     assert settings.trusted_proxies == ("10.0.0.2", "10.1.0.0/16")
     empty = Settings.from_env({})
     assert empty.db == f"sqlite:///{tmp_path / 'openimr.db'}" and empty.rules is None
-    assert empty.packs == Path("openimr-packs") and empty.trusted_proxies == ()
+    assert empty.packs is None and empty.trusted_proxies == ()
     assert Settings.from_env({"OPENIMR_DB": "other.db"}, db="postgresql+psycopg://u@h/db").db == (
         "postgresql+psycopg://u@h/db"
     )

@@ -89,3 +89,8 @@ def parse_date(text: str | None) -> dt.date | None:
 def long_date(day: dt.date) -> str:
     """*day* as people write it, whatever their locale's short form: "December 17, 2026"."""
     return f"{day:%B} {day.day}, {day.year}"
+
+
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)

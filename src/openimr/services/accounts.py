@@ -24,11 +24,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from openimr.core.dates import utc_now
 from openimr.core.roles import Principal, Role
 from openimr.services.access import ProcessError, Taken, record_audit
 from openimr.services.settings import SignInSettings
 from openimr.store.db import Store
-from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow, utc_now
+from openimr.store.schema import ROLES, SessionRow, SignInFailureRow, TokenRow, UserRow
 
 SESSION_COOKIE = "openimr_session"
 LOGIN_CSRF_COOKIE = "openimr_login_csrf"

@@ -32,10 +32,9 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from openimr.core.dates import utc_now
 from openimr.core.errors import OpenIMRError
-from openimr.core.guidelines.packs import DEFAULT_PACKS_DIR
 from openimr.services.organization import Organization
-from openimr.store.schema import utc_now
 
 PREFIX = "OPENIMR_"
 DEFAULT_DB_FILE = "openimr.db"
@@ -134,7 +133,7 @@ class Settings(BaseSettings):
 
     db: str = DEFAULT_DB_FILE
     rules: Path | None = None
-    packs: Path = Path(DEFAULT_PACKS_DIR)
+    packs: Path | None = None  # None: where the core finds them (core.guidelines.packs.packs_dir)
     index_dir: Path = Path.home() / ".cache" / "openimr" / "index"
     login_max_failures: int = _SIGN_IN.max_failures
     login_max_address_failures: int = _SIGN_IN.max_address_failures

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from openimr.core import bounds as b
+from openimr.core.dates import utc_now
 from openimr.core.errors import ImmutableError
 from openimr.core.models import EVIDENCE_STANDARDS, Claimant, Issue, Letter, Reviewer
 from openimr.core.roles import Role
@@ -52,11 +53,6 @@ class Base(DeclarativeBase):
     """Base class of all ORM tables."""
 
     metadata = MetaData(naming_convention=NAMING)
-
-
-def utc_now() -> dt.datetime:
-    """The current time, timezone-aware in UTC: the default of every "created/decided at" column."""
-    return dt.datetime.now(dt.UTC)
 
 
 # --- The letter tables: one row per letter, its issues and its reviewer's credentials in order.
