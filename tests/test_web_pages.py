@@ -643,3 +643,14 @@ def test_the_guideline_browser_filters_by_words_and_refuses_a_bad_date(client: T
     assert client.get("/guidelines", params={"on": "not-a-date"}).status_code in (400, 422)
     hostile = client.get("/guidelines", params={"q": "<script>alert(1)</script>"}).text
     assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile
+
+
+def test_the_case_list_is_where_people_look_for_it(client: TestClient) -> None:
+    assert client.get("/cases", follow_redirects=False).headers["location"].startswith("/login")
+    sign_in(client, "coordinator")
+    moved = client.get("/cases", params={"status": "assigned"}, follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/dashboard?status=assigned"
+    assert "CM26-" in client.get("/cases").text
+    client.cookies.clear()
+    sign_in(client, "lac-01")
+    assert client.get("/cases", follow_redirects=False).headers["location"] == "/worklist"

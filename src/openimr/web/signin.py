@@ -149,3 +149,11 @@ def change_password(
 @router.get("/")
 def home(who: Who) -> Response:
     return RedirectResponse(home_of(who), status_code=303)
+
+
+@router.get("/cases")
+def case_list(request: Request, who: Who) -> Response:
+    """The list of cases where people look for it: the account's own list (the dashboard, or a
+    reviewer's worklist), with the same filters."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(home_of(who) + query, status_code=303)
