@@ -17,7 +17,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from openimr.core import bounds as b
 from openimr.core.case import Application
-from openimr.core.models import Letter
 from openimr.core.process.workflow import Status
 from openimr.core.review.engine import Review
 from openimr.core.roles import Principal
@@ -453,82 +452,3 @@ def recommendations(case_number: CaseNumber, who: Who, cases: Cases) -> Review:
     with its status and evidence (character offsets into the clinical summary). 503 "decision
     support unavailable" without a review engine, or when it fails or answers malformed."""
     return cases.recommendations(who, case_number)
-
-
-# Letters --------------------------------------------------------------------------------------
-
-
-# A letter's or notice's document, as the API describes it.
-HTML = {200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}}
-_BINARY = {"schema": {"type": "string", "format": "binary"}}
-PDF = {200: {"content": {"application/pdf": _BINARY}, "description": "PDF"}}
-LetterForm = Annotated[
-    Literal["sent", "published"],
-    Query(
-        description="sent: the letter the parties receive (letterhead, addressees, appeal rights, "
-        "signature); published: the redacted form of the published letters, which parses back."
-    ),
-]
-
-
-@router.post("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
-def issue_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
-    """Issue the Final Determination letter (frozen from then on); again: the same letter."""
-    return cases.issue(who, case_number, _today())[0]
-
-
-@router.get("/cases/{case_number}/letter", response_model=Letter, tags=["letters"])
-def read_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
-    """The issued letter's record, else a draft from the decisions so far."""
-    return cases.letter(who, case_number, _today())[0]
-
-
-@router.get(
-    "/cases/{case_number}/letter.html",
-    response_class=Response,
-    responses=HTML,
-    tags=["letters"],
-)
-def letter_html(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm = "sent") -> Response:
-    """The letter as HTML (a draft until issued): as sent to the parties, or in the published form."""
-    body = cases.rendered(who, case_number, "html", _today(), form)
-    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
-
-
-@router.get(
-    "/cases/{case_number}/letter.pdf",
-    response_class=Response,
-    responses=PDF,
-    tags=["letters"],
-)
-def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases, form: LetterForm = "sent") -> Response:
-    """The issued letter as a tagged PDF: as sent to the parties, or in the published form."""
-    body = cases.rendered(who, case_number, "pdf", _today(), form)
-    return Response(
-        body, media_type="application/pdf", headers={"Content-Disposition": _attachment(f"{case_number}.pdf")}
-    )
-
-
-@router.get(
-    "/cases/{case_number}/notice.html",
-    response_class=Response,
-    responses=HTML,
-    tags=["letters"],
-)
-def notice_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
-    """The ineligibility notice of an ineligible case, as the letter the parties receive."""
-    body = cases.notice_letter(who, case_number, "html")
-    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
-
-
-@router.get(
-    "/cases/{case_number}/notice.pdf",
-    response_class=Response,
-    responses=PDF,
-    tags=["letters"],
-)
-def notice_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
-    """The ineligibility notice of an ineligible case as a tagged PDF."""
-    body = cases.notice_letter(who, case_number, "pdf")
-    name = _attachment(f"{case_number}-notice.pdf")
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": name})

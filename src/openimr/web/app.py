@@ -23,7 +23,7 @@ import openimr
 from openimr.services import accounts as auth
 from openimr.services.app import OpenIMR
 from openimr.services.settings import BodyLimits, Settings
-from openimr.web import admin, api, corpus_api, fhir, metrics, pages  # noqa: F401  (corpus_api: its routes)
+from openimr.web import admin, api, corpus_api, fhir, letters_api, metrics, pages  # noqa: F401  (*_api: their routes)
 from openimr.web import connection as conn
 from openimr.web.errors import STATUS, Problem, classify, plain
 
@@ -227,7 +227,7 @@ def create_app(settings: Settings | str | None = None) -> FastAPI:
         return _harden(request, await call_next(request))
 
     app.include_router(api.public)
-    app.include_router(api.router)  # with the corpus routes corpus_api adds to it
+    app.include_router(api.router)  # with the routes corpus_api and letters_api add to it
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(fhir.router)
