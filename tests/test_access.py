@@ -85,6 +85,13 @@ def test_a_withdrawal_needs_a_reason_through_the_api_as_on_the_page_and_it_is_tr
     )
     assert done.status_code == 200 and done.json()["status"] == "withdrawn"
     assert [after for _, _, after in _audited(app, "withdraw", "case")] == [{"reason": "authorized"}]
+    # the case record says who withdrew it, when and why; an analyst gets who and when only
+    shown = client.get(f"/api/cases/{number}", headers=coordinator).json()["withdrawal"]
+    assert shown["by"] == "coordinator" and shown["reason"] == "authorized" and shown["at"].endswith("Z")
+    analyst = client.get(f"/api/cases/{number}", headers=_bearer(client, "analyst")).json()["withdrawal"]
+    assert analyst == {**shown, "reason": None}
+    other = _open_case(client, coordinator)
+    assert client.get(f"/api/cases/{other}", headers=coordinator).json()["withdrawal"] is None
 
 
 def test_a_withdrawal_needs_a_reason_at_the_command_line_too(app) -> None:

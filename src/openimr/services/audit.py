@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from openimr.core.labels import logged
 from openimr.core.process.workflow import Status
@@ -21,10 +22,25 @@ from openimr.services import schemas as out
 from openimr.services.access import Gate, count_rows
 from openimr.services.csvout import CsvWriter
 from openimr.services.schemas import AuditOut
-from openimr.store.schema import AuditRow
+from openimr.store.schema import AuditRow, CaseRow
 
 READ = "read"
 WITHDRAW = "withdraw"  # the action Cases.withdraw logs, with the reason
+
+
+def withdrawal(s: Session, case: CaseRow, who: Principal) -> out.WithdrawalOut | None:
+    """Who withdrew *case*, when and why, from its audit log (None while it is not withdrawn); the
+    reason, free text, only for a reader of claimant details."""
+    if case.status != Status.WITHDRAWN:
+        return None
+    query = select(AuditRow).where(AuditRow.case_number == case.case_number, AuditRow.action == WITHDRAW)
+    row = s.scalars(query.order_by(AuditRow.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    reason = (row.after or {}).get("reason") if who.can(Action.SEE_CLAIMANT) else None
+    return out.WithdrawalOut(by=row.actor, at=row.at, reason=reason)
+
+
 CSV_COLUMNS = ("id", "at", "actor", "case_number", "entity", "key", "action", "before", "after")
 
 
@@ -62,15 +78,6 @@ class Entry:
         fields = list(dict.fromkeys([*before, *after]))
         changes = (Change(f, logged(before.get(f), f), logged(after.get(f), f)) for f in fields)
         return [c for c in changes if c.before or c.after]  # a field empty before and after says nothing
-
-
-@dataclass(frozen=True)
-class Withdrawal:
-    """Who withdrew a case, when, and why (None: the reason is not shown to this reader)."""
-
-    by: str
-    at: dt.datetime
-    reason: str | None
 
 
 def _folds(entry: Entry, row: AuditOut) -> bool:
@@ -152,18 +159,3 @@ class AuditLog(Gate):
                 for r in rows
             ]
         return out.AuditPage(items=items, total=total, limit=total if limit is None else limit, offset=offset)
-
-    def withdrawal(self, who: Principal, number: str) -> Withdrawal | None:
-        """Who withdrew the case, when and why, from its audit log (None while it is not withdrawn).
-        The reason is free text: only a reader of claimant details gets it. The case page's
-        read is audited already; this part of it is not audited again."""
-        with self._tx() as s:
-            case = self._open(s, who, number, Action.READ_CASE, read=None)
-            if case.status != Status.WITHDRAWN:
-                return None
-            query = select(AuditRow).where(AuditRow.case_number == number, AuditRow.action == WITHDRAW)
-            row = s.scalars(query.order_by(AuditRow.id.desc()).limit(1)).first()
-            if row is None:
-                return None
-            reason = (row.after or {}).get("reason") if who.can(Action.SEE_CLAIMANT) else None
-            return Withdrawal(row.actor, row.at, reason)

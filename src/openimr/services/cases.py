@@ -41,7 +41,7 @@ from openimr.services.access import (
     snapshot,
 )
 from openimr.services.assignment import BUSY, Assignment
-from openimr.services.audit import AuditLog
+from openimr.services.audit import AuditLog, withdrawal
 from openimr.services.decisions import Decisions
 from openimr.services.documents import Documents, store_document
 from openimr.services.letters import Letters
@@ -213,7 +213,8 @@ class Cases(Gate):
     def case(self, who: Principal, number: str, today: dt.date) -> out.CaseOut:
         """The case in full (claimant details redacted unless *who* may see them); audited."""
         with self._tx() as s:
-            return views.case_out(self._open(s, who, number, Action.READ_CASE), Lens.of(who), today)
+            row = self._open(s, who, number, Action.READ_CASE)
+            return views.case_out(row, Lens.of(who), today, withdrawal(s, row, who))
 
     def items(self, who: Principal, number: str) -> list[out.ItemOut]:
         """The disputed items, each with its version; audited."""

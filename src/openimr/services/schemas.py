@@ -115,6 +115,14 @@ class AssignmentOut(_Out):
     others: dict[str, str]
 
 
+class WithdrawalOut(_Out):
+    """Who withdrew a case, when, and why (null: the reason is not shown to this reader)."""
+
+    by: str
+    at: Moment
+    reason: str | None
+
+
 class CaseOut(_Out):
     """A case in full. For an analyst every claimant detail is null (``redacted`` true), and every
     reason names a claimant or party fact instead of giving it."""
@@ -139,6 +147,7 @@ class CaseOut(_Out):
     items: list[ItemOut]
     assignment: AssignmentOut | None
     letter_issued: bool
+    withdrawal: WithdrawalOut | None = None
 
 
 class DecisionIn(BaseModel):

@@ -25,6 +25,7 @@ from openimr.services import schemas as out
 from openimr.services import views
 from openimr.services.access import Gate, Unavailable
 from openimr.services.assignment import qualified_for
+from openimr.services.audit import withdrawal
 from openimr.services.views import Lens
 from openimr.store.schema import CaseRow
 
@@ -118,7 +119,7 @@ class Support(Gate):
         and the reviewers an assigned case may go to instead when *who* may assign."""
         with self._tx() as s:
             row = self._open(s, who, number, Action.READ_CASE)
-            case = views.case_out(row, Lens.of(who), today)
+            case = views.case_out(row, Lens.of(who), today, withdrawal(s, row, who))
             typed = typed_case(row) if who.can(Action.READ_RECOMMENDATIONS) else None
             movable = who.can(Action.ASSIGN) and row.status in (Status.ASSIGNED, Status.IN_REVIEW)
             others = qualified_for(s, row, today) if movable else {}

@@ -136,8 +136,11 @@ def item_out(i: ItemRow) -> out.ItemOut:
     )
 
 
-def case_out(case: CaseRow, lens: Lens, today: dt.date) -> out.CaseOut:
-    """The case (loaded whole) as *lens* may see it."""
+def case_out(
+    case: CaseRow, lens: Lens, today: dt.date, withdrawal: out.WithdrawalOut | None = None
+) -> out.CaseOut:
+    """The case (loaded whole) as *lens* may see it, with its *withdrawal* (see
+    :func:`openimr.services.audit.withdrawal`)."""
     private = lens.private
     return out.CaseOut(
         case_number=case.case_number,
@@ -162,6 +165,7 @@ def case_out(case: CaseRow, lens: Lens, today: dt.date) -> out.CaseOut:
         items=[item_out(i) for i in case.items],
         assignment=assignment_out(case.assignment, lens) if case.assignment else None,
         letter_issued=case.letter is not None,
+        withdrawal=withdrawal,
     )
 
 

@@ -13,7 +13,6 @@ from fastapi.responses import Response
 from openimr.core.bounds import DOC_TYPE, LINE
 from openimr.core.labels import label
 from openimr.core.models import EVIDENCE_STANDARDS
-from openimr.core.process.workflow import Status
 from openimr.core.review.assessment import against
 from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal
@@ -111,7 +110,6 @@ def _case_page(
         against=against,
         can_decide=who.can(Action.DECIDE) and case.status in BUSY,
         qualified=shown.qualified,
-        withdrawal=cases.withdrawal(who, case_number) if case.status == Status.WITHDRAWN else None,
         can=who.can,
         Action=Action,
     )
