@@ -21,8 +21,9 @@ from openimr.core.process.roster import csv_row
 from openimr.core.roles import ROLE_NAMES, Action, Role
 from openimr.services.access import Forbidden, NotFound, ProcessError
 from openimr.services.schemas import PasswordResetIn, RosterEntry, UserIn
-from openimr.web.api import LETTER_CSP, read_upload, signs_in_first
+from openimr.web.api import read_upload, signs_in_first
 from openimr.web.errors import plain
+from openimr.web.letters_api import letter_response
 from openimr.web.pages import Cases, Poster, Who, _sign_in, back, render, signed_in
 
 router = APIRouter(include_in_schema=False, route_class=signs_in_first(signed_in, _sign_in))
@@ -221,13 +222,10 @@ def notice(request: Request, case_number: str, who: Who, cases: Cases) -> Respon
 @router.get("/cases/{case_number}/notice.html")
 def notice_html(case_number: str, who: Who, cases: Cases) -> Response:
     """The ineligibility notice as a letter in HTML (its own styles: the letters' policy)."""
-    body = cases.notice_letter(who, case_number, "html")
-    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
+    return letter_response(cases.notice_letter(who, case_number, "html"))
 
 
 @router.get("/cases/{case_number}/notice.pdf")
 def notice_pdf(case_number: str, who: Who, cases: Cases) -> Response:
     """The ineligibility notice as a tagged PDF letter."""
-    body = cases.notice_letter(who, case_number, "pdf")
-    disposition = {"Content-Disposition": f'attachment; filename="{case_number}-notice.pdf"'}
-    return Response(body, media_type="application/pdf", headers=disposition)
+    return letter_response(cases.notice_letter(who, case_number, "pdf"), f"{case_number}-notice.pdf")

@@ -16,6 +16,16 @@ from openimr.web.api import LETTER_CSP, CaseNumber, Cases, Who, _attachment, _to
 HTML = {200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "HTML"}}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 PDF = {200: {"content": {"application/pdf": _BINARY}, "description": "PDF"}}
+
+
+def letter_response(body: str | bytes, name: str = "") -> Response:
+    """A letter or notice: its HTML (text) under the letters' own policy (their inline styles, no
+    script), or its PDF (bytes) downloaded as *name*."""
+    if isinstance(body, str):
+        return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
+    return Response(body, media_type="application/pdf", headers={"Content-Disposition": _attachment(name)})
+
+
 Form = Annotated[
     LetterForm,
     Query(
@@ -45,8 +55,7 @@ def read_letter(case_number: CaseNumber, who: Who, cases: Cases) -> Letter:
 )
 def letter_html(case_number: CaseNumber, who: Who, cases: Cases, form: Form = "sent") -> Response:
     """The letter as HTML (a draft until issued): as sent to the parties, or in the published form."""
-    body = cases.rendered(who, case_number, "html", _today(), form)
-    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
+    return letter_response(cases.rendered(who, case_number, "html", _today(), form))
 
 
 @router.get(
@@ -57,10 +66,7 @@ def letter_html(case_number: CaseNumber, who: Who, cases: Cases, form: Form = "s
 )
 def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases, form: Form = "sent") -> Response:
     """The issued letter as a tagged PDF: as sent to the parties, or in the published form."""
-    body = cases.rendered(who, case_number, "pdf", _today(), form)
-    return Response(
-        body, media_type="application/pdf", headers={"Content-Disposition": _attachment(f"{case_number}.pdf")}
-    )
+    return letter_response(cases.rendered(who, case_number, "pdf", _today(), form), f"{case_number}.pdf")
 
 
 @router.get(
@@ -71,8 +77,7 @@ def letter_pdf(case_number: CaseNumber, who: Who, cases: Cases, form: Form = "se
 )
 def notice_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
     """The ineligibility notice of an ineligible case, as the letter the parties receive."""
-    body = cases.notice_letter(who, case_number, "html")
-    return Response(body, media_type="text/html", headers={"Content-Security-Policy": LETTER_CSP})
+    return letter_response(cases.notice_letter(who, case_number, "html"))
 
 
 @router.get(
@@ -83,6 +88,4 @@ def notice_html(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
 )
 def notice_pdf(case_number: CaseNumber, who: Who, cases: Cases) -> Response:
     """The ineligibility notice of an ineligible case as a tagged PDF."""
-    body = cases.notice_letter(who, case_number, "pdf")
-    name = _attachment(f"{case_number}-notice.pdf")
-    return Response(body, media_type="application/pdf", headers={"Content-Disposition": name})
+    return letter_response(cases.notice_letter(who, case_number, "pdf"), f"{case_number}-notice.pdf")
