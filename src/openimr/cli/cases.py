@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from openimr.cli.output import console, not_to_terminal, pipe_safe
+from openimr.cli.store import DbOption
 from openimr.core.process.workflow import Status
 from openimr.services.options import LetterForm, LetterFormat
 
@@ -28,7 +29,6 @@ cases_app = typer.Typer(
     help="IMR cases: intake, assignment, decisions, letters, audit.", no_args_is_help=True
 )
 
-Db = Annotated[str | None, typer.Option("--db", help="Database URL (default: $OPENIMR_DB or ./openimr.db).")]
 Actor = Annotated[
     str | None, typer.Option("--as", help="Who acts, for the audit log (default: the login name).")
 ]
@@ -41,7 +41,7 @@ EXIT_CONFLICT = 3
 
 
 @contextmanager
-def _service(
+def case_service(
     db: str | None, actor: str | None = None, create: bool = False
 ) -> Iterator[tuple[CaseService, Principal]]:
     """The case service on the store at *db* (opened once, upgraded first; created only when
@@ -130,7 +130,7 @@ def _read_roster(file: Path) -> list[ReviewerIn]:
 @pipe_safe
 def import_reviewers(
     file: Annotated[Path, typer.Argument(help="The roster: a .csv file, or a .json list of reviewers.")],
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Create or update reviewers by code (importing the same file again changes nothing).
@@ -159,7 +159,7 @@ def import_reviewers(
     is 1.
     """
     roster = _read_roster(file)
-    with _service(db, actor, create=True) as (cases, who):
+    with case_service(db, actor, create=True) as (cases, who):
         counts = cases.import_reviewers(who, roster)
         typer.echo(", ".join(f"{n} {what}" for what, n in counts.model_dump().items()))
 
@@ -190,14 +190,14 @@ def list_reviewers(
         RosterFormat, typer.Option("--format", "-f", help="table, json (a list), or csv (one row each).")
     ] = RosterFormat.table,
     today: Today = None,
-    db: Db = None,
+    db: DbOption = None,
 ) -> None:
     """The roster by code: each reviewer's active licences, specialties, capacity and open cases.
 
     A licence counts as active when its status is active and it has not expired (by --today).
     """
     day = _today(today)
-    with _service(db) as (cases, who):
+    with case_service(db) as (cases, who):
         reviewers, page = [], 500
         while len(batch := cases.reviewers(who, page, len(reviewers)).items):
             reviewers += batch
@@ -244,13 +244,13 @@ def create(
     file: Annotated[
         Path, typer.Argument(help="CASE.json (case.schema.json plus parties, UR items, documents).")
     ],
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Take in a case: eligibility, due date, and records requested (or closed as ineligible)."""
     from openimr.core.case import Application
 
-    with _service(db, actor, create=True) as (cases, who):
+    with case_service(db, actor, create=True) as (cases, who):
         case = Application.model_validate_json(file.read_bytes())
         contents = {doc.path: (file.parent / doc.path).read_bytes() for doc in case.documents}
         done = cases.create_case(who, case, contents)
@@ -263,7 +263,7 @@ def import_bundle(
         Path, typer.Argument(help="BUNDLE.json: a PAS request Bundle with the UR ClaimResponse.")
     ],
     today: Today = None,
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Take in a case from a FHIR R4 Bundle (Da Vinci PAS shaped); the same Bundle again is the same case.
@@ -273,7 +273,7 @@ def import_bundle(
     from openimr.core.fhir.outcome import FhirError
     from openimr.services.fhir import submit
 
-    with _service(db, actor, create=True) as (cases, who):
+    with case_service(db, actor, create=True) as (cases, who):
         try:
             done = submit(cases, who, file.read_bytes(), _today(today))
         except FhirError as exc:
@@ -289,14 +289,14 @@ def export_case(
     case: Case,
     out: Output = None,
     today: Today = None,
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """The issued determination as FHIR R4 JSON: ClaimResponse, letter PDF (DocumentReference), Provenance."""
     from openimr.core.fhir.outcome import FhirError
     from openimr.services.fhir import claim_response
 
-    with _service(db, actor) as (cases, who):
+    with case_service(db, actor) as (cases, who):
         try:
             bundle = claim_response(cases, who, case, _today(today), "urn:openimr")
         except FhirError as exc:
@@ -314,10 +314,10 @@ def list_cases(
         bool, typer.Option("--at-risk", help="Only open cases close to their due date.")
     ] = False,
     today: Today = None,
-    db: Db = None,
+    db: DbOption = None,
 ) -> None:
     """Cases by due date, with each open case's standing against its deadline."""
-    with _service(db) as (cases, who):
+    with case_service(db) as (cases, who):
         wanted = {s for s, on in (("overdue", overdue), ("at_risk", at_risk)) if on}
         page = cases.list_cases(who, _today(today), status, wanted)
         from rich.table import Table
@@ -344,14 +344,14 @@ def assign(
     ] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="Every case awaiting a reviewer.")] = False,
     today: Today = None,
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Assign cases to qualified, unconflicted reviewers as one optimized batch, and say why."""
     if not cases and not all_cases:
         typer.echo("error: name cases or pass --all", err=True)
         raise typer.Exit(1)
-    with _service(db, actor) as (service, who):
+    with case_service(db, actor) as (service, who):
         for outcome in service.assign(who, None if all_cases else cases, _today(today)):
             typer.echo(f"{outcome.case_number}: {outcome.reviewer or 'not assigned'}")
             for reason in outcome.why:
@@ -373,7 +373,7 @@ def decide(
     expect_version: Annotated[
         int, typer.Option(help="The item's version as you last saw it (0: undecided); guards against races.")
     ] = 0,
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Decide one disputed item; the case is decided once every eligible item is.
@@ -381,7 +381,7 @@ def decide(
     Decisions are final once the case's letter is issued (exit status 1). Exit status 3 when
     someone else decided the item since you read it (pass --expect-version to replace theirs).
     """
-    with _service(db, actor) as (cases, who):
+    with case_service(db, actor) as (cases, who):
         done = cases.decide(who, case, item, decision, guideline, rationale, evidence_level, expect_version)
         typer.echo(f"{case} item {item}: {decision} (version {done.version})")
 
@@ -410,12 +410,12 @@ def issue(
     ] = "sent",
     out: Output = None,
     today: Today = None,
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Issue the Final Determination letter (frozen from then on) and write it; again: the same letter."""
     not_to_terminal(fmt, out)
-    with _service(db, actor) as (cases, who):
+    with case_service(db, actor) as (cases, who):
         day = _today(today)
         cases.issue(who, case, day)
         _write(cases.rendered(who, case, fmt, day, form), out)
@@ -426,10 +426,10 @@ def issue(
 def notice(
     case: Case,
     out: Output = None,
-    db: Db = None,
+    db: DbOption = None,
 ) -> None:
     """The notice an ineligible case closed with."""
-    with _service(db) as (cases, who):
+    with case_service(db) as (cases, who):
         _write(cases.notice(who, case), out)
 
 
@@ -439,20 +439,20 @@ def withdraw(
     reason: Annotated[
         str, typer.Option(help="Why, e.g. 'treatment authorized by the claims administrator'.")
     ],
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Close an open case without a determination."""
-    with _service(db, actor) as (cases, who):
+    with case_service(db, actor) as (cases, who):
         cases.withdraw(who, case, reason)
         typer.echo(f"{case}: withdrawn")
 
 
 @cases_app.command("audit")
 @pipe_safe
-def audit(case: Case, db: Db = None) -> None:
+def audit(case: Case, db: DbOption = None) -> None:
     """Every change to the case: when, who, what, before and after (one JSON object a line)."""
-    with _service(db) as (cases, who):
+    with case_service(db) as (cases, who):
         for row in cases.audit_log(who, case).items:
             record = {
                 "at": row.at.isoformat(),
@@ -468,14 +468,14 @@ def audit(case: Case, db: Db = None) -> None:
 
 @pipe_safe
 def demo(
-    db: Db = None,
+    db: DbOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the letters.")] = Path("demo-letters"),
 ) -> None:
     """Load example reviewers and cases and carry each through the whole IMR process."""
     from openimr.services import demo as examples
     from openimr.services.database import url_of
 
-    with _service(db, "openimr-demo", create=True) as (cases, who):
+    with case_service(db, "openimr-demo", create=True) as (cases, who):
         paths = examples.run(cases, who, out, dt.date.today())
         typer.echo(f"database: {url_of(db)}")
         for case in cases.list_cases(who, dt.date.today()).items:

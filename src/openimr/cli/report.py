@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from openimr.cli.output import console, not_to_terminal, pipe_safe
+from openimr.cli.store import DbOption
 
 app = typer.Typer(help="Reports on the IMR process: CMS-0057-F style metrics.", no_args_is_help=True)
 
@@ -36,31 +37,19 @@ def metrics_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: $OPENIMR_DB or ./openimr.db).")
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """The year's determinations as CMS-0057-F has payers report prior authorization: upheld and
     overturned per item and per case, the share decided within the statutory time, and the mean
     and median days from complete records to decision, for all cases and by priority."""
     not_to_terminal(fmt.value, output)
+    from openimr.cli.cases import case_service
     from openimr.cli.tables import print_metrics
-    from openimr.services.access import operator
-    from openimr.services.app import OpenIMR
-    from openimr.services.database import existing
     from openimr.services.metrics import chart, metrics, write_csv, write_json
 
     binary = fmt in (MetricsFormat.png, MetricsFormat.svg)
-    url = existing(db)
-    try:
-        app = OpenIMR.open(url)
-    except Exception as exc:
-        typer.echo(f"error: cannot open the database: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        report = metrics(app.cases, operator(), year)
-    finally:
-        app.close()
+    with case_service(db) as (cases, who):
+        report = metrics(cases, who, year)
     if fmt is MetricsFormat.table:
         print_metrics(report, console())
     elif binary:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from openimr.cli.cases import Actor, Db, _service
+from openimr.cli.cases import Actor, case_service
+from openimr.cli.store import DbOption
 
 app = typer.Typer(help="Accounts: reset a password.", no_args_is_help=True)
 
@@ -34,7 +35,7 @@ def _new_password() -> str:
 @app.command("reset-password")
 def reset_password(
     username: Annotated[str, typer.Argument(metavar="USERNAME", help="The account whose password to reset.")],
-    db: Db = None,
+    db: DbOption = None,
     actor: Actor = None,
 ) -> None:
     """Set a temporary password for USERNAME and sign the account out everywhere (its sessions and
@@ -43,6 +44,6 @@ def reset_password(
     Tell the account's owner the password in person and ask them to change it."""
     from openimr.services.users import Users
 
-    with _service(db, actor) as (cases, who):  # the store first: no password asked for nothing
+    with case_service(db, actor) as (cases, who):  # the store first: no password asked for nothing
         Users(cases.store).reset_password(who, username, _new_password())
     typer.echo(f"Password of {username} reset; its sessions and API tokens have ended.")

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from openimr.cli.store import DbOption
+
 
 def listen(host: str, port: int) -> socket.socket:
     """A socket bound to *host*:*port*, as uvicorn binds one; one error line and exit 1 where it
@@ -27,9 +29,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: $OPENIMR_DB or ./openimr.db).")
-    ] = None,
+    db: DbOption = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     demo: Annotated[
