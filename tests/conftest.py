@@ -4,13 +4,12 @@ web demo's database, built once per run."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import load_demo
+from helpers import demo_app, load_demo
 from store_pg import pg_schema_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,10 +73,5 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def app(demo_db: Path, tmp_path: Path) -> Iterator:
     """The web application on a copy of the demo database (a module may define its own ``app``)."""
-    from openimr.web.app import create_app
-
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    yield application
-    application.state.store.close()
+    with demo_app("sqlite", demo_db, tmp_path) as application:
+        yield application

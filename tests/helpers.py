@@ -5,6 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
@@ -20,6 +25,30 @@ def load_demo(url: str) -> None:
         demo.load(CaseService(store), dt.date.today(), corpus=False)
     finally:
         store.close()
+
+
+@contextmanager
+def demo_app(backend: str, demo_db: Path, folder: Path, url_of: Callable[[str], str] = str) -> Iterator[Any]:
+    """The web application on the demo: on SQLite, a copy of *demo_db* in *folder*; on PostgreSQL
+    ("postgres"), a fresh schema with the demo loaded (*url_of* may rewrite its URL, say to name
+    the application's connections); its store closed afterwards."""
+    from openimr.web.app import create_app
+    from store_pg import pg_schema_url
+
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            path = folder / "web.db"
+            shutil.copy(demo_db, path)
+            url = f"sqlite:///{path}"
+        else:
+            url = stack.enter_context(pg_schema_url())
+            load_demo(url)
+            url = url_of(url)
+        application = create_app(url)
+        try:
+            yield application
+        finally:
+            application.state.store.close()
 
 
 def csrf_token(html: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,14 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from helpers import csrf_token
+from helpers import csrf_token, demo_app
 from openimr.core.guidelines import load_rules
 from openimr.core.process import assignment
 from openimr.core.process.roster import License
 from openimr.services import demo_corpus
 from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, ReviewerRow, UserRow
-from openimr.web.app import create_app
 
 TODAY = dt.date.today()
 
@@ -49,12 +47,9 @@ class Person:
 
 @pytest.fixture
 def app(demo_db: Path, tmp_path: Path) -> Iterator:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    demo_corpus.load(application.state.store, dt.date.today())
-    yield application
-    application.state.store.close()
+    with demo_app("sqlite", demo_db, tmp_path) as application:
+        demo_corpus.load(application.state.store, dt.date.today())
+        yield application
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ action on an over-long case number is audited; and the models' bounds are the co
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,15 +14,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import String, select
 
-from helpers import csrf_token, load_demo
+from helpers import csrf_token, demo_app
 from openimr.core import bounds
 from openimr.core.case import WORKING_AGE, Application, Party
 from openimr.core.process.roster import ReviewerIn
 from openimr.services import schemas
 from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, CaseRow, DocumentRow, PartyRow, ReviewerRow, TokenRow, UserRow
-from openimr.web.app import create_app
-from store_pg import pg_schema_url
 from test_web_api import SEED_CASE
 
 ROSTER = {
@@ -38,18 +35,8 @@ ROSTER = {
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def app(request: pytest.FixtureRequest, demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("bounds") / "web.db"
-        shutil.copy(demo_db, path)
-        application = create_app(f"sqlite:///{path}")
+    with demo_app(request.param, demo_db, tmp_path_factory.mktemp("bounds")) as application:
         yield application
-        application.state.store.close()
-    else:
-        with pg_schema_url() as url:
-            load_demo(url)
-            application = create_app(url)
-            yield application
-            application.state.store.close()
 
 
 @pytest.fixture(scope="module")

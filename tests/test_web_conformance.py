@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,18 +20,9 @@ from fastapi.testclient import TestClient
 
 from helpers import csrf_token
 from openimr.services import web_demo as demo
-from openimr.web.app import create_app, proxy_options
+from openimr.web.app import proxy_options
 
 PAYLOAD = "Your session expired: call 555-0100 with your password"
-
-
-@pytest.fixture
-def app(demo_db: Path, tmp_path: Path) -> Iterator[FastAPI]:
-    path = tmp_path / "web.db"
-    shutil.copy(demo_db, path)
-    application = create_app(f"sqlite:///{path}")
-    yield application
-    application.state.store.close()
 
 
 def signed_in(app: FastAPI, username: str) -> tuple[TestClient, str]:

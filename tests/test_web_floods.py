@@ -5,7 +5,6 @@ exactly the account's limit of times, and a disabled account's API tokens stay r
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,12 +15,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from helpers import load_demo
+from helpers import demo_app
 from openimr.services import accounts as auth
 from openimr.services import web_demo as demo
 from openimr.store.schema import AuditRow, UserRow
-from openimr.web.app import create_app
-from store_pg import pg_schema_url
 
 WAIT_S = 20  # how long a test waits for a thread before it calls the server stuck
 
@@ -29,18 +26,8 @@ WAIT_S = 20  # how long a test waits for a thread before it calls the server stu
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def app(request: pytest.FixtureRequest, demo_db: Path, tmp_path: Path) -> Iterator[FastAPI]:
     """The demo on SQLite (a copy of the shared file) or in a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        path = tmp_path / "web.db"
-        shutil.copy(demo_db, path)
-        application = create_app(f"sqlite:///{path}")
+    with demo_app(request.param, demo_db, tmp_path) as application:
         yield application
-        application.state.store.close()
-    else:
-        with pg_schema_url() as url:
-            load_demo(url)
-            application = create_app(url)
-            yield application
-            application.state.store.close()
 
 
 @pytest.fixture

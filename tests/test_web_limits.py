@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,11 +17,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from helpers import a_pdf, csrf_token
+from helpers import a_pdf, csrf_token, demo_app
 from openimr.core.letters.parse import Parsed
 from openimr.services.render import render
 from openimr.store.schema import AuditRow
-from openimr.web.app import BodyLimits, create_app
+from openimr.web.app import BodyLimits
 from test_web_api import Api, examples_letter, first
 
 LIMIT = 4096  # OPENIMR_MAX_BODY_BYTES in these tests; JSON bodies get OPENIMR_MAX_JSON_BYTES = 1024
@@ -37,11 +36,8 @@ TOO_LARGE = {
 def app(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
     monkeypatch.setenv("OPENIMR_MAX_BODY_BYTES", str(LIMIT))
     monkeypatch.setenv("OPENIMR_MAX_JSON_BYTES", "1024")
-    path = tmp_path / "web.db"
-    shutil.copy(demo_db, path)
-    app = create_app(f"sqlite:///{path}")
-    yield app
-    app.state.store.close()
+    with demo_app("sqlite", demo_db, tmp_path) as app:
+        yield app
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ opened and sized for its worker threads; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,31 +15,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from helpers import load_demo
+from helpers import demo_app
 from openimr.services import web_demo as demo
 from openimr.store.db import POOL_SIZE
-from openimr.web.app import create_app
-from store_pg import pg_schema_url
 
 THREADS = 40  # anyio's worker threads, which run the app's plain-def routes
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def app(request: pytest.FixtureRequest, demo_db: Path, tmp_path: Path) -> Iterator[FastAPI]:
-    if request.param == "sqlite":
-        path = tmp_path / "web.db"
-        shutil.copy(demo_db, path)
-        application = create_app(f"sqlite:///{path}")
+    def named(url: str) -> str:  # a name of its own, so the test can end this app's connections and only them
+        name = {"application_name": f"oi{uuid.uuid4().hex[:12]}"}
+        return make_url(url).update_query_dict(name).render_as_string(hide_password=False)
+
+    with demo_app(request.param, demo_db, tmp_path, named) as application:
         yield application
-        application.state.store.close()
-    else:
-        with pg_schema_url() as url:
-            load_demo(url)
-            # A name of its own, so the test can end this app's connections and only them.
-            named = make_url(url).update_query_dict({"application_name": f"oi{uuid.uuid4().hex[:12]}"})
-            application = create_app(named.render_as_string(hide_password=False))
-            yield application
-            application.state.store.close()
 
 
 @pytest.fixture

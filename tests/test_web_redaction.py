@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from helpers import csrf_token
+from helpers import csrf_token, demo_app
 from openimr.core.process.reasons import WITHHELD
 from openimr.store.schema import AssignmentRow, CaseRow
 from openimr.web import api as api_routes
@@ -34,11 +34,8 @@ QUERY = {"q": "acupuncture", "limit": 100}
 
 @pytest.fixture(scope="module")
 def app(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    path = tmp_path_factory.mktemp("redaction") / "web.db"
-    shutil.copy(demo_db, path)
-    app = create_app(f"sqlite:///{path}")
-    yield app
-    app.state.store.close()
+    with demo_app("sqlite", demo_db, tmp_path_factory.mktemp("redaction")) as app:
+        yield app
 
 
 def signed_in(app: FastAPI, username: str) -> TestClient:

@@ -10,7 +10,6 @@ driven by Hypothesis directly (the schemathesis pytest plugin is not used).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from openimr.web.app import create_app
+from helpers import demo_app
 from test_web_api import Api
 
 RUNS = {  # (who, generation mode, examples per operation)
@@ -34,11 +33,8 @@ RUNS = {  # (who, generation mode, examples per operation)
 
 @pytest.fixture(scope="module")
 def app(demo_db: Path, tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("schema") / "web.db"
-    shutil.copy(demo_db, path)
-    app = create_app(f"sqlite:///{path}")
-    yield app
-    app.state.store.close()
+    with demo_app("sqlite", demo_db, tmp_path_factory.mktemp("schema")) as app:
+        yield app
 
 
 def _conformance(operation, mode: GenerationMode, examples: int, headers: dict, excluded: list):

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from helpers import csrf_token
+from helpers import csrf_token, demo_app
 from openimr.services import web_demo as demo
 from openimr.services.accounts import SignInSettings, hash_password
 from openimr.store.db import alembic_config, make_engine, migrate
@@ -49,12 +49,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(demo_db: Path, tmp_path: Path, clock: Clock) -> Iterator[FastAPI]:
-    path = tmp_path / "web.db"
-    shutil.copy(demo_db, path)
-    app = create_app(f"sqlite:///{path}")
-    app.state.sign_in = SignInSettings(clock=clock)
-    yield app
-    app.state.store.close()
+    with demo_app("sqlite", demo_db, tmp_path) as app:
+        app.state.sign_in = SignInSettings(clock=clock)
+        yield app
 
 
 @pytest.fixture
