@@ -53,7 +53,7 @@ def check_rationale(rationale: str) -> None:
         )
 
 
-def evidence_level(guideline: str, level: str | None) -> EvidenceLevel:
+def level_of(guideline: str, level: str | None) -> EvidenceLevel:
     """The evidence-hierarchy level (Labor Code 4610.5(c)(2)): as given, else A for an MTUS basis."""
     if level:
         try:
@@ -78,7 +78,7 @@ class Decisions(Gate):
         decision: str,
         guideline: str,
         rationale: str,
-        level: str | None = None,
+        evidence_level: str | None = None,
         expected_version: int = 0,
     ) -> out.DecisionResult:
         """Decide item *position* (1-based) of the case (the assigned reviewer, or the command line).
@@ -105,7 +105,7 @@ class Decisions(Gate):
         attempt = {
             "decision": verdict,
             "guideline": guideline,
-            "evidence_level": evidence_level(guideline, level),
+            "evidence_level": level_of(guideline, evidence_level),
             "rationale": rationale,
         }
         try:

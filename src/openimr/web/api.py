@@ -428,16 +428,7 @@ def decide(
     case_number: CaseNumber, position: ItemNumber, body: out.DecisionIn, who: Who, cases: Cases
 ) -> out.DecisionResult:
     """Decide one item (the assigned reviewer only). 409 when someone decided it since you read it."""
-    return cases.decide(
-        who,
-        case_number,
-        position,
-        body.decision,
-        body.guideline,
-        body.rationale,
-        body.evidence_level,
-        body.expected_version,
-    )
+    return cases.decide(who, case_number, position, **body.model_dump())
 
 
 @router.get(

@@ -138,16 +138,7 @@ def decide(
         }
     )
     try:
-        result = cases.decide(
-            who,
-            case_number,
-            position,
-            body.decision,
-            body.guideline,
-            body.rationale,
-            body.evidence_level,
-            body.expected_version,
-        )
+        result = cases.decide(who, case_number, position, **body.model_dump())
     except ConflictError:
         case = cases.case(who, case_number, dt.date.today())
         item = next(i for i in case.items if i.position == position)
