@@ -17,82 +17,22 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench_web import postgres_url, server, sqlite_url
 from openimr.services import web_demo as demo
-
-PG_URL = os.environ.get("OPENIMR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-HOST = "127.0.0.1"
 
 
 @contextmanager
 def database(backend: str):
     """A fresh database URL: a SQLite file or a throw-away PostgreSQL schema."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'flood.db'}"
-        return
-    schema = f"openimr_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (
-            make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@contextmanager
-def server(url: str, env: dict[str, str] | None = None):
-    """``openimr serve --demo`` on a free loopback port (with *env* added); yields its base URL."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port = s.getsockname()[1]
-    command = [
-        sys.executable,
-        "-c",
-        "from openimr.cli import app; app()",
-        "serve",
-        "--demo",
-        "--db",
-        url,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-    environment = {**os.environ, **(env or {})}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
-    base = f"http://{HOST}:{port}"
-    try:
-        for _ in range(240):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(30)
+    with sqlite_url() if backend == "sqlite" else postgres_url() as url:
+        yield url
 
 
 def signed_in(base: str, username: str = "coordinator") -> tuple[dict[str, str], str]:
@@ -192,10 +132,10 @@ def main() -> None:
     env = {"OPENIMR_LOGIN_MAX_ADDRESS_FAILURES": "1000000000"} if args.no_address_throttle else {}
     for backend in args.backends.split(","):
         if args.only in (None, "flood"):
-            with database(backend) as url, server(url, env) as base:
+            with database(backend) as url, server(url, 1, "--demo", env=env) as base:
                 print(f"{backend} flood ({args.flooders} clients): {flood(base, args.flooders, args.reads)}")
         if args.only in (None, "fresh"):
-            with database(backend) as url, server(url) as base:
+            with database(backend) as url, server(url, 1, "--demo") as base:
                 print(f"{backend} fresh server ({args.clients} clients): {fresh(base, args.clients)}")
 
 

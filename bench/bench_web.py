@@ -99,8 +99,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int):
-    """``openimr serve`` on a free loopback port; yields its base URL once it answers."""
+def server(url: str, workers: int = 1, *options: str, env: dict[str, str] | None = None):
+    """``openimr serve`` (with *options*, and *env* added to the environment) on a free loopback
+    port; yields its base URL once it answers."""
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "openimr"),
@@ -111,9 +112,12 @@ def server(url: str, workers: int):
         HOST,
         "--port",
         str(port),
+        "--workers",
+        str(workers),
+        *options,
     ]
     process = subprocess.Popen(
-        [*command, "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
     )
     base = f"http://{HOST}:{port}"
     try:
