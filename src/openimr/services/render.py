@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -264,25 +265,28 @@ def _pdf(view: LetterView, author: str, day: dt.date | None) -> bytes:
     for issue in view.issues:
         story.append(_para(issue.decision_line, DECISION))
         story += [_labeled_para(*paragraph) for paragraph in issue.paragraphs]
-    buffer = io.BytesIO()
-    margin = 0.9 * inch
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=LETTER,
-        leftMargin=margin,
-        rightMargin=margin,
-        topMargin=margin,
-        bottomMargin=margin,
-        title=view.title,
-        author=author,
-        lang=LANG,
-        invariant=True,
-    )
 
     def canvas(*args: Any, **kwargs: Any) -> NumberedCanvas:
         made = NumberedCanvas(*args, **kwargs)
         made.day = day
         return made
 
-    doc.build(story, canvasmaker=canvas)
+    return build_pdf(story, canvas, title=view.title, author=author, lang=LANG)
+
+
+def build_pdf(story: list, canvasmaker: Callable[..., Canvas], **metadata: Any) -> bytes:
+    """*story* laid out on US-letter pages with the letters' margins, drawn by *canvasmaker*;
+    *metadata* (title, author, lang, subject, creator) as reportlab's document takes it."""
+    buffer = io.BytesIO()
+    margin = 0.9 * inch
+    SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        invariant=True,
+        **metadata,
+    ).build(story, canvasmaker=canvasmaker)
     return buffer.getvalue()

@@ -9,17 +9,14 @@ the letter's own date rather than reportlab's fixed 2000-01-01 or the moment it 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
-from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import inch
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFObject, PDFPage
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate
+from reportlab.platypus import Paragraph
 
-from openimr.services.render import BODY, NumberedCanvas, pdf_markup
+from openimr.services.render import BODY, NumberedCanvas, build_pdf, pdf_markup
 
 
 class _True(PDFObject):
@@ -160,20 +157,6 @@ class TaggedStory:
             made.structure, made.day = structure, day
             return made
 
-        buffer = io.BytesIO()
-        margin = 0.9 * inch
-        SimpleDocTemplate(
-            buffer,
-            pagesize=LETTER,
-            leftMargin=margin,
-            rightMargin=margin,
-            topMargin=margin,
-            bottomMargin=margin,
-            title=title,
-            author=author,
-            subject=subject,
-            creator="OpenIMR",
-            lang=lang,
-            invariant=True,
-        ).build(story, canvasmaker=canvas)
-        return buffer.getvalue()
+        return build_pdf(
+            story, canvas, title=title, author=author, subject=subject, creator="OpenIMR", lang=lang
+        )
