@@ -9,6 +9,7 @@ An engine that is not installed, fails, or answers with something that is not a 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from openimr.services import views
 from openimr.services.access import Gate, Unavailable
 from openimr.services.assignment import qualified_for
 from openimr.services.audit import withdrawal
+from openimr.services.guidelines import families_in_force
 from openimr.services.views import Lens
 from openimr.store.schema import CaseRow
 
@@ -68,13 +70,41 @@ def review_engine() -> Engine | None:
 
 @dataclass(frozen=True)
 class Workbench:
-    """The case page's reads: the case, decision support's review or why none, and the reviewers
-    it may be reassigned to (code -> name)."""
+    """The case page's reads: the case, decision support's review or why none, the reviewers it
+    may be reassigned to (by code, each with why they may or may not take it), and the guideline
+    bases a decision may name (:func:`guideline_choices`)."""
 
     case: out.CaseOut
     review: Review | None
     review_note: str | None
-    qualified: dict[str, str]
+    qualified: dict[str, out.CandidateOut]
+    choices: list[str]
+
+
+def guideline_choices(case: out.CaseOut, review: Review | None, rules: RuleSet) -> list[str]:
+    """Guideline bases to pick from, one per family and citation: decision support's governing
+    guidelines, the UR's, then each family of *rules* in force on the case's date (the UR
+    decision's) not named yet."""
+    picked: dict[tuple[str, str], str] = {}
+    for rec in review.items if review else []:
+        family, citation = rec.guideline.family.strip().rstrip("."), (rec.guideline.citation or "").strip()
+        if family:
+            cite = f", {citation.rstrip('.')}" if citation else ""
+            picked.setdefault((_key(family), _key(citation)), f"Decision based on {family}{cite}.")
+    choices = list(picked.values())
+    choices += [i.claims_administrator_guideline for i in case.items if i.claims_administrator_guideline]
+    named = {family for family, _ in picked}
+    choices += [
+        f"Decision based on {f}."
+        for f in families_in_force(case.ur_decision_date or case.application_received, rules)
+        if _key(f) not in named
+    ]
+    return list(dict.fromkeys(" ".join(c.split()) for c in choices))
+
+
+def _key(text: str) -> str:
+    """*text* for telling near-duplicates apart: lower case, words only."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.casefold()))
 
 
 class Support(Gate):
@@ -132,4 +162,4 @@ class Support(Gate):
             else:
                 with self._tx() as s:
                     self._read(s, who, number, "recommendations", number)
-        return Workbench(case, review, note, others)
+        return Workbench(case, review, note, others, guideline_choices(case, review, self.rules()))

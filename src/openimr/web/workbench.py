@@ -4,7 +4,6 @@ decision form), deciding, uploading, assigning, issuing and the letter."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any
 
 from fastapi import File, Form, Request, UploadFile
@@ -14,7 +13,6 @@ from openimr.core.bounds import DOC_TYPE, LINE
 from openimr.core.labels import label
 from openimr.core.models import EVIDENCE_STANDARDS
 from openimr.core.review.assessment import against
-from openimr.core.review.engine import Review
 from openimr.core.roles import Action, Principal
 from openimr.services.cases import (
     BUSY,
@@ -23,8 +21,7 @@ from openimr.services.cases import (
     NotFound,
     ProcessError,
 )
-from openimr.services.guidelines import families_in_force
-from openimr.services.schemas import CaseOut, DecisionIn
+from openimr.services.schemas import DecisionIn
 from openimr.web.api import file_name, read_upload
 from openimr.web.base import (
     BASIS_WORDS,
@@ -42,32 +39,6 @@ from openimr.web.base import (
 )
 
 # One case -------------------------------------------------------------------------------------
-
-
-def _guideline_choices(case: CaseOut, review: Review | None) -> list[str]:
-    """Guideline bases to pick from, one per family and citation: decision support's governing
-    guidelines, the UR's, then each family in force on the case's date (the UR decision's) not
-    named yet."""
-    picked: dict[tuple[str, str], str] = {}
-    for rec in review.items if review else []:
-        family, citation = rec.guideline.family.strip().rstrip("."), (rec.guideline.citation or "").strip()
-        if family:
-            cite = f", {citation.rstrip('.')}" if citation else ""
-            picked.setdefault((_key(family), _key(citation)), f"Decision based on {family}{cite}.")
-    choices = list(picked.values())
-    choices += [i.claims_administrator_guideline for i in case.items if i.claims_administrator_guideline]
-    named = {family for family, _ in picked}
-    choices += [
-        f"Decision based on {f}."
-        for f in families_in_force(case.ur_decision_date or case.application_received)
-        if _key(f) not in named
-    ]
-    return list(dict.fromkeys(" ".join(c.split()) for c in choices))
-
-
-def _key(text: str) -> str:
-    """*text* for telling near-duplicates apart: lower case, words only."""
-    return " ".join(re.findall(r"[a-z0-9]+", text.casefold()))
 
 
 @router.get("/cases/{case_number}")
@@ -102,7 +73,7 @@ def _case_page(
         review_note=shown.review_note,
         summary=highlight(case.clinical_summary, spans),
         marked=bool(marked_spans(case.clinical_summary or "", spans)),
-        choices=_guideline_choices(case, review),
+        choices=shown.choices,
         levels=EVIDENCE_STANDARDS,
         basis_words=BASIS_WORDS,
         status_words=STATUS_WORDS,
